@@ -121,7 +121,7 @@ class ProbeResult:
     status_code: int | None = None
     error_kind: ErrorKind | None = None
     detail: str = ""
-    phases: Mapping[str, float] = field(default=_EMPTY)
+    phases: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
     tls_days_left: float | None = None
     recheck: bool = False
 

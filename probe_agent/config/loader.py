@@ -1,0 +1,354 @@
+"""Finding, reading, merging and validating the configuration.
+
+``load_config`` returns a frozen ``Config`` or raises ``ConfigError`` listing every problem at once, each as
+``file:line:col: key.path: message`` with a hint where one helps. Nothing is half-loaded.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from probe_agent.config.schema import Config
+from probe_agent.config.values import format_duration_ms, parse_duration_ms
+from probe_agent.config.yamlsource import ConfigError, Mark, Path_, Positions, Problem, dotted, load_yaml
+
+SEARCH_PATH = ("./probe-agent.yaml", "/etc/probe-agent/config.yaml")
+ENV_VAR = "PROBE_AGENT_CONFIG"
+_LIST_SECTIONS = ("controls", "endpoints", "services", "slas")
+_ENV_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated config plus what the daemon needs around it."""
+
+    config: Config
+    path: Path
+    files: tuple[Path, ...]
+    raw: dict[str, Any]  # merged document with secret references unresolved: safe to store and show
+    secrets: frozenset[str] = field(default=frozenset())  # resolved secret values, for log redaction
+    positions: Positions = field(default_factory=Positions, compare=False, repr=False)
+
+    @property
+    def digest(self) -> str:
+        """A stable hash of the (secret-free) merged document: the config snapshot's key."""
+        canonical = json.dumps(self.raw, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def find_config(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """``-c`` wins, then ``$PROBE_AGENT_CONFIG``, then ``./probe-agent.yaml``, then ``/etc/probe-agent/config.yaml``."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env)
+    for candidate in SEARCH_PATH:
+        if Path(candidate).is_file():
+            return Path(candidate)
+    raise ConfigError(
+        [
+            Problem(
+                None,
+                "",
+                "no configuration file found",
+                f"pass -c FILE, set ${ENV_VAR}, or create {' or '.join(SEARCH_PATH)}",
+            )
+        ]
+    )
+
+
+def load_config(path: str | os.PathLike[str] | None = None, *, env: dict[str, str] | None = None) -> LoadedConfig:
+    """Read, merge includes, resolve secrets, validate. Raises ConfigError with every problem found."""
+    main = find_config(path)
+    environ = dict(os.environ if env is None else env)
+    problems: list[Problem] = []
+    positions = Positions()
+    doc, files = _read_with_includes(main, positions, problems)
+    if doc is None:
+        raise ConfigError(problems)
+    raw = json.loads(json.dumps(doc, default=str))
+    secrets: set[str] = set()
+    resolved = _resolve_secrets(doc, (), positions, environ, secrets, problems)
+    if problems:
+        raise ConfigError(problems)
+    problems.extend(check_semantics(resolved, positions))
+    try:
+        config = Config.model_validate(resolved)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            problems.append(Problem(positions.find(loc), dotted(_trim_loc(loc)), _message(err), _hint(err)))
+        raise ConfigError(problems) from None
+    from probe_agent.config.sla_checks import check_slas  # the SLA section has its own, larger validator
+
+    sla_problems, config = check_slas(config, resolved, positions, main.parent)
+    problems.extend(sla_problems)
+    if problems:
+        raise ConfigError(problems)
+    return LoadedConfig(config, main, tuple(files), raw, frozenset(secrets), positions)
+
+
+def _read_with_includes(main: Path, positions: Positions, problems: list[Problem]) -> tuple[Any, list[Path]]:
+    files: list[Path] = []
+    seen: set[Path] = set()
+
+    def read(path: Path, including: Mark | None) -> tuple[Any, Positions] | None:
+        real = path.resolve()
+        if real in seen:
+            problems.append(Problem(including, "include", f"{path} is included twice (or includes itself)"))
+            return None
+        seen.add(real)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            problems.append(
+                Problem(including, "include" if including else "", f"cannot read {path}: {exc.strerror or exc}")
+            )
+            return None
+        files.append(path)
+        data, pos, errs = load_yaml(text, str(path))
+        problems.extend(errs)
+        if data is None:
+            return None
+        if not isinstance(data, dict):
+            problems.append(
+                Problem(
+                    Mark(str(path), 1, 1),
+                    "",
+                    "the file must be a mapping of sections",
+                    "start with `agent:`, `endpoints:` ...",
+                )
+            )
+            return None
+        return data, pos
+
+    first = read(main, None)
+    if first is None:
+        return None, files
+    doc, pos = first
+    positions.graft(pos, (), ())
+    includes = doc.get("include") or []
+    if isinstance(includes, str):
+        includes = [includes]
+    if not isinstance(includes, list):
+        return doc, files  # pydantic reports the type error at its line
+    for i, pattern in enumerate(includes):
+        mark = positions.find(("include", i))
+        if not isinstance(pattern, str):
+            continue
+        full = pattern if os.path.isabs(pattern) else str(main.parent / pattern)
+        matches = sorted(glob.glob(full))
+        if not matches and not glob.has_magic(pattern):
+            problems.append(Problem(mark, f"include[{i}]", f"{pattern}: no such file"))
+        for match in matches:
+            got = read(Path(match), mark)
+            if got is None:
+                continue
+            sub, sub_pos = got
+            for key, value in sub.items():
+                if key not in _LIST_SECTIONS:
+                    problems.append(
+                        Problem(
+                            sub_pos.find((key,)),
+                            key,
+                            f"an included file may only hold {', '.join(_LIST_SECTIONS)}",
+                            "agent, defaults and include belong in the main file",
+                        )
+                    )
+                    continue
+                if not isinstance(value, list):
+                    problems.append(Problem(sub_pos.find((key,)), key, "must be a list"))
+                    continue
+                target = doc.setdefault(key, [])
+                if not isinstance(target, list):
+                    continue
+                for j in range(len(value)):
+                    positions.graft(sub_pos, (key, j), (key, len(target)))
+                    target.append(value[j])
+    return doc, files
+
+
+def _resolve_secrets(
+    value: Any, path: Path_, positions: Positions, environ: dict[str, str], secrets: set[str], problems: list[Problem]
+) -> Any:
+    """``${VAR}`` from the environment, ``file:/path`` and ``credential:NAME`` (systemd LoadCredential=)."""
+    if isinstance(value, dict):
+        return {k: _resolve_secrets(v, (*path, k), positions, environ, secrets, problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_secrets(v, (*path, i), positions, environ, secrets, problems) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+    original = value
+
+    def env_sub(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name = match.group(1)
+        if name not in environ:
+            problems.append(
+                Problem(
+                    positions.find(path),
+                    dotted(path),
+                    f"environment variable {name} is not set",
+                    "export it before starting probe-agent (under systemd: Environment= or "
+                    "EnvironmentFile=), or use file:/path or credential:NAME",
+                )
+            )
+            return ""
+        if name != "CREDENTIALS_DIRECTORY":
+            secrets.add(environ[name])
+        return environ[name]
+
+    value = _ENV_RE.sub(env_sub, value)
+    source: Path | None = None
+    if value.startswith("file:") and not value.startswith("file://"):
+        source = Path(value[5:])
+    elif value.startswith("credential:"):
+        directory = environ.get("CREDENTIALS_DIRECTORY")
+        if not directory:
+            problems.append(
+                Problem(
+                    positions.find(path),
+                    dotted(path),
+                    "credential: needs $CREDENTIALS_DIRECTORY",
+                    "systemd sets it for LoadCredential=; elsewhere use file:/path",
+                )
+            )
+            return ""
+        source = Path(directory) / value[len("credential:") :]
+    if source is not None:
+        try:
+            value = source.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            problems.append(
+                Problem(positions.find(path), dotted(path), f"cannot read secret file {source}: {exc.strerror or exc}")
+            )
+            return ""
+        secrets.add(value)
+    if value != original and value:
+        secrets.discard("")
+    return value
+
+
+def _trim_loc(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
+    # pydantic appends union-member names ("literal['all','any']", "Quorum", "function-before[...]") to locs.
+    return tuple(p for p in loc if isinstance(p, int) or ("[" not in str(p) and not str(p)[:1].isupper()))
+
+
+def _message(err: Any) -> str:
+    msg = str(err.get("msg", "invalid"))
+    kind = err.get("type")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    return msg.removeprefix("Value error, ")
+
+
+def _hint(err: Any) -> str | None:
+    kind = err.get("type")
+    loc = err.get("loc") or ()
+    if kind == "extra_forbidden" and loc:
+        return f"'{loc[-1]}' is not a setting here; check the spelling against README.md's config reference"
+    if kind in ("bool_parsing", "bool_type"):
+        return "write true or false without quotes"
+    if kind == "string_pattern_mismatch":
+        return "ids use letters, digits, '.', '_', ':' and '-', starting with a letter or digit"
+    return None
+
+
+def check_semantics(doc: dict[str, Any], positions: Positions) -> list[Problem]:
+    """Checks across fields, on the plain document so they are reported together with type errors:
+    unique ids, references to endpoints, timeout shorter than interval."""
+    problems: list[Problem] = []
+    first: dict[str, Path_] = {}
+    defaults = doc.get("defaults") if isinstance(doc.get("defaults"), dict) else {}
+    for section in ("controls", "endpoints"):
+        items = doc.get(section)
+        for i, ep in enumerate(items if isinstance(items, list) else []):
+            if not isinstance(ep, dict):
+                continue
+            ep_id = ep.get("id")
+            path: Path_ = (section, i, "id")
+            if isinstance(ep_id, str):
+                if ep_id in first:
+                    other = positions.find(first[ep_id])
+                    problems.append(
+                        Problem(
+                            positions.find(path),
+                            dotted(path),
+                            f"duplicate id '{ep_id}'" + (f" (first defined at {other})" if other else ""),
+                            "ids must be unique across endpoints and controls, in every included file",
+                        )
+                    )
+                else:
+                    first[ep_id] = path
+            timing: dict[str, int | None] = {}
+            for key, fallback in (("timeout", 10_000), ("interval", 60_000)):
+                value = ep.get(key, defaults.get(key)) if isinstance(defaults, dict) else ep.get(key)
+                try:
+                    timing[key] = fallback if value is None else parse_duration_ms(value)
+                except ValueError:
+                    timing[key] = None  # reported by the model
+            if (
+                timing["timeout"] is not None
+                and timing["interval"] is not None
+                and timing["timeout"] >= timing["interval"]
+            ):
+                key = "timeout" if "timeout" in ep else "interval" if "interval" in ep else "timeout"
+                where = positions.find((section, i, key)) if key in ep else positions.find(("defaults", key))
+                problems.append(
+                    Problem(
+                        where or positions.find((section, i)),
+                        dotted((section, i, key)),
+                        f"timeout ({format_duration_ms(timing['timeout'])}) must be shorter than "
+                        f"interval ({format_duration_ms(timing['interval'])})",
+                        "a probe must finish before the next one is due",
+                    )
+                )
+    endpoint_ids = {k for k, v in first.items() if v[0] == "endpoints"}
+    seen_services: set[str] = set()
+    services = doc.get("services")
+    for i, svc in enumerate(services if isinstance(services, list) else []):
+        if not isinstance(svc, dict):
+            continue
+        if isinstance(svc.get("id"), str):
+            if svc["id"] in seen_services:
+                problems.append(
+                    Problem(
+                        positions.find(("services", i, "id")),
+                        dotted(("services", i, "id")),
+                        f"duplicate service id '{svc['id']}'",
+                    )
+                )
+            seen_services.add(svc["id"])
+        refs = svc.get("endpoints")
+        for j, ref in enumerate(refs if isinstance(refs, list) else []):
+            if isinstance(ref, str) and ref not in endpoint_ids:
+                hint = "controls cannot be part of a service" if ref in first else _did_you_mean(ref, endpoint_ids)
+                problems.append(
+                    Problem(
+                        positions.find(("services", i, "endpoints", j)),
+                        dotted(("services", i, "endpoints", j)),
+                        f"unknown endpoint '{ref}'",
+                        hint,
+                    )
+                )
+    return problems
+
+
+def _did_you_mean(name: str, known: set[str]) -> str | None:
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return f"did you mean '{close[0]}'?" if close else None

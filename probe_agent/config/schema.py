@@ -1,0 +1,334 @@
+"""The validated, frozen configuration model.
+
+Durations are integer milliseconds (fields named as in YAML: ``interval`` holds ms). Every model forbids unknown
+keys, so a misspelt key is an error rather than a silently ignored setting. Endpoint defaults are applied by
+``Config`` itself, so every ``Endpoint`` a caller sees has concrete ``interval``/``timeout``/... values.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from probe_agent.config.values import DurationMs, SizeBytes, parse_host_port
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+Ident = Annotated[str, Field(pattern=ID_PATTERN)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class StatusRange(Model):
+    """An inclusive range of HTTP status codes."""
+
+    low: int
+    high: int
+
+    def __contains__(self, code: object) -> bool:
+        return isinstance(code, int) and self.low <= code <= self.high
+
+    def __str__(self) -> str:
+        return str(self.low) if self.low == self.high else f"{self.low}-{self.high}"
+
+
+def _status_ranges(value: Any) -> Any:
+    items = value if isinstance(value, list) else [value]
+    out = []
+    for item in items:
+        if isinstance(item, StatusRange):
+            out.append(item)
+            continue
+        text = str(item).strip()
+        match = re.fullmatch(r"([1-5]\d\d)(?:\s*-\s*([1-5]\d\d))?|([1-5])xx", text)
+        if not match:
+            raise ValueError(f"{item!r} is not a status code, a range such as 200-299, or 2xx")
+        if match.group(3):
+            low = int(match.group(3)) * 100
+            out.append(StatusRange(low=low, high=low + 99))
+            continue
+        low = int(match.group(1))
+        high = int(match.group(2) or low)
+        if high < low:
+            raise ValueError(f"{item!r}: the range is backwards")
+        out.append(StatusRange(low=low, high=high))
+    return tuple(out)
+
+
+class HttpCheck(Model):
+    url: str
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+    expect_status: tuple[StatusRange, ...] = (StatusRange(low=200, high=299),)
+    body_contains: str | None = None
+    body_regex: str | None = None
+    follow_redirects: bool = False
+    verify_tls: bool = True
+    ca_file: str | None = None  # extra CA bundle (PEM) to trust, e.g. a private CA
+    max_body: SizeBytes = 1 << 20  # read cap, also on the decompressed size
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, v: Any) -> Any:
+        return v.upper() if isinstance(v, str) else v
+
+    @field_validator("expect_status", mode="before")
+    @classmethod
+    def _ranges(cls, v: Any) -> Any:
+        return _status_ranges(v)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{v!r} is not an http:// or https:// URL with a host")
+        return v
+
+    @field_validator("body_regex")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression: {exc}") from None
+        return v
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def port(self) -> int:
+        parts = urlsplit(self.url)
+        return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+class TcpCheck(Model):
+    host: str
+    port: int = Field(ge=1, le=65535)
+
+
+class TlsCheck(Model):
+    host: str
+    port: int = Field(default=443, ge=1, le=65535)
+    server_name: str | None = None  # SNI and the name the certificate must match; defaults to host
+    ca_file: str | None = None
+
+
+class DnsCheck(Model):
+    name: str
+    type: Literal["A", "AAAA", "ANY"] = "ANY"
+    expect: tuple[str, ...] = ()  # if given, the answer must include every one of these addresses
+
+
+def _host_port_form(value: Any, default_port: int | None = None) -> Any:
+    if isinstance(value, str):
+        if default_port is not None and ":" not in value:
+            return {"host": value, "port": default_port}
+        host, port = parse_host_port(value)
+        return {"host": host, "port": port}
+    return value
+
+
+class Endpoint(Model):
+    """One thing to probe. Exactly one of ``http``, ``tcp``, ``tls``, ``dns``."""
+
+    id: Ident
+    http: HttpCheck | None = None
+    tcp: TcpCheck | None = None
+    tls: TlsCheck | None = None
+    dns: DnsCheck | None = None
+    interval: DurationMs | None = None
+    timeout: DurationMs | None = None
+    retry_interval: DurationMs | None = None
+    confirm: int | None = Field(default=None, ge=1, le=100)
+    grace: DurationMs | None = None  # how long past its interval a result still speaks (default: the timeout)
+    degraded_after: DurationMs | None = None
+    ip_version: Literal["4", "6", "any"] = "any"
+    tags: tuple[str, ...] = ()
+    cert_expiry_warning: int | None = Field(default=None, ge=1, le=3650)  # days
+
+    @field_validator("ip_version", mode="before")
+    @classmethod
+    def _ipv(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+    @field_validator("http", mode="before")
+    @classmethod
+    def _http_short(cls, v: Any) -> Any:
+        return {"url": v} if isinstance(v, str) else v
+
+    @field_validator("tcp", mode="before")
+    @classmethod
+    def _tcp_short(cls, v: Any) -> Any:
+        return _host_port_form(v)
+
+    @field_validator("tls", mode="before")
+    @classmethod
+    def _tls_short(cls, v: Any) -> Any:
+        return _host_port_form(v, default_port=443)
+
+    @field_validator("dns", mode="before")
+    @classmethod
+    def _dns_short(cls, v: Any) -> Any:
+        return {"name": v} if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Endpoint:
+        kinds = [k for k in ("http", "tcp", "tls", "dns") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            found = ", ".join(kinds) if kinds else "none"
+            raise ValueError(f"an endpoint needs exactly one of http, tcp, tls, dns (found: {found})")
+        if self.cert_expiry_warning is not None and not (
+            self.tls is not None or (self.http is not None and self.http.url.startswith("https:"))
+        ):
+            raise ValueError("cert_expiry_warning applies to tls endpoints and https URLs only")
+        return self
+
+    @property
+    def kind(self) -> str:
+        for k in ("http", "tcp", "tls", "dns"):
+            if getattr(self, k) is not None:
+                return k
+        raise AssertionError("validated endpoint without a kind")
+
+    @property
+    def host(self) -> str | None:
+        """The host this endpoint connects to (for per-host concurrency limits); None for dns."""
+        if self.http is not None:
+            return self.http.host
+        if self.tcp is not None:
+            return self.tcp.host
+        if self.tls is not None:
+            return self.tls.host
+        return None
+
+    # The accessors below are valid once Config has applied defaults (always, for endpoints read from a Config).
+    @property
+    def interval_ms(self) -> int:
+        assert self.interval is not None
+        return self.interval
+
+    @property
+    def timeout_ms(self) -> int:
+        assert self.timeout is not None
+        return self.timeout
+
+    @property
+    def retry_interval_ms(self) -> int:
+        assert self.retry_interval is not None
+        return self.retry_interval
+
+    @property
+    def confirm_n(self) -> int:
+        assert self.confirm is not None
+        return self.confirm
+
+    @property
+    def grace_ms(self) -> int:
+        return self.grace if self.grace is not None else self.timeout_ms
+
+
+class Defaults(Model):
+    interval: DurationMs = 60_000
+    timeout: DurationMs = 10_000
+    retry_interval: DurationMs = 5_000
+    confirm: int = Field(default=3, ge=1, le=100)
+    degraded_after: DurationMs | None = None
+
+
+class Agent(Model):
+    id: Ident = "default"
+    database: str = "./probe-agent.db"
+    timezone: str | None = None  # IANA zone; None = the machine's
+    resolvers: tuple[str, ...] = ()  # nameserver IPs; empty = the system resolver
+    max_concurrency: int = Field(default=100, ge=1, le=10_000)
+    per_host_limit: int = Field(default=4, ge=1, le=1000)
+    heartbeat: DurationMs = 5_000
+    retention: DurationMs = 400 * 86_400_000  # raw results; intervals and rollups are kept forever
+    stop_timeout: DurationMs = 10_000  # SIGTERM: in-flight probes get this long before they are abandoned
+    control_cache: DurationMs = 5_000  # how long one controls verdict is reused
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str | None) -> str | None:
+        if v is not None:
+            _check_zone(v)
+        return v
+
+
+def _check_zone(name: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not an IANA time zone (e.g. Europe/Amsterdam, UTC)") from None
+
+
+class Quorum(Model):
+    quorum: int = Field(ge=1)
+
+
+Rule = Literal["all", "any"] | Quorum
+
+
+class Service(Model):
+    id: Ident
+    endpoints: tuple[str, ...] = Field(min_length=1)
+    rule: Rule = "all"
+    vantage: Literal["with_data", "all", "any"] | Quorum = "with_data"
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _quorum_fits(self) -> Service:
+        if isinstance(self.rule, Quorum) and self.rule.quorum > len(self.endpoints):
+            raise ValueError(f"quorum {self.rule.quorum} is larger than the {len(self.endpoints)} endpoints")
+        return self
+
+
+class Config(Model):
+    """The whole configuration, after ``include:`` files were merged in and defaults applied."""
+
+    agent: Agent = Field(default_factory=Agent)
+    defaults: Defaults = Field(default_factory=Defaults)
+    controls: tuple[Endpoint, ...] = ()
+    endpoints: tuple[Endpoint, ...] = ()
+    services: tuple[Service, ...] = ()
+    slas: tuple[Any, ...] = ()  # validated by probe_agent.config.sla_schema (the SLA engine)
+    include: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _apply_defaults(self) -> Config:
+        d = self.defaults
+        filled = []
+        for group in (self.controls, self.endpoints):
+            out = []
+            for ep in group:
+                ep = ep.model_copy(
+                    update={
+                        "interval": ep.interval if ep.interval is not None else d.interval,
+                        "timeout": ep.timeout if ep.timeout is not None else d.timeout,
+                        "retry_interval": ep.retry_interval if ep.retry_interval is not None else d.retry_interval,
+                        "confirm": ep.confirm if ep.confirm is not None else d.confirm,
+                        "degraded_after": ep.degraded_after if ep.degraded_after is not None else d.degraded_after,
+                    }
+                )
+                out.append(ep)
+            filled.append(tuple(out))
+        object.__setattr__(self, "controls", filled[0])
+        object.__setattr__(self, "endpoints", filled[1])
+        return self
+
+    def endpoint(self, endpoint_id: str) -> Endpoint:
+        for ep in self.endpoints:
+            if ep.id == endpoint_id:
+                return ep
+        raise KeyError(endpoint_id)

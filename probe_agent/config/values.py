@@ -1,0 +1,139 @@
+"""Parsers for the scalar forms a config file may use: durations, percentages, sizes, host:port.
+
+Each raises ValueError with a message fit to show a user; pydantic turns it into a located config error.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer
+
+_DURATION_UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+_DURATION_HINT = "durations look like 500ms, 10s, 5m, 1h, 2d, 1w, or a number of seconds"
+
+
+def parse_duration_ms(value: Any) -> int:
+    """Milliseconds from ``500ms``, ``10s``, ``5m``, ``1h``, ``2d``, ``1w`` or a number of seconds (may be fractional).
+
+    Compound forms (``1h30m``) are accepted as a sum of parts. Negative values are rejected.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration, got a boolean ({_DURATION_HINT})")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration must not be negative")
+        return round(value * 1000)
+    if not isinstance(value, str):
+        raise ValueError(f"expected a duration ({_DURATION_HINT})")
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        if seconds < 0:
+            raise ValueError("a duration must not be negative")
+        return round(seconds * 1000)
+    parts = re.findall(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)", text)
+    if not parts or re.sub(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)", "", text).strip():
+        raise ValueError(f"{value!r} is not a duration ({_DURATION_HINT})")
+    return round(sum(Decimal(n) * _DURATION_UNITS_MS[u] for n, u in parts))
+
+
+def format_duration_ms(ms: int) -> str:
+    """The shortest exact form of a duration: ``90000`` -> ``1m30s``; ``0`` -> ``0s``."""
+    if ms == 0:
+        return "0s"
+    out = []
+    rest = ms
+    for unit in ("w", "d", "h", "m", "s", "ms"):
+        size = _DURATION_UNITS_MS[unit]
+        if rest >= size:
+            out.append(f"{rest // size}{unit}")
+            rest %= size
+    return "".join(out)
+
+
+def parse_percent(value: Any) -> Decimal:
+    """A percentage as an exact Decimal in [0, 100] from ``99.9%``, ``"99.9"`` or ``99.9``.
+
+    Floats are read through their shortest repr (99.9 -> Decimal("99.9")), never through binary expansion.
+    """
+    if isinstance(value, bool):
+        raise ValueError("expected a percentage such as 99.9% or 99.9, got a boolean")
+    if isinstance(value, int | float):
+        text = repr(value)
+    elif isinstance(value, str):
+        text = value.strip().removesuffix("%").strip()
+    elif isinstance(value, Decimal):
+        text = str(value)
+    else:
+        raise ValueError("expected a percentage such as 99.9% or 99.9")
+    try:
+        result = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a percentage (write 99.9% or 99.9)") from None
+    if not result.is_finite() or not Decimal(0) <= result <= Decimal(100):
+        raise ValueError(f"{value!r} is outside 0-100 %")
+    return result
+
+
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "kib": 1024,
+    "m": 10**6,
+    "mb": 10**6,
+    "mib": 2**20,
+    "g": 10**9,
+    "gb": 10**9,
+    "gib": 2**30,
+}
+
+
+def parse_size(value: Any) -> int:
+    """Bytes from ``1MiB``, ``512KiB``, ``10MB`` or a plain number of bytes."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size such as 1MiB")
+    if isinstance(value, int):
+        if value <= 0:
+            raise ValueError("a size must be positive")
+        return value
+    if not isinstance(value, str):
+        raise ValueError("expected a size such as 1MiB or 512KiB")
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", value)
+    if not match or match.group(2).lower() not in _SIZE_UNITS:
+        raise ValueError(f"{value!r} is not a size (write e.g. 1MiB, 512KiB or a number of bytes)")
+    size = int(Decimal(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
+    if size <= 0:
+        raise ValueError("a size must be positive")
+    return size
+
+
+def parse_host_port(value: str) -> tuple[str, int]:
+    """``host:port`` or ``[v6-address]:port`` -> (host, port)."""
+    text = value.strip()
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or not rest.startswith(":"):
+            raise ValueError(f"{value!r}: write an IPv6 address as [::1]:443")
+        port_text = rest[1:]
+    else:
+        host, sep, port_text = text.rpartition(":")
+        if not sep or not host:
+            raise ValueError(f"{value!r} is not host:port (e.g. db.example.com:5432)")
+        if ":" in host:
+            raise ValueError(f"{value!r}: write an IPv6 address in brackets, as [::1]:443")
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"{value!r}: the port must be a number from 1 to 65535")
+    return host, int(port_text)
+
+
+DurationMs = Annotated[int, BeforeValidator(parse_duration_ms), PlainSerializer(format_duration_ms)]
+Percent = Annotated[Decimal, BeforeValidator(parse_percent), PlainSerializer(lambda d: f"{d}%")]
+SizeBytes = Annotated[int, BeforeValidator(parse_size)]

@@ -79,15 +79,16 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: dict[str, st
     raw = json.loads(json.dumps(doc, default=str))
     secrets: set[str] = set()
     resolved = _resolve_secrets(doc, (), positions, environ, secrets, problems)
-    if problems:
-        raise ConfigError(problems)
     problems.extend(check_semantics(resolved, positions))
     try:
         config = Config.model_validate(resolved)
     except ValidationError as exc:
+        reported = {p.path for p in problems}  # e.g. an unset ${VAR} already explains the empty value
         for err in exc.errors():
             loc = tuple(err["loc"])
-            problems.append(Problem(positions.find(loc), dotted(_trim_loc(loc)), _message(err), _hint(err)))
+            path = dotted(_trim_loc(loc))
+            if not any(path == r or path.startswith(r + ".") or path.startswith(r + "[") for r in reported):
+                problems.append(Problem(positions.find(loc), path, _message(err), _hint(err)))
         raise ConfigError(problems) from None
     from probe_agent.config.sla_checks import check_slas  # the SLA section has its own, larger validator
 

@@ -1,0 +1,37 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Everything installs into .venv.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck pytest bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+## demo: start loopback targets, run the agent against them, print the status, SLA report and credits
+demo: $(STAMP)
+	$(BIN)/python -m probe_agent.demo
+
+## test: lint, type-check and run the whole test suite (pytest's "no tests" exit code 5 fails the build)
+test: lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check probe_agent tests bench
+	$(BIN)/ruff format --check probe_agent tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider
+
+## bench: run the benchmarks in bench/ and print their figures (copy them into BENCHMARKS.md)
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache demo-out

@@ -1,0 +1,29 @@
+"""The ``probe-agent`` command: a click group whose commands each parse, call one library function, and render."""
+
+from __future__ import annotations
+
+import click
+
+from probe_agent import __version__
+from probe_agent.commands.configs import config_group
+from probe_agent.commands.probing import check
+from probe_agent.logs import setup_logging
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="probe-agent")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+def main(verbose: int) -> None:
+    """probe-agent: uptime probing and availability-SLA accounting.
+
+    Probes endpoints, keeps an honest timeline in SQLite (gaps are 'no data', the agent's own network failures
+    are 'unknown'), and computes availability, error budgets and service credits per billing cycle.
+    """
+    setup_logging(verbose)
+
+
+main.add_command(check)
+main.add_command(config_group)
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

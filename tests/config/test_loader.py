@@ -1,0 +1,208 @@
+"""Config loading: every error class is reported with its file, line and key path, all at once."""
+
+from __future__ import annotations
+
+import glob
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from probe_agent.cli import main
+from probe_agent.config import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str, name: str = "probe-agent.yaml") -> Path:
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return path
+
+
+def problems(path: Path, env: dict[str, str] | None = None) -> list[tuple[int, str, str]]:
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env=env or {})
+    return [(p.mark.line if p.mark else 0, p.path, p.message) for p in info.value.problems]
+
+
+def test_valid_config_applies_defaults(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        defaults: {interval: 30s, timeout: 5s, retry_interval: 2s, confirm: 2}
+        endpoints:
+          - id: web
+            http: http://127.0.0.1:8080/
+          - id: db
+            tcp: 127.0.0.1:5432
+            interval: 1m
+        """,
+    )
+    cfg = load_config(path, env={}).config
+    web, db = cfg.endpoints
+    assert (web.interval_ms, web.timeout_ms, web.retry_interval_ms, web.confirm_n) == (30_000, 5_000, 2_000, 2)
+    assert db.interval_ms == 60_000 and db.tcp is not None and db.tcp.port == 5432
+    assert web.grace_ms == 5_000  # grace defaults to the timeout
+
+
+def test_three_mistakes_are_all_reported_with_lines(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        agent:
+          id: ams-1
+        endpoints:
+          - id: web
+            http: http://127.0.0.1/
+            intervall: 10s
+          - id: api
+            http: http://127.0.0.1/api
+            timeout: 2m
+          - id: web
+            tcp: 127.0.0.1:22
+        """,
+    )
+    found = problems(path)
+    assert (6, "endpoints[0].intervall", "unknown key") in found
+    assert any(line == 9 and p == "endpoints[1].timeout" and "shorter than interval" in m for line, p, m in found)
+    assert any(line == 10 and p == "endpoints[2].id" and "duplicate id 'web'" in m for line, p, m in found)
+    assert len(found) == 3
+
+
+def test_cli_exit_code_2_and_no_traceback(tmp_path: Path) -> None:
+    path = write(tmp_path, "endpoints:\n  - id: x\n    http: ftp://nope\n")
+    result = CliRunner().invoke(main, ["config", "validate", "-c", str(path)])
+    assert result.exit_code == 2
+    assert f"{path}:3:5: endpoints[0].http.url: " in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "path", "fragment"),
+    [
+        ("endpoints:\n  - id: x\n    tcp: db:5432\n    color: red\n", 4, "endpoints[0].color", "unknown key"),
+        ("endpoints:\n  - id: x\n    http: http://a/\n    tcp: a:1\n", 2, "endpoints[0]", "exactly one of"),
+        (
+            "endpoints:\n  - id: x\n    http: http://a/\n    interval: soon\n",
+            4,
+            "endpoints[0].interval",
+            "not a duration",
+        ),
+        ("endpoints:\n  - id: x\n    tcp: a:1\n    timeout: 1m\n", 4, "endpoints[0].timeout", "shorter than"),
+        ("defaults: {timeout: 2m}\nendpoints:\n  - id: x\n    tcp: a:1\n", 1, "endpoints[0].timeout", "shorter than"),
+        ("endpoints:\n  - id: x\n    tcp: !!python/object:os.system a:1\n", 3, "endpoints[0].tcp", "not allowed"),
+        ("endpoints:\n  - id: x\n    tcp: a:1\n    tcp: b:2\n", 4, "endpoints[0].tcp", "duplicate key"),
+        (
+            "endpoints:\n  - id: x\n    http:\n      url: http://a/\n      expect_status: [2000]\n",
+            5,
+            "endpoints[0].http.expect_status",
+            "not a status code",
+        ),
+        ("services:\n  - {id: s, endpoints: [nope]}\n", 2, "services[0].endpoints[0]", "unknown endpoint"),
+        (
+            "endpoints:\n  - id: x\n    http:\n      url: http://a/\n      body_regex: '(['\n",
+            5,
+            "endpoints[0].http.body_regex",
+            "invalid regular expression",
+        ),
+        ("endpoints: [\n", 2, "", "YAML syntax error"),
+        ("agent: {timezone: Mars/Olympus}\n", 1, "agent.timezone", "IANA"),
+        ("endpoints:\n  - id: 'bad id'\n    tcp: a:1\n", 2, "endpoints[0].id", "pattern"),
+    ],
+)
+def test_error_classes(tmp_path: Path, text: str, line: int, path: str, fragment: str) -> None:
+    found = problems(write(tmp_path, text))
+    assert any(ln == line and p == path and fragment in m for ln, p, m in found), found
+
+
+def test_includes_merge_and_report_the_included_file(tmp_path: Path) -> None:
+    main_file = write(
+        tmp_path,
+        """
+        endpoints:
+          - id: a
+            tcp: 127.0.0.1:1
+        include: ["teams/*.yaml"]
+        """,
+    )
+    write(tmp_path, "endpoints:\n  - id: b\n    tcp: 127.0.0.1:2\n", "teams/one.yaml")
+    write(tmp_path, "endpoints:\n  - id: a\n    tcp: 127.0.0.1:3\n", "teams/two.yaml")
+    with pytest.raises(ConfigError) as info:
+        load_config(main_file, env={})
+    (problem,) = info.value.problems
+    assert problem.mark is not None and problem.mark.file.endswith("teams/two.yaml") and problem.mark.line == 2
+    assert "first defined at" in problem.message and "probe-agent.yaml:2" in problem.message
+    (tmp_path / "teams/two.yaml").unlink()
+    loaded = load_config(main_file, env={})
+    assert [e.id for e in loaded.config.endpoints] == ["a", "b"]
+    assert len(loaded.files) == 2
+
+
+def test_included_file_may_not_set_agent(tmp_path: Path) -> None:
+    main_file = write(tmp_path, "include: [x.yaml]\n")
+    write(tmp_path, "agent: {id: other}\n", "x.yaml")
+    found = problems(main_file)
+    assert found[0][1] == "agent" and "may only hold" in found[0][2]
+
+
+def test_secrets_from_env_file_and_credentials(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("file-secret\n")
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "api").write_text("cred-secret")
+    path = write(
+        tmp_path,
+        f"""
+        endpoints:
+          - id: a
+            http:
+              url: http://127.0.0.1/
+              headers:
+                X-Env: "Bearer ${{TOKEN}}"
+                X-File: "file:{tmp_path}/token"
+                X-Cred: "credential:api"
+                X-Literal: "cost $$5"
+        """,
+    )
+    loaded = load_config(path, env={"TOKEN": "env-secret", "CREDENTIALS_DIRECTORY": str(creds)})
+    http = loaded.config.endpoints[0].http
+    assert http is not None
+    assert http.headers == {
+        "X-Env": "Bearer env-secret",
+        "X-File": "file-secret",
+        "X-Cred": "cred-secret",
+        "X-Literal": "cost $5",
+    }
+    assert {"env-secret", "file-secret", "cred-secret"} <= loaded.secrets
+    # The stored snapshot keeps references, never values.
+    raw = str(loaded.raw)
+    assert not any(value in raw for value in ("env-secret", "file-secret\n", "cred-secret"))
+    assert "${TOKEN}" in str(loaded.raw)
+
+
+def test_missing_secret_is_located(tmp_path: Path) -> None:
+    path = write(tmp_path, 'endpoints:\n  - id: a\n    http:\n      url: "http://h/${NOPE}"\n')
+    found = problems(path)
+    assert found == [(4, "endpoints[0].http.url", "environment variable NOPE is not set")]
+
+
+def test_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from probe_agent.config import find_config
+
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "endpoints: []\n", "probe-agent.yaml")
+    env_file = write(tmp_path, "endpoints: []\n", "env.yaml")
+    monkeypatch.delenv("PROBE_AGENT_CONFIG", raising=False)
+    assert find_config() == Path("./probe-agent.yaml")
+    monkeypatch.setenv("PROBE_AGENT_CONFIG", str(env_file))
+    assert find_config() == env_file
+    assert find_config("explicit.yaml") == Path("explicit.yaml")
+
+
+@pytest.mark.parametrize("path", sorted(glob.glob(str(ROOT / "config" / "*.yaml"))))
+def test_example_configs_load(path: str) -> None:
+    loaded = load_config(path, env={"SHOP_TOKEN": "example-token"})
+    assert loaded.config.endpoints

@@ -11,7 +11,8 @@ import click
 
 from probe_agent.agent.controls import Controls
 from probe_agent.commands.common import UsageProblem, config_option, format_option, load
-from probe_agent.config.schema import Config, Endpoint
+from probe_agent.config.document import Config
+from probe_agent.config.schema import Endpoint
 from probe_agent.model import Outcome, ProbeResult
 from probe_agent.render.table import format_table
 

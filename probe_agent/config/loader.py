@@ -17,7 +17,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from probe_agent.config.schema import Config
+from probe_agent.config.document import Config
+from probe_agent.config.sla_checks import check_sla_refs, expand_presets
 from probe_agent.config.values import format_duration_ms, parse_duration_ms
 from probe_agent.config.yamlsource import ConfigError, Mark, Path_, Positions, Problem, dotted, load_yaml
 
@@ -79,7 +80,9 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: dict[str, st
     raw = json.loads(json.dumps(doc, default=str))
     secrets: set[str] = set()
     resolved = _resolve_secrets(doc, (), positions, environ, secrets, problems)
+    expand_presets(resolved, positions, problems, main.parent)
     problems.extend(check_semantics(resolved, positions))
+    problems.extend(check_sla_refs(resolved, positions))
     try:
         config = Config.model_validate(resolved)
     except ValidationError as exc:
@@ -90,10 +93,6 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: dict[str, st
             if not any(path == r or path.startswith(r + ".") or path.startswith(r + "[") for r in reported):
                 problems.append(Problem(positions.find(loc), path, _message(err), _hint(err)))
         raise ConfigError(problems) from None
-    from probe_agent.config.sla_checks import check_slas  # the SLA section has its own, larger validator
-
-    sla_problems, config = check_slas(config, resolved, positions, main.parent)
-    problems.extend(sla_problems)
     if problems:
         raise ConfigError(problems)
     return LoadedConfig(config, main, tuple(files), raw, frozenset(secrets), positions)

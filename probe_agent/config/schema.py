@@ -294,41 +294,10 @@ class Service(Model):
         return self
 
 
-class Config(Model):
-    """The whole configuration, after ``include:`` files were merged in and defaults applied."""
+def __getattr__(name: str) -> Any:
+    # ``Config`` lives in document.py (it needs the SLA models, which import this module); keep the old import path.
+    if name == "Config":
+        from probe_agent.config.document import Config
 
-    agent: Agent = Field(default_factory=Agent)
-    defaults: Defaults = Field(default_factory=Defaults)
-    controls: tuple[Endpoint, ...] = ()
-    endpoints: tuple[Endpoint, ...] = ()
-    services: tuple[Service, ...] = ()
-    slas: tuple[Any, ...] = ()  # validated by probe_agent.config.sla_schema (the SLA engine)
-    include: tuple[str, ...] = ()
-
-    @model_validator(mode="after")
-    def _apply_defaults(self) -> Config:
-        d = self.defaults
-        filled = []
-        for group in (self.controls, self.endpoints):
-            out = []
-            for ep in group:
-                ep = ep.model_copy(
-                    update={
-                        "interval": ep.interval if ep.interval is not None else d.interval,
-                        "timeout": ep.timeout if ep.timeout is not None else d.timeout,
-                        "retry_interval": ep.retry_interval if ep.retry_interval is not None else d.retry_interval,
-                        "confirm": ep.confirm if ep.confirm is not None else d.confirm,
-                        "degraded_after": ep.degraded_after if ep.degraded_after is not None else d.degraded_after,
-                    }
-                )
-                out.append(ep)
-            filled.append(tuple(out))
-        object.__setattr__(self, "controls", filled[0])
-        object.__setattr__(self, "endpoints", filled[1])
-        return self
-
-    def endpoint(self, endpoint_id: str) -> Endpoint:
-        for ep in self.endpoints:
-            if ep.id == endpoint_id:
-                return ep
-        raise KeyError(endpoint_id)
+        return Config
+    raise AttributeError(name)

@@ -150,8 +150,17 @@ class ProbeResult:
         if not isinstance(data, Mapping):
             raise ValueError("a result must be a JSON object")
         known = {
-            "ts", "agent", "endpoint", "outcome", "latency_ms", "status_code", "error_kind", "detail",
-            "phases", "tls_days_left", "recheck",
+            "ts",
+            "agent",
+            "endpoint",
+            "outcome",
+            "latency_ms",
+            "status_code",
+            "error_kind",
+            "detail",
+            "phases",
+            "tls_days_left",
+            "recheck",
         }
         unknown = sorted(set(data) - known)
         if unknown:

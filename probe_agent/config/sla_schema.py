@@ -98,6 +98,13 @@ class TierModel(Model):
     below: Percent
     credit: Percent
 
+    @field_validator("below")
+    @classmethod
+    def _positive(cls, v: Decimal) -> Decimal:
+        if v <= 0:
+            raise ValueError("a tier's `below` must be more than 0% (nothing is below 0%)")
+        return v
+
 
 class PerUnitModel(Model):
     every: DurationMs

@@ -1,0 +1,271 @@
+"""One entry point for the SLA core: state intervals and settings in, every figure of a period out.
+
+``reports`` fetches the values (intervals, exclusions, maintenance, counts, histograms) and calls
+``evaluate``; nothing here reads the clock or the store.
+
+How the scopes are built:
+
+1. per endpoint, its agents' intervals combine by ``vantage_rule`` (default: down only when every agent with
+   data sees it down);
+2. per service, its endpoints combine by the service's rule;
+3. the SLA as a whole combines its services by ``sla_rule`` (default ``all``: the SLA is down when any service
+   is).
+
+Figures are computed over the *measured* range ``[period start, min(now, period end))``; the error budget over
+the whole period. Time before ``monitoring_start_ms`` is cut off the period (it is not no_data: a
+``no_data: down`` policy would otherwise bill the time before the customer signed up), and ``covered`` tells
+credits how much of the cycle is left. Incidents are found on the whole data handed over, so an outage that crosses a
+cycle boundary keeps its true start and end in both cycles, while its down ms are split between them by the
+bucket figures.
+
+Callers must hand over every interval that overlaps ``[period start, now)`` for each endpoint, including the
+open one up to ``now``: an outage without a later up interval is reported as ongoing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from probe_agent.model import StateInterval
+from probe_agent.sla.availability import Availability, BucketTotals, Policies, availability_of, bucketize
+from probe_agent.sla.bounds import DowntimeBounds, downtime_bounds, observed_changes, resolution_warnings
+from probe_agent.sla.budget import ErrorBudget, error_budget
+from probe_agent.sla.exclusions import (
+    MaintenanceWindow,
+    WindowDecision,
+    decide_windows,
+    excluded_ranges,
+    overlap_ms,
+)
+from probe_agent.sla.histogram import LatencyHistogram
+from probe_agent.sla.incidents import (
+    Incident,
+    IncidentStats,
+    Outage,
+    incident_stats,
+    incidents_of,
+    longer_than,
+    outages_of,
+)
+from probe_agent.sla.objectives import (
+    ErrorRateResult,
+    LatencyObjective,
+    LatencyResult,
+    ResultCounts,
+    error_rate_result,
+    latency_result,
+)
+from probe_agent.sla.periods import Period, clip_start
+from probe_agent.sla.slices import SliceCounting, SliceResult, count_slices
+from probe_agent.sla.timeline import ALL, VANTAGE, CombineRule, Span, combine, normalize
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    name: str
+    endpoints: tuple[str, ...]
+    rule: CombineRule = ALL
+
+
+@dataclass(frozen=True, slots=True)
+class SlaSpec:
+    """What an SLA promises; ``target`` is a fraction in [0, 1] (99.9 % is ``Fraction(999, 1000)``).
+
+    ``counting`` None means time-based availability; a ``SliceCounting`` makes slices the figure that decides
+    ``met``.
+    """
+
+    target: Fraction
+    services: tuple[ServiceSpec, ...]
+    policies: Policies = field(default_factory=Policies)
+    counting: SliceCounting | None = None
+    sla_rule: CombineRule = ALL
+    vantage_rule: CombineRule = VANTAGE
+    notice_ms: int | None = None
+    max_incident_ms: int | None = None
+    latency: LatencyObjective | None = None
+    error_rate_below_percent: Fraction | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeResult:
+    """Every figure of one scope (an endpoint, a service, or the whole SLA) for the period."""
+
+    name: str
+    endpoints: tuple[str, ...]
+    availability: Availability
+    slices: SliceResult | None
+    budget: ErrorBudget
+    incidents: tuple[Incident, ...]
+    stats: IncidentStats
+    too_long: tuple[Incident, ...]
+    bounds: DowntimeBounds | None
+
+    @property
+    def value(self) -> Fraction | None:
+        """The availability that decides: slice-based when counting slices, else time-based."""
+        return self.slices.availability if self.slices is not None else self.availability.availability
+
+    @property
+    def met(self) -> bool | None:
+        return self.slices.met if self.slices is not None else self.availability.met
+
+
+@dataclass(frozen=True, slots=True)
+class SlaEvaluation:
+    period: Period  # the period evaluated (cut at monitoring start if that was later)
+    full_period: Period
+    covered: Fraction  # share of the full cycle that ``period`` covers, for proration
+    measured_end_ms: int
+    target: Fraction
+    overall: ScopeResult
+    services: Mapping[str, ScopeResult]
+    endpoints: Mapping[str, ScopeResult]
+    maintenance: tuple[WindowDecision, ...]
+    excluded: tuple[tuple[int, int], ...]
+    latency: LatencyResult | None
+    error_rate: ErrorRateResult | None
+    warnings: tuple[str, ...]
+
+    @property
+    def met(self) -> bool | None:
+        return self.overall.met
+
+
+def evaluate(
+    spec: SlaSpec,
+    period: Period,
+    intervals_by_endpoint: Mapping[str, Sequence[StateInterval]],
+    now_ms: int,
+    *,
+    exclusions: Sequence[tuple[int, int]] = (),
+    maintenance: Sequence[MaintenanceWindow] = (),
+    probe_interval_ms: Mapping[str, int] | None = None,
+    monitoring_start_ms: int | None = None,
+    latency_histogram: LatencyHistogram | None = None,
+    result_counts: ResultCounts | None = None,
+) -> SlaEvaluation:
+    """Evaluate ``spec`` over ``period`` at ``now_ms`` (see the module docstring).
+
+    ``intervals_by_endpoint``: every agent's intervals per endpoint (missing endpoints have no data).
+    ``probe_interval_ms``: each endpoint's probe interval, for measurement bounds (a scope uses its slowest).
+    Raises ValueError when monitoring starts after the period ends.
+    """
+    full = period
+    covered = Fraction(1)
+    if monitoring_start_ms is not None:
+        partial = clip_start(period, monitoring_start_ms)
+        if partial is None:
+            raise ValueError(f"monitoring started after period {period.label} ended")
+        period, covered = partial.period, partial.covered
+    measured_end = min(max(now_ms, period.start_ms), period.end_ms)
+    decisions = decide_windows(maintenance, spec.notice_ms)
+    excluded = excluded_ranges(exclusions, decisions)
+
+    names = sorted({e for s in spec.services for e in s.endpoints})
+    all_intervals = [iv for e in names for iv in intervals_by_endpoint.get(e, ())]
+    window_start = min([period.start_ms, *(iv.start_ms for iv in all_intervals)])
+    window_end = max([measured_end, *(iv.end_ms for iv in all_intervals)])
+    ctx = _Context(spec, period, measured_end, excluded, probe_interval_ms or {}, window_start, window_end)
+
+    endpoint_timelines: dict[str, list[Span]] = {}
+    endpoint_outages: dict[str, list[Outage]] = {}
+    endpoints: dict[str, ScopeResult] = {}
+    for name in names:
+        ivs = intervals_by_endpoint.get(name, ())
+        by_agent: dict[str, list[StateInterval]] = {}
+        for iv in ivs:
+            by_agent.setdefault(iv.agent, []).append(iv)
+        members = [normalize(a) for a in by_agent.values()]
+        endpoint_timelines[name] = combine(members, spec.vantage_rule, window_start, window_end)
+        endpoint_outages[name] = outages_of(ivs)
+        endpoints[name] = ctx.scope(name, (name,), endpoint_timelines[name], endpoint_outages[name], slices=False)
+
+    services: dict[str, ScopeResult] = {}
+    service_timelines: list[list[Span]] = []
+    for service in spec.services:
+        timeline = combine([endpoint_timelines[e] for e in service.endpoints], service.rule, window_start, window_end)
+        service_timelines.append(timeline)
+        outages = [o for e in service.endpoints for o in endpoint_outages[e]]
+        services[service.name] = ctx.scope(service.name, service.endpoints, timeline, outages, slices=True)
+
+    if len(spec.services) == 1:
+        overall = services[spec.services[0].name]
+    else:
+        timeline = combine(service_timelines, spec.sla_rule, window_start, window_end)
+        outages = [o for e in names for o in endpoint_outages[e]]
+        overall = ctx.scope("sla", tuple(names), timeline, outages, slices=True)
+
+    warnings: list[str] = []
+    slowest = max((ctx.intervals.get(e, 0) for e in names), default=0)
+    if slowest:
+        warnings += resolution_warnings(slowest, spec.counting.unit_ms if spec.counting else None, spec.max_incident_ms)
+    warnings += [f"maintenance {d.window.label or d.window.start_ms}: {d.reason}" for d in decisions if not d.excluded]
+    return SlaEvaluation(
+        period=period,
+        full_period=full,
+        covered=covered,
+        measured_end_ms=measured_end,
+        target=spec.target,
+        overall=overall,
+        services=services,
+        endpoints=endpoints,
+        maintenance=tuple(decisions),
+        excluded=tuple(excluded),
+        latency=latency_result(spec.latency, latency_histogram or LatencyHistogram()) if spec.latency else None,
+        error_rate=(
+            error_rate_result(result_counts or ResultCounts(), spec.error_rate_below_percent)
+            if spec.error_rate_below_percent is not None
+            else None
+        ),
+        warnings=tuple(warnings),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    spec: SlaSpec
+    period: Period
+    measured_end: int
+    excluded: list[tuple[int, int]]
+    intervals: Mapping[str, int]
+    window_start: int
+    window_end: int
+
+    def scope(
+        self,
+        name: str,
+        endpoints: tuple[str, ...],
+        timeline: list[Span],
+        outages: list[Outage],
+        *,
+        slices: bool,
+    ) -> ScopeResult:
+        spec, start, end = self.spec, self.period.start_ms, self.measured_end
+        buckets = bucketize(timeline, start, end, self.excluded) if end > start else []
+        avail = availability_of(BucketTotals.of(buckets), spec.policies, spec.target)
+        slice_result = None
+        if slices and spec.counting is not None:
+            slice_result = count_slices(buckets, start, end, spec.policies, spec.counting, spec.target)
+        # The budget stays time-based when counting slices: used = counted-down ms, as the design defines it.
+        whole_excluded = overlap_ms(self.excluded, start, self.period.end_ms)
+        budget = error_budget(self.period, whole_excluded, spec.target, avail.counted_down_ms, self.measured_end)
+        found = [i for i in incidents_of(timeline, outages) if i.start_ms < end and i.end_ms > start]
+        interval = max((self.intervals.get(e, 0) for e in endpoints), default=0)
+        bounds = None
+        if interval:
+            changes = observed_changes(found, start, end)
+            bounds = downtime_bounds(avail.counted_down_ms, avail.counted_ms, changes, interval)
+        return ScopeResult(
+            name=name,
+            endpoints=endpoints,
+            availability=avail,
+            slices=slice_result,
+            budget=budget,
+            incidents=tuple(found),
+            stats=incident_stats(found),
+            too_long=tuple(longer_than(found, spec.max_incident_ms)) if spec.max_incident_ms is not None else (),
+            bounds=bounds,
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from probe_agent import __version__
+from probe_agent.commands.agentcmds import run
 from probe_agent.commands.configs import config_group
 from probe_agent.commands.probing import check
 from probe_agent.logs import setup_logging
@@ -24,6 +25,7 @@ def main(verbose: int) -> None:
 
 main.add_command(check)
 main.add_command(config_group)
+main.add_command(run)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

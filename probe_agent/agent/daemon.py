@@ -1,0 +1,324 @@
+"""``probe-agent run``: wiring of config, store, folds, scheduler and calendar jobs, plus signals and sd_notify.
+
+Lifecycle: open the store (refusing a newer schema, or a second live daemon with the same agent id), close the runs
+of this agent that crashed (at their last heartbeat), start a run, resume every endpoint's fold from its stored
+snapshot (the time since the previous run ended becomes ``no_data``), then probe until SIGTERM/SIGINT. SIGHUP
+reloads the config: validated first; an invalid config is logged and the running one kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from probe_agent import __version__
+from probe_agent.agent.calendar import CalendarJobs
+from probe_agent.agent.controls import Controls
+from probe_agent.agent.scheduler import ProbeScheduler, ScheduledEndpoint
+from probe_agent.agent.sdnotify import Notifier
+from probe_agent.agent.state import TimelineFold
+from probe_agent.agent.worker import EndpointWorker, Prober, fold_params
+from probe_agent.config import ConfigError, LoadedConfig, load_config
+from probe_agent.config.schema import Endpoint
+from probe_agent.logs import setup_logging
+from probe_agent.store import maintenance, queries, records
+from probe_agent.store.rollups import rebuild_rollups
+from probe_agent.store.schema import open_db
+from probe_agent.store.writer import StoreWriter
+
+log = logging.getLogger("probe_agent.agent")
+
+
+class DaemonError(Exception):
+    """The daemon cannot start (another instance runs, the database is too new, ...)."""
+
+
+def retention_floor(config: Any, now_ms: int) -> int:
+    """The oldest time whose raw results must be kept: evidence for every cycle still open or still claimable.
+
+    Per SLA: the start of the cycle before the current one, moved back by the claim window (a duration, or that
+    many cycles). Without SLAs nothing holds raw results back beyond ``retention``.
+    """
+    from probe_agent.reports.scope import claim_floor_ms
+
+    floors = [claim_floor_ms(config, sla, now_ms) for sla in config.slas]
+    return min(floors, default=now_ms)
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Daemon:
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        *,
+        config_path: Path | None = None,
+        handle_signals: bool = True,
+        notifier: Notifier | None = None,
+        prober: Prober | None = None,
+        wall_ms: Callable[[], int] = _wall_ms,
+        verbosity: int = 1,
+    ) -> None:
+        self.loaded = loaded
+        self.config_path = config_path if config_path is not None else loaded.path
+        self.handle_signals = handle_signals
+        self.notifier = notifier or Notifier()
+        if prober is None:
+            from probe_agent.probes import run_probe
+
+            prober = run_probe
+        self.prober: Prober = prober
+        self.wall_ms = wall_ms
+        self.verbosity = verbosity
+        self.workers: dict[str, EndpointWorker] = {}
+        self.run_id = 0
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.scheduler: ProbeScheduler | None = None
+        self.writer: StoreWriter | None = None
+        self.calendar: CalendarJobs | None = None
+        self.controls: Controls | None = None
+        self.reloads = 0
+
+    @property
+    def agent_id(self) -> str:
+        return self.loaded.config.agent.id
+
+    @property
+    def db_path(self) -> Path:
+        return Path(self.loaded.config.agent.database)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Probe until stopped. Raises DaemonError if it cannot start."""
+        cfg = self.loaded.config
+        now = self.wall_ms()
+        heartbeat_ms = cfg.agent.heartbeat
+        previous_end, snapshots = await asyncio.to_thread(self._prepare_store, now, heartbeat_ms)
+        self.writer = StoreWriter(self.db_path)
+        self.writer.start()
+        self.run_id = self.writer.run_sync(
+            lambda c: records.start_run(
+                c,
+                agent=self.agent_id,
+                pid=os.getpid(),
+                hostname=socket.gethostname(),
+                version=__version__,
+                config_hash=self.loaded.digest,
+                now_ms=now,
+            )
+        )
+        self.writer.run_sync(
+            lambda c: records.record_config(c, self.agent_id, self.loaded.digest, self.loaded.raw, now, self.run_id)
+        )
+        self.controls = self._make_controls(self.loaded)
+        if not cfg.controls:
+            log.warning(
+                "no controls configured: the agent cannot tell its own network failure from a target's, "
+                "so such failures will be recorded as the target's downtime; add `controls:`"
+            )
+        self.scheduler = ProbeScheduler(
+            max_concurrency=cfg.agent.max_concurrency, per_host_limit=cfg.agent.per_host_limit
+        )
+        for ep in cfg.endpoints:
+            self._add_worker(ep, snapshots.get(ep.id), previous_end)
+        self.calendar = CalendarJobs()
+        self.calendar.add_hourly("rollups", self._rollups, minute=2)
+        self.calendar.add_daily("retention", self._retention, hour=3, minute=17)
+        self.calendar.start()
+        loop = asyncio.get_running_loop()
+        if self.handle_signals:
+            loop.add_signal_handler(signal.SIGTERM, self.request_stop)
+            loop.add_signal_handler(signal.SIGINT, self.request_stop)
+            loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload()))
+        sched_task = asyncio.create_task(self.scheduler.run(), name="probe-scheduler")
+        self._tasks.append(sched_task)
+        self._spawn(self._heartbeats(heartbeat_ms / 1000))
+        status = f"probing {len(self.workers)} endpoints as agent {self.agent_id}"
+        log.info("%s (run %d, database %s)", status, self.run_id, self.db_path)
+        self.notifier.ready(status)
+        try:
+            stop_wait = asyncio.create_task(self._stop.wait())
+            done, _ = await asyncio.wait({stop_wait, sched_task}, return_when=asyncio.FIRST_COMPLETED)
+            if sched_task in done and not self._stop.is_set():
+                sched_task.result()  # a scheduler crash is a bug: surface it
+        finally:
+            await self._shutdown()
+
+    def _prepare_store(self, now: int, heartbeat_ms: int) -> tuple[int | None, dict[str, dict[str, Any]]]:
+        conn = open_db(self.db_path)
+        try:
+            other = queries.running_daemon(conn, self.agent_id, stale_after_ms=3 * heartbeat_ms, now_ms=now)
+            if other is not None:
+                raise DaemonError(
+                    f"another probe-agent with agent id {self.agent_id!r} is running on this database "
+                    f"(run {other.run_id}); stop it first or give this one another agent.id"
+                )
+            records.close_stale_runs(conn, self.agent_id)
+            previous = queries.runs_for(conn, self.agent_id)
+            previous_end = previous[-1].end_ms if previous else None
+            snapshots = {
+                endpoint: snap
+                for (agent, endpoint), snap in queries.fold_states(conn, self.agent_id).items()
+                if agent == self.agent_id
+            }
+            return previous_end, snapshots
+        finally:
+            conn.close()
+
+    def _make_controls(self, loaded: LoadedConfig) -> Controls:
+        agent = loaded.config.agent
+
+        async def raw(ep: Endpoint) -> Any:
+            return await self.prober(ep, agent=agent.id, resolvers=agent.resolvers)
+
+        return Controls(loaded.config.controls, raw, cache_s=agent.control_cache / 1000)
+
+    def _add_worker(self, ep: Endpoint, snapshot: dict[str, Any] | None, previous_end: int | None) -> None:
+        assert self.writer is not None and self.scheduler is not None and self.controls is not None
+        fold = TimelineFold(self.agent_id, ep.id, fold_params(ep), snapshot)
+        if snapshot is not None and previous_end is not None:
+            # The previous run ended (clean stop or last heartbeat): what its last result spoke for ends there too.
+            closed = fold.end_run(previous_end)
+            if closed:
+                self.writer.submit(intervals=closed, fold_states={(self.agent_id, ep.id): fold.snapshot()})
+        worker = EndpointWorker(
+            ep,
+            agent=self.agent_id,
+            fold=fold,
+            controls=self.controls,
+            sink=self.writer,
+            run_id=self.run_id,
+            prober=self.prober,
+            resolvers=self.loaded.config.agent.resolvers,
+            wall_ms=self.wall_ms,
+        )
+        self.workers[ep.id] = worker
+        self.scheduler.add(self._scheduled(worker))
+
+    def _scheduled(self, worker: EndpointWorker) -> ScheduledEndpoint:
+        ep = worker.endpoint
+        return ScheduledEndpoint(key=ep.id, interval_s=ep.interval_ms / 1000, host=ep.host, run=worker.probe_once)
+
+    async def reload(self) -> bool:
+        """Re-read the config; apply it only if valid. Returns True if applied."""
+        self.notifier.reloading()
+        try:
+            loaded = await asyncio.to_thread(load_config, self.config_path)
+        except ConfigError as exc:
+            log.error("reload refused, still running the previous config:\n%s", exc)
+            self.notifier.ready(f"reload refused (invalid config); probing {len(self.workers)} endpoints")
+            return False
+        if loaded.config.agent.id != self.agent_id or loaded.config.agent.database != self.loaded.config.agent.database:
+            log.error("reload refused: agent.id and agent.database cannot change without a restart")
+            self.notifier.ready(f"reload refused; probing {len(self.workers)} endpoints")
+            return False
+        assert self.scheduler is not None and self.writer is not None
+        setup_logging(self.verbosity, loaded.secrets)
+        self.loaded = loaded
+        self.controls = self._make_controls(loaded)
+        now = self.wall_ms()
+        wanted = {ep.id: ep for ep in loaded.config.endpoints}
+        for ep_id in [k for k in self.workers if k not in wanted]:
+            self.scheduler.remove(ep_id)
+            self.workers.pop(ep_id).close(now)  # history is kept; the timeline just ends here
+            log.info("%s: removed from the config; probing stopped", ep_id)
+        for ep_id, ep in wanted.items():
+            worker = self.workers.get(ep_id)
+            if worker is None:
+                self._add_worker(ep, None, None)
+                log.info("%s: added", ep_id)
+            elif worker.endpoint != ep or worker.controls is not self.controls:
+                changed = worker.endpoint != ep
+                worker.update(ep, self.controls)
+                if changed:
+                    self.scheduler.replace(self._scheduled(worker))
+                    log.info("%s: settings changed; rescheduled", ep_id)
+        self.writer.submit()
+        await self.writer.run(
+            lambda c: records.record_config(c, self.agent_id, loaded.digest, loaded.raw, now, self.run_id)
+        )
+        self.reloads += 1
+        status = f"reloaded; probing {len(self.workers)} endpoints"
+        log.info(status)
+        self.notifier.ready(status)
+        return True
+
+    async def _heartbeats(self, every_s: float) -> None:
+        """Heartbeat into the store, and WATCHDOG=1 to systemd only while the scheduler keeps time."""
+        assert self.writer is not None and self.scheduler is not None
+        loop = asyncio.get_running_loop()
+        expected = loop.time()
+        while not self._stop.is_set():
+            now = self.wall_ms()
+            try:
+                await self.writer.run(lambda c, now=now: records.heartbeat(c, self.run_id, now))
+            except Exception:  # a store problem is logged by the writer; keep probing
+                log.exception("heartbeat failed")
+            lag = loop.time() - expected
+            if self.scheduler.healthy(max_lag_s=max(5.0, every_s * 2)) and lag < max(5.0, every_s * 2):
+                self.notifier.watchdog()
+            else:
+                log.error("scheduler is not keeping time (loop lag %.1fs): withholding the watchdog", lag)
+            up = sum(1 for w in self.workers.values() if w.fold.phase in ("up", "degraded"))
+            down = sum(1 for w in self.workers.values() if w.fold.phase == "down")
+            self.notifier.status(f"probing {len(self.workers)} endpoints: {up} up, {down} down")
+            expected = loop.time() + every_s
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=every_s)
+            except TimeoutError:
+                pass
+
+    async def _rollups(self) -> None:
+        assert self.writer is not None
+        now = self.wall_ms()
+        hour = 3_600_000
+        # Results up to now minus the longest probe timeout (plus the writer's flush) are surely stored.
+        longest = max((ep.timeout_ms for ep in self.loaded.config.endpoints), default=0) + 2_000
+        await self.writer.run(lambda c: rebuild_rollups(c, now - 3 * hour, now, complete_before_ms=now - longest))
+
+    async def _retention(self) -> None:
+        assert self.writer is not None
+        now = self.wall_ms()
+        cutoff = now - self.loaded.config.agent.retention
+        keep_after = retention_floor(self.loaded.config, now)
+        deleted = await self.writer.run(lambda c: maintenance.prune_results(c, cutoff, keep_after))
+        if deleted:
+            log.info("retention: pruned %d raw results older than the cut-off", deleted)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.append(task)
+
+    async def _shutdown(self) -> None:
+        self.notifier.stopping()
+        log.info("stopping: finishing in-flight probes (up to %ss)", self.loaded.config.agent.stop_timeout / 1000)
+        if self.scheduler is not None:
+            await self.scheduler.stop(self.loaded.config.agent.stop_timeout / 1000)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.calendar is not None:
+            await self.calendar.stop(5.0)
+        if self.writer is not None:
+            now = self.wall_ms()
+            for worker in self.workers.values():
+                worker.close(now)
+            writer = self.writer
+            await asyncio.to_thread(writer.flush)
+            await asyncio.to_thread(
+                lambda: writer.run_sync(lambda c: records.stop_run(c, self.run_id, now, clean=True))
+            )
+            await asyncio.to_thread(writer.close)
+        log.info("stopped cleanly (run %d)", self.run_id)

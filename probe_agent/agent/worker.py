@@ -1,0 +1,114 @@
+"""One endpoint's life in the daemon: probe, judge against the controls, fold into the timeline, hand to the store.
+
+The worker owns the endpoint's ``TimelineFold``. Each probe's result, the intervals it closed and the fold's new
+snapshot go to the store writer together, so they commit in one transaction: after a crash the stored state is
+never ahead of the results it came from.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from probe_agent.agent.controls import Controls
+from probe_agent.agent.state import FoldParams, TimelineFold
+from probe_agent.config.schema import Endpoint
+from probe_agent.model import ProbeResult, StateInterval, iso
+
+log = logging.getLogger("probe_agent.agent")
+
+Prober = Callable[..., Awaitable[ProbeResult]]
+
+
+class Sink(Protocol):
+    def submit(
+        self,
+        results: Any = (),
+        intervals: Any = (),
+        fold_states: Any = ...,
+        run_id: int | None = None,
+    ) -> None: ...
+
+
+def fold_params(ep: Endpoint) -> FoldParams:
+    return FoldParams(interval_ms=ep.interval_ms, grace_ms=ep.grace_ms, confirm=ep.confirm_n)
+
+
+class EndpointWorker:
+    """Runs one endpoint's probes; ``probe_once`` is the scheduler's job callback."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        agent: str,
+        fold: TimelineFold,
+        controls: Controls,
+        sink: Sink,
+        run_id: int,
+        prober: Prober,
+        resolvers: tuple[str, ...] = (),
+        wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    ) -> None:
+        self.endpoint = endpoint
+        self.agent = agent
+        self.fold = fold
+        self.controls = controls
+        self.sink = sink
+        self.run_id = run_id
+        self.prober = prober
+        self.resolvers = resolvers
+        self.wall_ms = wall_ms
+        self.last_result: ProbeResult | None = None
+        self.probes = 0
+
+    def update(self, endpoint: Endpoint, controls: Controls) -> None:
+        """A reload changed this endpoint: keep the timeline, take the new settings."""
+        if fold_params(endpoint) != fold_params(self.endpoint):
+            self.fold = TimelineFold(self.agent, endpoint.id, fold_params(endpoint), self.fold.snapshot())
+        self.endpoint = endpoint
+        self.controls = controls
+
+    async def probe_once(self) -> float | None:
+        """Probe, record, and return the re-check delay in seconds (suspect/down), or None to stay on the grid."""
+        ep = self.endpoint
+        before = self.fold.phase
+        recheck = before in ("suspect", "down")
+        raw = await self.prober(ep, agent=self.agent, resolvers=self.resolvers, recheck=recheck)
+        result = await self.controls.judge(raw)
+        closed = self.fold.feed(result)
+        self.sink.submit(
+            results=[result],
+            intervals=closed,
+            fold_states={(self.agent, ep.id): self.fold.snapshot()},
+            run_id=self.run_id,
+        )
+        self.last_result = result
+        self.probes += 1
+        after = self.fold.phase
+        if after != before:
+            self._log_transition(before, after, result, closed)
+        return ep.retry_interval_ms / 1000 if after in ("suspect", "down") else None
+
+    def close(self, end_ms: int) -> list[StateInterval]:
+        """The run ends (stop, or the endpoint was removed): close the open span at ``end_ms`` and store it."""
+        closed = self.fold.end_run(end_ms)
+        self.sink.submit(intervals=closed, fold_states={(self.agent, self.endpoint.id): self.fold.snapshot()})
+        return closed
+
+    def _log_transition(self, before: str, after: str, result: ProbeResult, closed: list[StateInterval]) -> None:
+        kind = result.error_kind.value if result.error_kind else result.outcome.value
+        name = self.endpoint.id
+        if after == "down":
+            start = self.fold.outage_start_ms or result.ts_ms
+            log.warning("%s: DOWN confirmed (%s), outage started at %s: %s", name, kind, iso(start), result.detail)
+        elif after == "suspect":
+            log.info("%s: suspect (%s), re-checking every %ss", name, kind, self.endpoint.retry_interval_ms / 1000)
+        elif before == "down":
+            log.warning("%s: recovered (%s) at %s", name, after, iso(result.ts_ms))
+        elif after == "unknown":
+            log.warning("%s: unknown (%s): %s", name, kind, result.detail)
+        else:
+            log.info("%s: %s -> %s", name, before, after)

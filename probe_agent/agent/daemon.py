@@ -9,6 +9,7 @@ reloads the config: validated first; an invalid config is logged and the running
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -261,9 +262,9 @@ class Daemon:
         loop = asyncio.get_running_loop()
         expected = loop.time()
         while not self._stop.is_set():
-            now = self.wall_ms()
+            beat = functools.partial(records.heartbeat, run_id=self.run_id, now_ms=self.wall_ms())
             try:
-                await self.writer.run(lambda c, now=now: records.heartbeat(c, self.run_id, now))
+                await self.writer.run(beat)
             except Exception:  # a store problem is logged by the writer; keep probing
                 log.exception("heartbeat failed")
             lag = loop.time() - expected

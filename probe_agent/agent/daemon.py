@@ -30,7 +30,8 @@ from probe_agent.config import ConfigError, LoadedConfig, load_config
 from probe_agent.config.schema import Endpoint
 from probe_agent.logs import setup_logging
 from probe_agent.store import maintenance, queries, records
-from probe_agent.store.rollups import rebuild_rollups
+from probe_agent.store.queries import HOUR_MS, floor_hour
+from probe_agent.store.rollups import rebuild_rollups, unmarked_hours
 from probe_agent.store.schema import open_db
 from probe_agent.store.writer import StoreWriter
 
@@ -282,12 +283,25 @@ class Daemon:
                 pass
 
     async def _rollups(self) -> None:
-        assert self.writer is not None
+        """Roll up the hours that completed since the last run of this job, on a connection of its own in a thread
+        (one short transaction per hour), so the writer thread's commits are not held up."""
         now = self.wall_ms()
-        hour = 3_600_000
         # Results up to now minus the longest probe timeout (plus the writer's flush) are surely stored.
-        longest = max((ep.timeout_ms for ep in self.loaded.config.endpoints), default=0) + 2_000
-        await self.writer.run(lambda c: rebuild_rollups(c, now - 3 * hour, now, complete_before_ms=now - longest))
+        complete = now - max((ep.timeout_ms for ep in self.loaded.config.endpoints), default=0) - 2_000
+
+        def job() -> int:
+            conn = open_db(self.db_path)
+            try:
+                written = 0
+                for hour in unmarked_hours(conn, floor_hour(complete)):
+                    if hour >= now - 48 * HOUR_MS:  # older unmarked hours are rolled up before pruning
+                        written += rebuild_rollups(conn, hour, hour + HOUR_MS, complete_before_ms=complete)
+                return written
+            finally:
+                conn.close()
+
+        written = await asyncio.to_thread(job)
+        log.debug("rollups: %d rows rebuilt", written)
 
     async def _retention(self) -> None:
         assert self.writer is not None

@@ -1,0 +1,398 @@
+"""Every read of the store. Functions take an open connection (``open_db(path, readonly=True)`` for CLI readers).
+
+Endpoint and agent filters are sequences of ids (None = all). Time ranges are half-open ``[start_ms, end_ms)``.
+Reads that need one consistent view across several calls can wrap them in ``schema.snapshot(conn)``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from probe_agent.model import AgentRun, ProbeResult, StateInterval
+from probe_agent.sla.histogram import LatencyHistogram, bucket_of
+from probe_agent.store.rows import (
+    INTERVAL_COLUMNS,
+    RESULT_COLUMNS,
+    ClosedCycle,
+    Exclusion,
+    RollupSums,
+    RunRecord,
+    interval_from_row,
+    result_from_row,
+)
+
+HOUR_MS = 3_600_000
+_RUN_COLUMNS = "run_id, agent, started_ms, heartbeat_ms, stopped_ms, clean, pid, hostname, version, config_hash"
+
+
+def floor_hour(ms: int) -> int:
+    return ms - ms % HOUR_MS
+
+
+def ceil_hour(ms: int) -> int:
+    return -(-ms // HOUR_MS) * HOUR_MS
+
+
+def _ids(values: Sequence[str] | None) -> str | None:
+    return None if values is None else json.dumps(list(values))
+
+
+def _endpoints_cte(table: str, *, with_endpoints: bool) -> str:
+    """CTE text ``eps(endpoint)``: the ``:endpoints`` JSON list, or every endpoint in ``table`` found by hopping
+    through its endpoint-first index with MIN(...) > previous (a loose index scan: O(endpoints x log rows),
+    however long the history). Endpoint may be NULL in one row (the end marker); filter it."""
+    if with_endpoints:
+        return "eps(endpoint) AS (SELECT DISTINCT value FROM json_each(:endpoints))"
+    return (
+        f"eps(endpoint) AS (SELECT MIN(endpoint) FROM {table} UNION ALL "
+        f"SELECT (SELECT MIN(endpoint) FROM {table} WHERE endpoint > eps.endpoint) FROM eps "
+        "WHERE eps.endpoint IS NOT NULL)"
+    )
+
+
+def _pairs_cte(table: str, *, with_endpoints: bool) -> str:
+    """A recursive CTE ``pairs(endpoint, agent)`` of the distinct pairs in ``table`` (a loose index scan, as in
+    ``_endpoints_cte``); ``agent`` is NULL in end-marker rows."""
+    eps = _endpoints_cte(table, with_endpoints=with_endpoints)
+    return (
+        f"WITH RECURSIVE {eps}, "
+        "pairs(endpoint, agent) AS ("
+        f"SELECT endpoint, (SELECT MIN(agent) FROM {table} t WHERE t.endpoint = eps.endpoint) FROM eps "
+        "WHERE eps.endpoint IS NOT NULL UNION ALL "
+        f"SELECT endpoint, (SELECT MIN(agent) FROM {table} t WHERE t.endpoint = pairs.endpoint "
+        "AND t.agent > pairs.agent) FROM pairs WHERE pairs.agent IS NOT NULL) "
+    )
+
+
+# -- timelines -------------------------------------------------------------------------------------------------
+
+
+def intervals_overlapping(
+    conn: sqlite3.Connection,
+    start_ms: int,
+    end_ms: int,
+    endpoints: Sequence[str] | None = None,
+    agents: Sequence[str] | None = None,
+) -> list[StateInterval]:
+    """Stored intervals that overlap ``[start_ms, end_ms)``, unclipped, ordered by (endpoint, agent, start).
+
+    Intervals of one (agent, endpoint) never overlap, so the first candidate is the last one starting at or
+    before ``start_ms``; every index range read is bounded by the query window, not by the history.
+    """
+    sql = (
+        _pairs_cte("intervals", with_endpoints=endpoints is not None)
+        + f"SELECT {', '.join('i.' + c.strip() for c in INTERVAL_COLUMNS.split(','))} FROM pairs "
+        "JOIN intervals i ON i.endpoint = pairs.endpoint AND i.agent = pairs.agent "
+        "WHERE pairs.agent IS NOT NULL "
+        "AND (:agents IS NULL OR pairs.agent IN (SELECT value FROM json_each(:agents))) "
+        "AND i.start_ms >= coalesce((SELECT max(j.start_ms) FROM intervals j WHERE j.endpoint = pairs.endpoint "
+        "AND j.agent = pairs.agent AND j.start_ms <= :start), :start) "
+        "AND i.start_ms < :end AND i.end_ms > :start "
+        "ORDER BY i.endpoint, i.agent, i.start_ms"
+    )
+    params = {"endpoints": _ids(endpoints), "agents": _ids(agents), "start": start_ms, "end": end_ms}
+    return [interval_from_row(row) for row in conn.execute(sql, params)]
+
+
+def fold_states(conn: sqlite3.Connection, agent: str | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+    """The saved fold snapshots, keyed by (agent, endpoint)."""
+    rows = conn.execute("SELECT agent, endpoint, snapshot FROM fold_state WHERE ? IS NULL OR agent = ?", (agent, agent))
+    return {(str(a), str(e)): json.loads(snap) for a, e, snap in rows}
+
+
+# -- raw results -----------------------------------------------------------------------------------------------
+
+
+def last_results(
+    conn: sqlite3.Connection, endpoints: Sequence[str] | None = None, agents: Sequence[str] | None = None
+) -> dict[tuple[str, str], ProbeResult]:
+    """The newest stored result of each (agent, endpoint)."""
+    sql = (
+        _pairs_cte("results", with_endpoints=endpoints is not None)
+        + f"SELECT {', '.join('r.' + c.strip() for c in RESULT_COLUMNS.split(','))} FROM pairs "
+        "JOIN results r ON r.endpoint = pairs.endpoint AND r.agent = pairs.agent "
+        "AND r.ts_ms = (SELECT max(x.ts_ms) FROM results x WHERE x.endpoint = pairs.endpoint "
+        "AND x.agent = pairs.agent) "
+        "WHERE pairs.agent IS NOT NULL AND (:agents IS NULL OR pairs.agent IN (SELECT value FROM json_each(:agents)))"
+    )
+    out: dict[tuple[str, str], ProbeResult] = {}
+    for row in conn.execute(sql, {"endpoints": _ids(endpoints), "agents": _ids(agents)}):
+        result = result_from_row(row)
+        out[(result.agent, result.endpoint)] = result
+    return out
+
+
+def iter_results(
+    conn: sqlite3.Connection,
+    *,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    endpoints: Sequence[str] | None = None,
+    agents: Sequence[str] | None = None,
+) -> Iterator[ProbeResult]:
+    """Stream stored results in ``(ts_ms, insertion)`` order, one row at a time (for export and evidence).
+
+    The underlying read stays open while the iterator is consumed; finish or close it promptly on a live store.
+    """
+    sql = (
+        f"SELECT {RESULT_COLUMNS} FROM results INDEXED BY results_ts "
+        "WHERE ts_ms >= coalesce(:start, -9223372036854775808) AND ts_ms < coalesce(:end, 9223372036854775807) "
+        "AND (:endpoints IS NULL OR endpoint IN (SELECT value FROM json_each(:endpoints))) "
+        "AND (:agents IS NULL OR agent IN (SELECT value FROM json_each(:agents))) "
+        "ORDER BY ts_ms, id"
+    )
+    params = {"start": start_ms, "end": end_ms, "endpoints": _ids(endpoints), "agents": _ids(agents)}
+    cursor = conn.execute(sql, params)
+    try:
+        for row in cursor:
+            yield result_from_row(row)
+    finally:
+        cursor.close()
+
+
+def hourly_result_sums(
+    conn: sqlite3.Connection,
+    start_ms: int,
+    end_ms: int,
+    endpoints: Sequence[str] | None = None,
+    agents: Sequence[str] | None = None,
+    *,
+    with_histograms: bool = True,
+) -> dict[tuple[str, str, int], RollupSums]:
+    """Sums of raw results with ts in ``[start_ms, end_ms)``, keyed by (agent, endpoint, hour start).
+
+    Counts follow ``RollupSums``; results without a latency do not enter the histogram.
+    """
+    conn.create_function("probe_latency_bucket", 1, bucket_of, deterministic=True)
+    where = (
+        "FROM results INDEXED BY results_ts WHERE ts_ms >= :start AND ts_ms < :end "
+        "AND (:endpoints IS NULL OR endpoint IN (SELECT value FROM json_each(:endpoints))) "
+        "AND (:agents IS NULL OR agent IN (SELECT value FROM json_each(:agents))) "
+    )
+    params = {"start": start_ms, "end": end_ms, "endpoints": _ids(endpoints), "agents": _ids(agents)}
+    hour = f"ts_ms - ts_ms % {HOUR_MS}"
+    out: dict[tuple[str, str, int], RollupSums] = {}
+    counts = conn.execute(
+        f"SELECT agent, endpoint, {hour} AS hour, "
+        "sum(outcome = 'up' AND NOT recheck), sum(outcome = 'degraded' AND NOT recheck), "
+        "sum(outcome = 'down' AND NOT recheck), sum(outcome = 'unknown' AND NOT recheck), sum(recheck) "
+        f"{where} GROUP BY agent, endpoint, hour",
+        params,
+    )
+    for agent, endpoint, hour_ms, n_up, n_degraded, n_down, n_unknown, n_recheck in counts:
+        out[(agent, endpoint, hour_ms)] = RollupSums(n_up, n_degraded, n_down, n_unknown, n_recheck)
+    if not with_histograms:
+        return out
+    buckets = conn.execute(
+        f"SELECT agent, endpoint, {hour} AS hour, probe_latency_bucket(latency_ms) AS bucket, count(*) "
+        f"{where} AND outcome IN ('up', 'degraded') AND latency_ms IS NOT NULL GROUP BY agent, endpoint, hour, bucket",
+        params,
+    )
+    for agent, endpoint, hour_ms, bucket, n in buckets:
+        out[(agent, endpoint, hour_ms)].histogram.counts[int(bucket)] = int(n)
+    return out
+
+
+# -- rollups ---------------------------------------------------------------------------------------------------
+
+
+def rollup_sums(
+    conn: sqlite3.Connection,
+    start_ms: int,
+    end_ms: int,
+    endpoints: Sequence[str] | None = None,
+    agents: Sequence[str] | None = None,
+    *,
+    with_histograms: bool = True,
+) -> dict[tuple[str, str], RollupSums]:
+    """Result counts and latency histograms over ``[start_ms, end_ms)`` per (agent, endpoint).
+
+    Whole hours come from ``rollups`` when ``rollup_marks`` says they were built after the hour was complete;
+    the partial hours at either edge and any hour not marked are summed from raw results, so the answer equals
+    a raw count whatever the rollup job's progress (as long as the raw results are still there).
+
+    Cost: counts are cheap (about 0.3 s for 1,000 endpoints x 30 days); merging histograms costs about 12 ms
+    per (agent, endpoint) and 30 days when every hour fills 60 buckets. Pass ``with_histograms=False`` when
+    only counts are needed (error rate); the histograms then stay empty.
+    """
+    out: dict[tuple[str, str], RollupSums] = {}
+
+    def merge(key: tuple[str, str], part: RollupSums) -> None:
+        out.setdefault(key, RollupSums()).add(part)
+
+    first_full, end_full = ceil_hour(start_ms), floor_hour(end_ms)
+    raw_ranges: list[tuple[int, int]] = []
+    if first_full >= end_full:
+        raw_ranges.append((start_ms, end_ms))
+    else:
+        marked = {
+            int(h)
+            for (h,) in conn.execute(
+                "SELECT hour_ms FROM rollup_marks WHERE hour_ms >= ? AND hour_ms < ?", (first_full, end_full)
+            )
+        }
+        raw_ranges.append((start_ms, first_full))
+        for hour_ms in range(first_full, end_full, HOUR_MS):
+            if hour_ms not in marked:
+                raw_ranges.append((hour_ms, hour_ms + HOUR_MS))
+        raw_ranges.append((end_full, end_ms))
+        params = {
+            "first": first_full,
+            "end": end_full,
+            "endpoints": _ids(endpoints),
+            "agents": _ids(agents),
+        }
+        # Driven by the endpoint list, so each endpoint is one primary-key range (endpoint, hour_ms).
+        counts = conn.execute(
+            f"WITH RECURSIVE {_endpoints_cte('rollups', with_endpoints=endpoints is not None)} "
+            "SELECT r.agent, r.endpoint, sum(n_up), sum(n_degraded), sum(n_down), sum(n_unknown), sum(n_recheck) "
+            "FROM eps JOIN rollups r ON r.endpoint = eps.endpoint AND r.hour_ms >= :first AND r.hour_ms < :end "
+            "WHERE r.hour_ms IN (SELECT hour_ms FROM rollup_marks WHERE hour_ms >= :first AND hour_ms < :end) "
+            "AND (:agents IS NULL OR r.agent IN (SELECT value FROM json_each(:agents))) "
+            "GROUP BY r.agent, r.endpoint",
+            params,
+        )
+        for agent, endpoint, n_up, n_degraded, n_down, n_unknown, n_recheck in counts:
+            merge((agent, endpoint), RollupSums(n_up, n_degraded, n_down, n_unknown, n_recheck))
+        # One query per pair: json_each does the JSON work in C, and each GROUP BY sorts a small set in memory
+        # (one query for all pairs sorts tens of millions of rows and is several times slower).
+        for agent, endpoint in list(out) if with_histograms else ():
+            buckets = conn.execute(
+                "SELECT h.key, sum(h.value) FROM rollups r, json_each(r.histogram) h "
+                "WHERE r.endpoint = :endpoint AND r.hour_ms >= :first AND r.hour_ms < :end AND r.agent = :agent "
+                "AND r.hour_ms IN (SELECT hour_ms FROM rollup_marks WHERE hour_ms >= :first AND hour_ms < :end) "
+                "GROUP BY h.key",
+                {"endpoint": endpoint, "agent": agent, "first": first_full, "end": end_full},
+            )
+            out[(agent, endpoint)].histogram.merge(LatencyHistogram({int(b): int(n) for b, n in buckets}))
+    for lo, hi in _coalesce(raw_ranges):
+        raw = hourly_result_sums(conn, lo, hi, endpoints, agents, with_histograms=with_histograms)
+        for (agent, endpoint, _hour), part in raw.items():
+            merge((agent, endpoint), part)
+    return out
+
+
+def _coalesce(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for lo, hi in ranges:
+        if hi <= lo:
+            continue
+        if merged and merged[-1][1] == lo:
+            merged[-1] = (merged[-1][0], hi)
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+# -- runs ------------------------------------------------------------------------------------------------------
+
+
+def _run_record(row: tuple[Any, ...]) -> RunRecord:
+    run_id, agent, started, heartbeat, stopped, clean, pid, host, version, config_hash = row
+    return RunRecord(
+        run_id, agent, started, heartbeat, stopped, None if clean is None else bool(clean), pid, host, version,
+        config_hash,
+    )  # fmt: skip
+
+
+def run_records(conn: sqlite3.Connection, agent: str | None = None) -> list[RunRecord]:
+    """The stored runs (of one agent, or all), oldest first."""
+    rows = conn.execute(
+        f"SELECT {_RUN_COLUMNS} FROM runs WHERE ? IS NULL OR agent = ? ORDER BY started_ms, run_id", (agent, agent)
+    )
+    return [_run_record(row) for row in rows]
+
+
+def runs_for(
+    conn: sqlite3.Connection, agent: str, *, now_ms: int | None = None, stale_after_ms: int | None = None
+) -> list[AgentRun]:
+    """The agent's runs as the measurement fold sees them, oldest first.
+
+    A stopped run ends at ``stopped_ms``. A run that never stopped is live (``end_ms`` None) unless ``now_ms``
+    and ``stale_after_ms`` are given and its heartbeat is older than that: then it is a crashed run not yet
+    closed by ``close_stale_runs``, ending at its last heartbeat, unclean.
+    """
+    runs: list[AgentRun] = []
+    for rec in run_records(conn, agent):
+        if rec.stopped_ms is not None:
+            runs.append(AgentRun(rec.run_id, rec.agent, rec.started_ms, rec.stopped_ms, rec.clean))
+        elif now_ms is not None and stale_after_ms is not None and rec.heartbeat_ms < now_ms - stale_after_ms:
+            runs.append(AgentRun(rec.run_id, rec.agent, rec.started_ms, rec.heartbeat_ms, False))
+        else:
+            runs.append(AgentRun(rec.run_id, rec.agent, rec.started_ms, None, None))
+    return runs
+
+
+def running_daemon(conn: sqlite3.Connection, agent: str, stale_after_ms: int, now_ms: int) -> RunRecord | None:
+    """The newest run of ``agent`` that has not stopped and whose heartbeat is within ``stale_after_ms``."""
+    row = conn.execute(
+        f"SELECT {_RUN_COLUMNS} FROM runs WHERE agent = ? AND stopped_ms IS NULL AND heartbeat_ms >= ? "
+        "ORDER BY heartbeat_ms DESC, run_id DESC LIMIT 1",
+        (agent, now_ms - stale_after_ms),
+    ).fetchone()
+    return None if row is None else _run_record(row)
+
+
+# -- SLA records -----------------------------------------------------------------------------------------------
+
+
+def exclusions(
+    conn: sqlite3.Connection,
+    *,
+    include_revoked: bool = False,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+) -> list[Exclusion]:
+    """Exclusions in id order: active ones (not revoked) unless ``include_revoked``; optionally only those
+    overlapping ``[start_ms, end_ms)``."""
+    rows = conn.execute(
+        "SELECT id, scope_kind, scope_id, start_ms, end_ms, kind, reason, author, created_ms, revoked_ms, "
+        "revoked_by FROM exclusions WHERE (:all OR revoked_ms IS NULL) "
+        "AND (:end IS NULL OR start_ms < :end) AND (:start IS NULL OR end_ms > :start) ORDER BY id",
+        {"all": include_revoked, "start": start_ms, "end": end_ms},
+    )
+    return [Exclusion(*row) for row in rows]
+
+
+def closed_cycle(conn: sqlite3.Connection, sla: str, cycle_start_ms: int) -> ClosedCycle | None:
+    """The closed cycle of ``sla`` starting at ``cycle_start_ms``, or None if it is not closed."""
+    row = conn.execute(
+        "SELECT sla, cycle_start_ms, cycle_end_ms, closed_ms, inputs_hash, report, credit FROM closed_cycles "
+        "WHERE sla = ? AND cycle_start_ms = ?",
+        (sla, cycle_start_ms),
+    ).fetchone()
+    if row is None:
+        return None
+    return _closed_cycle(row)
+
+
+def closed_cycles(conn: sqlite3.Connection, sla: str | None = None) -> list[ClosedCycle]:
+    """All closed cycles (of one SLA, or all), by SLA then start."""
+    rows = conn.execute(
+        "SELECT sla, cycle_start_ms, cycle_end_ms, closed_ms, inputs_hash, report, credit FROM closed_cycles "
+        "WHERE ? IS NULL OR sla = ? ORDER BY sla, cycle_start_ms",
+        (sla, sla),
+    )
+    return [_closed_cycle(row) for row in rows]
+
+
+def _closed_cycle(row: tuple[Any, ...]) -> ClosedCycle:
+    sla, start_ms, end_ms, closed_ms, inputs_hash, report, credit = row
+    return ClosedCycle(sla, start_ms, end_ms, closed_ms, inputs_hash, json.loads(report), json.loads(credit))
+
+
+def config_snapshot(conn: sqlite3.Connection, config_hash: str) -> dict[str, Any] | None:
+    """The stored config (secrets removed) for a hash."""
+    row = conn.execute("SELECT config FROM config_snapshots WHERE hash = ?", (config_hash,)).fetchone()
+    return None if row is None else dict(json.loads(row[0]))
+
+
+def config_activations(conn: sqlite3.Connection, agent: str) -> list[tuple[int, str]]:
+    """(effective_ms, hash) of each time a config took effect for ``agent``, oldest first."""
+    rows = conn.execute(
+        "SELECT effective_ms, hash FROM config_activations WHERE agent = ? ORDER BY effective_ms, id", (agent,)
+    )
+    return [(int(ms), str(h)) for ms, h in rows]

@@ -1,0 +1,176 @@
+"""Schema creation, migrations and refusal of newer schemas, on real files."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from probe_agent.store import DatabaseMissing, SchemaOutdated, SchemaTooNew, StoreError, open_db, transaction
+from probe_agent.store.schema import (
+    KNOWN_MIGRATIONS,
+    MIGRATION_SET,
+    MIGRATIONS_TABLE,
+    SCHEMA_VERSION,
+    applied_migrations,
+    migrations,
+    schema_version,
+)
+
+EXPECTED_TABLES = {
+    "runs",
+    "results",
+    "intervals",
+    "fold_state",
+    "rollups",
+    "rollup_marks",
+    "config_snapshots",
+    "config_activations",
+    "exclusions",
+    "closed_cycles",
+    "write_rejects",
+}
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_new_database_has_every_table_and_the_current_version(db_path: Path) -> None:
+    conn = open_db(db_path)
+    tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables >= EXPECTED_TABLES
+    assert schema_version(conn) == SCHEMA_VERSION == len(KNOWN_MIGRATIONS) == 3
+    assert applied_migrations(conn) == list(KNOWN_MIGRATIONS)
+    conn.close()
+
+
+@pytest.mark.parametrize("readonly", [False, True])
+def test_every_connection_gets_wal_full_sync_busy_timeout_and_foreign_keys(db_path: Path, readonly: bool) -> None:
+    open_db(db_path).close()
+    conn = open_db(db_path, readonly=readonly)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    conn.close()
+
+
+def test_reopening_applies_nothing_twice(db_path: Path) -> None:
+    open_db(db_path).close()
+    conn = open_db(db_path)
+    rows = conn.execute(f"SELECT count(*) FROM {MIGRATIONS_TABLE}").fetchone()[0]
+    assert rows == SCHEMA_VERSION
+    conn.close()
+
+
+def test_an_older_database_is_migrated_and_keeps_its_data(db_path: Path) -> None:
+    old = sqlite3.connect(db_path, isolation_level=None)
+    migrations.apply(sqlite_utils.Database(old, execute_plugins=False), stop_before="m002_rollups")
+    old.execute(
+        "INSERT INTO results (agent, endpoint, ts_ms, outcome, latency_ms) VALUES ('ams', 'api', 1000, 'up', 5.0)"
+    )
+    assert old.execute("PRAGMA user_version").fetchone()[0] == 1
+    old.close()
+
+    conn = open_db(db_path)
+    assert applied_migrations(conn) == list(KNOWN_MIGRATIONS)
+    assert schema_version(conn) == SCHEMA_VERSION
+    assert conn.execute("SELECT agent, endpoint, ts_ms FROM results").fetchall() == [("ams", "api", 1000)]
+    assert conn.execute("SELECT count(*) FROM rollups").fetchone()[0] == 0
+    conn.close()
+
+
+def test_read_only_open_of_an_older_database_refuses_without_migrating(db_path: Path) -> None:
+    old = sqlite3.connect(db_path, isolation_level=None)
+    migrations.apply(sqlite_utils.Database(old, execute_plugins=False), stop_before="m002_rollups")
+    old.close()
+    before = _digest(db_path)
+    with pytest.raises(SchemaOutdated, match="2 pending"):
+        open_db(db_path, readonly=True)
+    assert _digest(db_path) == before
+
+
+def _make_too_new(db_path: Path, *, via: str) -> None:
+    conn = open_db(db_path)
+    with transaction(conn):
+        if via == "migration":
+            conn.execute(
+                f"INSERT INTO {MIGRATIONS_TABLE} (migration_set, name, applied_at) VALUES (?, 'm099_future', 'x')",
+                (MIGRATION_SET,),
+            )
+        else:
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+
+
+@pytest.mark.parametrize("via", ["migration", "user_version"])
+@pytest.mark.parametrize("readonly", [False, True])
+def test_a_newer_schema_is_refused_and_the_file_stays_byte_identical(db_path: Path, via: str, readonly: bool) -> None:
+    _make_too_new(db_path, via=via)
+    assert not db_path.with_name(db_path.name + "-wal").exists()  # fully checkpointed: the file is everything
+    before, mtime = _digest(db_path), db_path.stat().st_mtime_ns
+    with pytest.raises(SchemaTooNew, match="newer than this probe-agent knows"):
+        open_db(db_path, readonly=readonly)
+    assert _digest(db_path) == before
+    assert db_path.stat().st_mtime_ns == mtime
+
+
+def test_a_newer_schema_in_rollback_journal_mode_is_not_switched_to_wal(db_path: Path) -> None:
+    # Switching to WAL rewrites header bytes: the refusal must come first.
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    before = _digest(db_path)
+    with pytest.raises(SchemaTooNew):
+        open_db(db_path)
+    assert _digest(db_path) == before
+
+
+def test_read_only_open_of_a_missing_file_does_not_create_it(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.db"
+    with pytest.raises(DatabaseMissing, match="nothing was created"):
+        open_db(missing, readonly=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_that_is_not_sqlite_is_a_clear_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database, just text " * 100)
+    with pytest.raises(StoreError, match="not a readable SQLite database"):
+        open_db(junk)
+    assert junk.read_bytes() == b"this is not a database, just text " * 100
+
+
+def test_read_only_connection_cannot_write(db_path: Path) -> None:
+    open_db(db_path).close()
+    conn = open_db(db_path, readonly=True)
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        conn.execute("INSERT INTO rollup_marks (hour_ms, built_ms) VALUES (0, 0)")
+    conn.close()
+
+
+def test_transaction_rolls_back_on_error(conn: sqlite3.Connection) -> None:
+    with pytest.raises(RuntimeError), transaction(conn):
+        conn.execute("INSERT INTO rollup_marks (hour_ms, built_ms) VALUES (0, 0)")
+        raise RuntimeError("boom")
+    assert conn.execute("SELECT count(*) FROM rollup_marks").fetchone()[0] == 0
+    assert not conn.in_transaction
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("INSERT INTO intervals (agent, endpoint, start_ms, end_ms, state) VALUES ('a', 'e', 5, 5, 'up')", "CHECK"),
+        ("INSERT INTO intervals (agent, endpoint, start_ms, end_ms, state) VALUES ('a', 'e', 1, 5, 'sad')", "CHECK"),
+        ("INSERT INTO results (agent, endpoint, ts_ms, outcome) VALUES ('a', 'e', 1, 'maybe')", "CHECK"),
+        ("INSERT INTO results (agent, endpoint, ts_ms, outcome, run_id) VALUES ('a', 'e', 1, 'up', 42)", "FOREIGN"),
+        ("INSERT INTO results (agent, endpoint, ts_ms, outcome) VALUES ('a', 'e', 'soon', 'up')", "cannot store"),
+    ],
+)
+def test_constraints_reject_bad_rows(conn: sqlite3.Connection, sql: str, message: str) -> None:
+    with pytest.raises(sqlite3.IntegrityError, match=message):
+        conn.execute(sql)

@@ -8,6 +8,7 @@ from probe_agent import __version__
 from probe_agent.commands.agentcmds import run
 from probe_agent.commands.configs import config_group
 from probe_agent.commands.probing import check
+from probe_agent.commands.reporting import status
 from probe_agent.logs import setup_logging
 
 
@@ -26,6 +27,7 @@ def main(verbose: int) -> None:
 main.add_command(check)
 main.add_command(config_group)
 main.add_command(run)
+main.add_command(status)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,92 @@
+"""``status`` (and, with the SLA engine, ``report``, ``incidents``, ``credits``): read-only views of the store."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from probe_agent.commands.common import UsageProblem, config_option, emit, format_option, load, output_option
+from probe_agent.config.document import Config
+from probe_agent.render.table import format_table
+from probe_agent.store.schema import DatabaseMissing, SchemaOutdated, SchemaTooNew, open_db
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def open_reader(config: Config, database: Path | None = None) -> sqlite3.Connection:
+    """The database, read-only, or exit 2 with what to do."""
+    path = database or Path(config.agent.database)
+    try:
+        return open_db(path, readonly=True)
+    except DatabaseMissing:
+        raise UsageProblem(f"no database at {path} yet: start the agent (probe-agent run) or import results") from None
+    except SchemaTooNew as exc:
+        raise UsageProblem(f"{path}: {exc} (upgrade probe-agent to read it)") from None
+    except SchemaOutdated:
+        raise UsageProblem(f"{path} needs a schema upgrade: start the agent once (probe-agent run)") from None
+
+
+def _pct(value: float | None, places: int = 3) -> str:
+    return "-" if value is None else f"{value:.{places}f}%"
+
+
+def status_table(doc: dict[str, Any]) -> str:
+    d = doc["daemon"]
+    if d["running"]:
+        head = f"agent {doc['agent']}: running (run {d['run_id']}, last heartbeat {d['last_heartbeat']})"
+    elif d["run_id"] is None:
+        head = f"agent {doc['agent']}: has never run on this database"
+    else:
+        how = "cleanly" if d["clean_stop"] else "UNCLEANLY (crash: its time after the last heartbeat is no_data)"
+        head = f"agent {doc['agent']}: not running; run {d['run_id']} stopped {how} at {d['stopped']}"
+    rows = []
+    for e in doc["endpoints"]:
+        r = e["last_result"]
+        last = "-"
+        if r is not None:
+            latency = "" if r["latency_ms"] is None else f" {r['latency_ms']:.0f}ms"
+            last = f"{r['outcome']}{latency}" + (f" {r['error_kind']}" if r["error_kind"] else "") + f" at {r['ts']}"
+        rows.append(
+            (
+                e["endpoint"],
+                e["state"],
+                e["since"] or "-",
+                _pct(e["last_24h"]["availability_percent"]),
+                _pct(e["last_30d"]["availability_percent"]),
+                _pct(e["last_30d"]["coverage_percent"], 1),
+                last,
+            )
+        )
+    table = format_table(
+        ["ENDPOINT", "STATE", "SINCE", "24H", "30D", "COVERAGE 30D", "LAST RESULT"], rows, right=(3, 4, 5)
+    )
+    return f"{head}\n\n{table}"
+
+
+@click.command()
+@config_option
+@format_option("table", "json")
+@output_option
+@click.option("--agent", default=None, help="Vantage point to show (default: this config's agent.id).")
+def status(config_path: Path | None, fmt: str, output: Path | None, agent: str | None) -> None:
+    """Current state of every endpoint, since when, its last result, and availability over 24 h and 30 days.
+
+    Reads the database only, so it works while the agent runs and after it stopped. Availability here excludes
+    unknown and no_data time and counts degraded as up; SLA reports apply each contract's own rules.
+    """
+    from probe_agent.reports.status import build_status
+
+    loaded = load(config_path)
+    conn = open_reader(loaded.config)
+    try:
+        doc = build_status(conn, loaded.config, now_ms(), agent)
+    finally:
+        conn.close()
+    emit(json.dumps(doc, indent=2) if fmt == "json" else status_table(doc), output)

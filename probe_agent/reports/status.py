@@ -1,0 +1,93 @@
+"""``status``: where every endpoint stands now, and its availability over the last 24 hours and 30 days.
+
+Availability here is the plain model (unknown and no_data excluded, degraded counted as up); contracts' rules
+apply in the SLA part of the status and in ``report``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from fractions import Fraction
+from typing import Any
+
+from probe_agent.config.document import Config
+from probe_agent.model import iso
+from probe_agent.reports.timelines import load_intervals, open_folds
+from probe_agent.sla.availability import BucketTotals, Policies, availability_of, bucketize
+from probe_agent.sla.timeline import normalize
+from probe_agent.store import queries
+
+DAY_MS = 86_400_000
+
+
+def percent(value: Fraction | None, places: int = 6) -> float | None:
+    """A display/JSON number in percent, rounded to ``places`` decimals (the exact value decides elsewhere)."""
+    return None if value is None else round(float(value * 100), places)
+
+
+def endpoint_availability(intervals: list[Any], start_ms: int, end_ms: int) -> dict[str, Any]:
+    """Availability and coverage of one endpoint over ``[start_ms, end_ms)`` for this agent's timeline."""
+    spans = normalize(intervals)
+    totals = BucketTotals.of(bucketize(spans, start_ms, end_ms, []))
+    result = availability_of(totals, Policies(), Fraction(0))
+    return {
+        "availability_percent": percent(result.availability),
+        "coverage_percent": percent(result.coverage),
+        "down_s": totals.down_ms / 1000,
+    }
+
+
+def build_status(conn: sqlite3.Connection, config: Config, now_ms: int, agent: str | None = None) -> dict[str, Any]:
+    """The status document (the JSON of ``status --format json``)."""
+    agent = agent or config.agent.id
+    heartbeat = config.agent.heartbeat
+    live = queries.running_daemon(conn, agent, stale_after_ms=3 * heartbeat, now_ms=now_ms)
+    runs = queries.run_records(conn, agent)
+    last_run = runs[-1] if runs else None
+    endpoint_ids = [ep.id for ep in config.endpoints]
+    folds = open_folds(conn, config, endpoint_ids, agent)
+    last = queries.last_results(conn, endpoint_ids, [agent])
+    month = load_intervals(conn, config, endpoint_ids, now_ms - 30 * DAY_MS, now_ms, [agent])
+    rows = []
+    for ep_id in endpoint_ids:
+        fold = folds.get((agent, ep_id))
+        result = last.get((agent, ep_id))
+        phase = fold.phase if fold is not None else "new"
+        open_iv = fold.open_interval if fold is not None else None
+        if live is None and phase != "new":
+            state = "no_data"  # nobody is probing it now, whatever it was when the agent stopped
+        elif phase == "new":
+            state = "no_data"
+        else:
+            state = phase
+        since = None
+        if state == "no_data" and live is None and last_run is not None:
+            since = last_run.stopped_ms if last_run.stopped_ms is not None else last_run.heartbeat_ms
+        elif fold is not None and fold.outage_start_ms is not None:
+            since = fold.outage_start_ms
+        elif open_iv is not None:
+            since = open_iv.start_ms
+        ivs = month.get(ep_id, [])
+        rows.append(
+            {
+                "endpoint": ep_id,
+                "state": state,
+                "last_state": phase,
+                "since": None if since is None else iso(since),
+                "last_result": None if result is None else result.to_json(),
+                "last_24h": endpoint_availability(ivs, now_ms - DAY_MS, now_ms),
+                "last_30d": endpoint_availability(ivs, now_ms - 30 * DAY_MS, now_ms),
+            }
+        )
+    return {
+        "agent": agent,
+        "now": iso(now_ms),
+        "daemon": {
+            "running": live is not None,
+            "run_id": live.run_id if live else (last_run.run_id if last_run else None),
+            "last_heartbeat": iso(live.heartbeat_ms) if live else (iso(last_run.heartbeat_ms) if last_run else None),
+            "stopped": None if live or not last_run or last_run.stopped_ms is None else iso(last_run.stopped_ms),
+            "clean_stop": None if live or not last_run else last_run.clean,
+        },
+        "endpoints": rows,
+    }

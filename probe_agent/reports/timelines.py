@@ -1,0 +1,73 @@
+"""Reading timelines for reports: the stored (closed) intervals plus each fold's open spans, cut at ``now``.
+
+The daemon writes an interval when it closes; the span still growing (and a suspect run not yet resolved) lives in
+the fold snapshot. A report "as of now" needs both: ``pending()`` of a resumed fold gives the open spans without
+changing anything, and they are cut at ``now`` (a result speaks for at most interval + grace; past that is
+``no_data`` anyway). A suspect run is shown as up until it is confirmed, exactly as the fold will resolve it if
+the next probe passes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import replace
+
+from probe_agent.agent.state import FoldParams, TimelineFold
+from probe_agent.config.document import Config
+from probe_agent.model import StateInterval
+from probe_agent.store import queries
+from probe_agent.store.schema import snapshot
+
+_FALLBACK = FoldParams(interval_ms=60_000, grace_ms=10_000, confirm=3)
+
+
+def params_for(config: Config, endpoint: str) -> FoldParams:
+    try:
+        ep = config.endpoint(endpoint)
+    except KeyError:
+        return _FALLBACK  # an endpoint no longer configured: its stored snapshot still resumes
+    return FoldParams(interval_ms=ep.interval_ms, grace_ms=ep.grace_ms, confirm=ep.confirm_n)
+
+
+def open_folds(
+    conn: sqlite3.Connection, config: Config, endpoints: Sequence[str] | None = None, agent: str | None = None
+) -> dict[tuple[str, str], TimelineFold]:
+    """Every stored fold snapshot (of ``agent``, or all), resumed read-only, keyed by (agent, endpoint)."""
+    wanted = None if endpoints is None else set(endpoints)
+    out: dict[tuple[str, str], TimelineFold] = {}
+    for (ag, ep), snap in queries.fold_states(conn, agent).items():
+        if wanted is not None and ep not in wanted:
+            continue
+        out[(ag, ep)] = TimelineFold(ag, ep, params_for(config, ep), snap)
+    return out
+
+
+def load_intervals(
+    conn: sqlite3.Connection,
+    config: Config,
+    endpoints: Sequence[str],
+    start_ms: int,
+    now_ms: int,
+    agents: Sequence[str] | None = None,
+) -> dict[str, list[StateInterval]]:
+    """Per endpoint, every agent's intervals overlapping ``[start_ms, now_ms)``, open spans included, cut at now."""
+    by_endpoint: dict[str, list[StateInterval]] = {e: [] for e in endpoints}
+    if now_ms <= start_ms:
+        return by_endpoint
+    with snapshot(conn):
+        stored = queries.intervals_overlapping(conn, start_ms, now_ms, list(endpoints), agents)
+        folds = open_folds(conn, config, endpoints)
+    for iv in stored:
+        by_endpoint[iv.endpoint].append(iv)
+    wanted_agents = None if agents is None else set(agents)
+    for (agent, endpoint), fold in folds.items():
+        if wanted_agents is not None and agent not in wanted_agents:
+            continue
+        for iv in fold.pending():
+            if iv.start_ms >= now_ms or iv.end_ms <= start_ms:
+                continue
+            by_endpoint[endpoint].append(replace(iv, end_ms=min(iv.end_ms, now_ms)))
+    for ivs in by_endpoint.values():
+        ivs.sort(key=lambda iv: (iv.agent, iv.start_ms))
+    return by_endpoint

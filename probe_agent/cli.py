@@ -9,6 +9,7 @@ from probe_agent.commands.agentcmds import run
 from probe_agent.commands.configs import config_group
 from probe_agent.commands.probing import check
 from probe_agent.commands.reporting import status
+from probe_agent.commands.slacmds import credits, incidents, report
 from probe_agent.logs import setup_logging
 
 
@@ -28,6 +29,9 @@ main.add_command(check)
 main.add_command(config_group)
 main.add_command(run)
 main.add_command(status)
+main.add_command(report)
+main.add_command(incidents)
+main.add_command(credits)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

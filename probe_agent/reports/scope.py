@@ -6,6 +6,7 @@ Everything here is pure (no store, no clock): ``now_ms`` comes in as an argument
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
@@ -14,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from probe_agent.config.document import Config
 from probe_agent.config.schema import Quorum
 from probe_agent.config.sla_schema import ClaimCycles as ClaimCyclesModel
-from probe_agent.config.sla_schema import Sla
+from probe_agent.config.sla_schema import Maintenance, Sla
 from probe_agent.model import ms_to_dt, parse_ts
 from probe_agent.sla.availability import Policies
 from probe_agent.sla.claims import ClaimCycles, ClaimWindow, ClaimWithin
@@ -151,18 +152,22 @@ def sla_spec(config: Config, sla: Sla) -> SlaSpec:
 
 
 def maintenance_windows(
-    config: Config, sla: Sla, start_ms: int, end_ms: int, config_effective_ms: int | None = None
+    config: Config,
+    sla: Sla,
+    start_ms: int,
+    end_ms: int,
+    announced_by_config: Callable[[Maintenance], int | None] = lambda m: None,
 ) -> list[MaintenanceWindow]:
     """The SLA's maintenance windows that touch ``[start_ms, end_ms)``.
 
-    A window's announcement time is its ``announced`` timestamp, else ``config_effective_ms`` (when the config
-    that carries it first took effect, from the store's config snapshots), else unknown: with a ``notice``
+    A window's announcement time is its ``announced`` timestamp, else when a config carrying it first took
+    effect (``announced_by_config``, from the store's config history), else unknown: with a ``notice``
     requirement, an unknown announcement does not count as notice given.
     """
     tz = sla_zone(config, sla)
     out: list[MaintenanceWindow] = []
     for m in sla.maintenance:
-        announced = parse_ts(m.announced) if m.announced else config_effective_ms
+        announced = parse_ts(m.announced) if m.announced else announced_by_config(m)
         label = m.reason or (m.cron or "maintenance")
         if m.cron is not None:
             assert m.duration is not None

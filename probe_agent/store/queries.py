@@ -396,3 +396,12 @@ def config_activations(conn: sqlite3.Connection, agent: str) -> list[tuple[int, 
         "SELECT effective_ms, hash FROM config_activations WHERE agent = ? ORDER BY effective_ms, id", (agent,)
     )
     return [(int(ms), str(h)) for ms, h in rows]
+
+
+def first_interval_start(conn: sqlite3.Connection, endpoints: Sequence[str]) -> int | None:
+    """When monitoring of any of ``endpoints`` began (the earliest stored interval, any agent), or None."""
+    row = conn.execute(
+        "SELECT min(start_ms) FROM intervals WHERE endpoint IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(endpoints)),),
+    ).fetchone()
+    return None if row is None or row[0] is None else int(row[0])

@@ -1,0 +1,252 @@
+"""Rendering the SLA report document (reports/build.py) as a terminal table, Markdown or CSV.
+
+All renderers read the same JSON document, so every format shows the same figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from probe_agent.render.csvout import to_csv
+from probe_agent.render.markdown import md_table
+from probe_agent.render.table import format_table
+
+
+def pct(value: float | None, places: int = 4) -> str:
+    return "n/a" if value is None else f"{value:.{places}f}%"
+
+
+def dur(value_s: float | None) -> str:
+    """Seconds as ``1h02m03s``, ``4m05.5s``, ``12.043s`` or ``0s`` (milliseconds kept when present)."""
+    if value_s is None:
+        return "-"
+    sign = "-" if value_s < 0 else ""
+    ms = round(abs(value_s) * 1000)
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, frac = divmod(rest, 1000)
+    sec = f"{s}.{frac:03d}".rstrip("0") if frac else str(s)
+    if h:
+        return f"{sign}{h}h{m:02d}m{sec.zfill(2) if not frac else sec}s"
+    if m:
+        return f"{sign}{m}m{sec}s"
+    return f"{sign}{sec}s"
+
+
+def met_text(met: bool | None) -> str:
+    return "n/a (nothing counted)" if met is None else ("met" if met else "MISSED")
+
+
+def summary_rows(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) pairs: the headline figures, in one order for every format."""
+    c = doc["cycle"]
+    rows = [
+        ("SLA", f"{doc['sla']}" + (f" ({doc['customer']})" if doc.get("customer") else "")),
+        ("Cycle", f"{c['start']} to {c['end']}" + ("" if c["complete"] else f" (so far: until {c['measured_until']})")),
+        ("Target", pct(doc["target_percent"], 3)),
+        ("Availability", pct(doc["availability_percent"])),
+        ("Met", met_text(doc["met"])),
+    ]
+    if "seconds" not in doc:
+        return rows
+    s = doc["seconds"]
+    rows += [
+        ("Counting", _counting(doc)),
+        ("Coverage", pct(doc.get("coverage_percent"), 2)),
+        ("Down", dur(s["down"])),
+        ("Unknown / no data / excluded", f"{dur(s['unknown'])} / {dur(s['no_data'])} / {dur(s['excluded'])}"),
+    ]
+    b = doc.get("budget")
+    if b:
+        rows.append(
+            ("Error budget", f"{dur(b['remaining_s'])} left of {dur(b['allowed_s'])} (used {dur(b['used_s'])})")
+        )
+        if b.get("projected_availability_percent") is not None and not doc["cycle"]["complete"]:
+            burn = "-" if b["burn_rate"] is None else f"{b['burn_rate']:.2f}"
+            rows.append(("Projection", f"{pct(b['projected_availability_percent'])} at cycle end (burn rate {burn})"))
+    bounds = doc.get("bounds")
+    if bounds:
+        rows.append(
+            (
+                "Measurement bounds",
+                f"down {dur(bounds['min_down_s'])} to {dur(bounds['max_down_s'])}; availability "
+                f"{pct(bounds['min_availability_percent'])} to {pct(bounds['max_availability_percent'])} "
+                f"(probe interval {dur(bounds['probe_interval_s'])})",
+            )
+        )
+    stats = doc.get("incident_stats") or {}
+    if stats:
+        rows.append(
+            (
+                "Incidents",
+                f"{stats['count']} (MTTR {dur(stats['mttr_s'])}, MTBF {dur(stats['mtbf_s'])}, "
+                f"longest {dur(stats['longest_s'])})",
+            )
+        )
+    for name, o in (doc.get("objectives") or {}).items():
+        if name == "latency":
+            value = "-" if o["value_ms"] is None else f"{o['value_ms']:.1f} ms"
+            objective = f"objective below {o['below_ms']:.0f} ms: {met_text(o['met'])}"
+            rows.append((f"Latency p{o['percentile']:g}", f"{value} ({objective})"))
+        else:
+            rows.append(
+                (
+                    "Error rate",
+                    f"{pct(o['rate_percent'], 3)} (objective below {o['below_percent']}%: {met_text(o['met'])})",
+                )
+            )
+    credit = doc.get("credit")
+    if credit:
+        rows.append(("Credit", f"{credit['percent']}% = {credit['amount']} {credit['currency']} ({credit['rule']})"))
+    if doc.get("claim_deadline"):
+        rows.append(("Claim deadline", doc["claim_deadline"]))
+    return rows
+
+
+def _counting(doc: dict[str, Any]) -> str:
+    c = doc["counting"]
+    if c["method"] != "slices":
+        return "time (exact, from state intervals)"
+    sl = doc.get("slices") or {}
+    return (
+        f"{dur(c['unit_s'])} slices, partial {c['partial']}, min run {c['min_run']}: "
+        f"{sl.get('down', 0)} down / {sl.get('up', 0)} up / {sl.get('excluded', 0)} excluded"
+    )
+
+
+def incident_rows(doc: dict[str, Any]) -> list[Sequence[object]]:
+    return [
+        (
+            i["start"],
+            i["end"] or "ongoing",
+            dur(i["duration_s"]),
+            dur(i["down_s"]),
+            i["cause"] or "-",
+            ", ".join(i["endpoints"]),
+        )
+        for i in doc.get("incidents", [])
+    ]
+
+
+INCIDENT_HEADERS = ("START", "END", "DURATION", "DOWN", "CAUSE", "ENDPOINTS")
+
+
+def scope_rows(doc: dict[str, Any], key: str) -> list[Sequence[object]]:
+    return [
+        (
+            s[key[:-1]],
+            pct(s["availability_percent"]),
+            met_text(s["met"]),
+            dur(s["seconds"]["down"]),
+            pct(s["coverage_percent"], 2),
+            len(s["incidents"]),
+        )
+        for s in doc.get(key, [])
+    ]
+
+
+def report_table(doc: dict[str, Any]) -> str:
+    width = max(len(k) for k, _ in summary_rows(doc))
+    parts = ["\n".join(f"{k.ljust(width)}  {v}" for k, v in summary_rows(doc))]
+    if doc.get("services"):
+        parts.append(
+            format_table(
+                ["SERVICE", "AVAILABILITY", "MET", "DOWN", "COVERAGE", "INCIDENTS"], scope_rows(doc, "services")
+            )
+        )
+    if doc.get("incidents"):
+        parts.append(format_table(list(INCIDENT_HEADERS), incident_rows(doc)))
+    parts += _lists_text(doc)
+    return "\n\n".join(parts)
+
+
+def _lists_text(doc: dict[str, Any]) -> list[str]:
+    out = []
+    if doc.get("exclusions"):
+        out.append(
+            "Exclusions applied:\n"
+            + "\n".join(
+                f"  #{e['id']} {e['kind']} {e['scope']} {e['start']} to {e['end']}: {e['reason']}"
+                for e in doc["exclusions"]
+            )
+        )
+    windows = doc.get("maintenance") or []
+    if windows:
+        out.append(
+            "Maintenance windows:\n"
+            + "\n".join(
+                f"  {w['start']} to {w['end']} {w['label']}: "
+                f"{'excluded' if w['excluded'] else 'NOT excluded'} ({w['reason']})"
+                for w in windows
+            )
+        )
+    credit = doc.get("credit")
+    if credit:
+        out.append("Credit computation:\n" + "\n".join(f"  {step}" for step in credit["steps"]))
+    if doc.get("warnings"):
+        out.append("Warnings:\n" + "\n".join(f"  - {w}" for w in doc["warnings"]))
+    return out
+
+
+def report_markdown(doc: dict[str, Any]) -> str:
+    parts = [f"# SLA report: {doc['sla']}, cycle {doc['cycle']['label']}", md_table(["", ""], summary_rows(doc))]
+    if doc.get("services"):
+        parts += [
+            "## Services",
+            md_table(
+                ["Service", "Availability", "Met", "Down", "Coverage", "Incidents"],
+                scope_rows(doc, "services"),
+                right=(1, 3, 4, 5),
+            ),
+        ]
+    parts += ["## Incidents", md_table(list(INCIDENT_HEADERS), incident_rows(doc)) if doc.get("incidents") else "None."]
+    if doc.get("exclusions"):
+        parts += [
+            "## Exclusions applied",
+            md_table(
+                ["Id", "Kind", "Scope", "Start", "End", "Reason", "Author"],
+                [
+                    (e["id"], e["kind"], e["scope"], e["start"], e["end"], e["reason"], e["author"])
+                    for e in doc["exclusions"]
+                ],
+            ),
+        ]
+    if doc.get("credit"):
+        parts += ["## Credit computation", "\n".join(f"1. {step}" for step in doc["credit"]["steps"])]
+    if doc.get("warnings"):
+        parts += ["## Warnings", "\n".join(f"- {w}" for w in doc["warnings"])]
+    parts += ["## How to verify", f"`{doc['verify']['command']}` (inputs hash `{doc['inputs_hash']}`)"]
+    return "\n\n".join(parts) + "\n"
+
+
+REPORT_CSV_HEADERS = (
+    "sla", "cycle_start", "cycle_end", "scope", "name", "target_percent", "availability_percent", "met",
+    "up_s", "degraded_s", "down_s", "unknown_s", "no_data_s", "excluded_s", "coverage_percent", "incidents",
+)  # fmt: skip
+
+
+def report_csv_rows(doc: dict[str, Any]) -> list[Sequence[object]]:
+    rows: list[Sequence[object]] = []
+
+    def row(kind: str, name: str, s: dict[str, Any]) -> None:
+        sec = s.get("seconds") or {}
+        rows.append(
+            (
+                doc["sla"], doc["cycle"]["start"], doc["cycle"]["end"], kind, name, doc["target_percent"],
+                s.get("availability_percent"), s.get("met"), sec.get("up"), sec.get("degraded"), sec.get("down"),
+                sec.get("unknown"), sec.get("no_data"), sec.get("excluded"), s.get("coverage_percent"),
+                len(s.get("incidents") or []),
+            )
+        )  # fmt: skip
+
+    row("sla", doc["sla"], doc)
+    for s in doc.get("services", []):
+        row("service", s["service"], s)
+    for e in doc.get("endpoints", []):
+        row("endpoint", e["endpoint"], e)
+    return rows
+
+
+def reports_csv(docs: Sequence[dict[str, Any]]) -> str:
+    return to_csv(REPORT_CSV_HEADERS, [r for d in docs for r in report_csv_rows(d)])

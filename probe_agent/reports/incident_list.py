@@ -1,0 +1,85 @@
+"""``incidents``: confirmed outages of an endpoint, a service, an SLA, or every endpoint, over a time range."""
+
+from __future__ import annotations
+
+import sqlite3
+from fractions import Fraction
+from typing import Any
+
+from probe_agent.config.document import Config
+from probe_agent.reports import scope
+from probe_agent.reports.build import LOOKAHEAD_MS, incident_json, seconds
+from probe_agent.reports.timelines import load_intervals
+from probe_agent.sla.evaluation import ServiceSpec, SlaSpec, evaluate
+from probe_agent.sla.incidents import Incident, incident_stats
+from probe_agent.sla.periods import explicit_period, parse_bound
+from probe_agent.sla.timeline import ALL
+
+DAY_MS = 86_400_000
+
+
+def list_incidents(
+    conn: sqlite3.Connection,
+    config: Config,
+    now_ms: int,
+    *,
+    sla_id: str | None = None,
+    service_id: str | None = None,
+    endpoint_id: str | None = None,
+    from_: str | None = None,
+    to: str | None = None,
+) -> dict[str, Any]:
+    """Incidents overlapping ``[from, to)`` (default: the last 30 days). Raises KeyError for an unknown id."""
+    tz = scope.agent_zone(config)
+    specs: list[SlaSpec] = []
+    if sla_id is not None:
+        sla = config.sla(sla_id)
+        tz = scope.sla_zone(config, sla)
+        specs.append(scope.sla_spec(config, sla))
+        label = f"sla:{sla_id}"
+    elif service_id is not None:
+        svc = config.service(service_id)
+        specs.append(
+            SlaSpec(
+                Fraction(0),
+                (ServiceSpec(svc.id, svc.endpoints, scope.combine_rule(svc.rule)),),
+                vantage_rule=scope.combine_rule(svc.vantage),
+            )
+        )
+        label = f"service:{service_id}"
+    else:
+        ids = [config.endpoint(endpoint_id).id] if endpoint_id is not None else [e.id for e in config.endpoints]
+        specs += [SlaSpec(Fraction(0), (ServiceSpec(e, (e,), ALL),)) for e in ids]
+        label = f"endpoint:{endpoint_id}" if endpoint_id else "every endpoint"
+    start = parse_bound(from_, tz) if from_ else now_ms - 30 * DAY_MS
+    end = parse_bound(to, tz) if to else now_ms
+    if end <= start:
+        raise ValueError("--to must be after --from")
+    period = explicit_period(start, end)
+    found: list[Incident] = []
+    for spec in specs:
+        endpoints = sorted({e for s in spec.services for e in s.endpoints})
+        intervals = load_intervals(conn, config, endpoints, start, min(now_ms, end + LOOKAHEAD_MS))
+        if not any(intervals.values()):
+            continue
+        found += evaluate(spec, period, intervals, now_ms).overall.incidents
+    found.sort(key=lambda i: (i.start_ms, i.endpoints))
+    stats = incident_stats(found)
+    return {
+        "scope": label,
+        "from": scope_iso(start, tz),
+        "to": scope_iso(end, tz),
+        "incidents": [incident_json(i, tz) for i in found],
+        "stats": {
+            "count": stats.count,
+            "mttr_s": None if stats.mttr_ms is None else seconds(stats.mttr_ms),
+            "mtbf_s": None if stats.mtbf_ms is None else seconds(stats.mtbf_ms),
+            "longest_s": None if stats.longest is None else seconds(stats.longest.duration_ms),
+        },
+    }
+
+
+def scope_iso(ms: int, tz: Any) -> str:
+    from probe_agent.reports.build import local_iso
+
+    return local_iso(ms, tz)

@@ -19,6 +19,7 @@ from probe_agent.config.sla_schema import Sla
 from probe_agent.model import StateInterval, iso, ms_to_dt
 from probe_agent.reports import scope
 from probe_agent.reports.announce import announcement_times
+from probe_agent.reports.days import daily_bars
 from probe_agent.reports.status import percent
 from probe_agent.reports.timelines import load_intervals
 from probe_agent.sla.availability import Availability
@@ -320,6 +321,9 @@ def _document(
         )
         if "slices" in overall:
             doc["slices"] = overall["slices"]
+        doc["days"] = daily_bars(
+            ev.full_period, tz, ev.overall.buckets, scope.sla_spec(config, sla).policies, local_iso
+        )
         warnings = [*warnings, *ev.warnings]
     doc["exclusions"] = [
         {

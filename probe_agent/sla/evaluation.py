@@ -29,7 +29,14 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from probe_agent.model import StateInterval
-from probe_agent.sla.availability import Availability, BucketTotals, Policies, availability_of, bucketize
+from probe_agent.sla.availability import (
+    Availability,
+    BucketSpan,
+    BucketTotals,
+    Policies,
+    availability_of,
+    bucketize,
+)
 from probe_agent.sla.bounds import DowntimeBounds, downtime_bounds, observed_changes, resolution_warnings
 from probe_agent.sla.budget import ErrorBudget, error_budget
 from probe_agent.sla.exclusions import (
@@ -102,6 +109,7 @@ class ScopeResult:
     stats: IncidentStats
     too_long: tuple[Incident, ...]
     bounds: DowntimeBounds | None
+    buckets: tuple[BucketSpan, ...] = ()  # the measured range, one bucket per instant (for drawing timelines)
 
     @property
     def value(self) -> Fraction | None:
@@ -268,4 +276,5 @@ class _Context:
             stats=incident_stats(found),
             too_long=tuple(longer_than(found, spec.max_incident_ms)) if spec.max_incident_ms is not None else (),
             bounds=bounds,
+            buckets=tuple(buckets),
         )

@@ -6,6 +6,7 @@ import click
 
 from probe_agent import __version__
 from probe_agent.commands.agentcmds import run
+from probe_agent.commands.bookkeeping import cycle_group, exclusions_group
 from probe_agent.commands.configs import config_group
 from probe_agent.commands.probing import check
 from probe_agent.commands.reporting import status
@@ -32,6 +33,8 @@ main.add_command(status)
 main.add_command(report)
 main.add_command(incidents)
 main.add_command(credits)
+main.add_command(exclusions_group)
+main.add_command(cycle_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,11 +1,96 @@
-"""Closed billing cycles: the stored, immutable figures win over today's recomputation."""
+"""Closed billing cycles: an immutable record of the final report and credit, with a hash of their inputs.
+
+Once closed, ``report`` and ``credits`` for that cycle show the stored figures, and warn when today's data would
+give a different answer (a late import, a new or revoked exclusion, a changed SLA): the stored record stands, the
+difference is for the people who settle the bill to look at.
+"""
 
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
 from typing import Any
+
+from probe_agent.config.document import Config
+from probe_agent.config.sla_schema import Sla
+from probe_agent.model import iso
+from probe_agent.reports import scope
+from probe_agent.reports.build import build_report
+from probe_agent.sla.periods import Period, previous_cycle
+from probe_agent.store import queries, records
+
+
+class CycleNotOver(ValueError):
+    pass
 
 
 def apply_closed(conn: sqlite3.Connection, doc: dict[str, Any]) -> dict[str, Any]:
-    """The document to show for a cycle: as computed now, unless the cycle was closed (then the stored one)."""
+    """The document to show for a cycle: the stored one if the cycle was closed (with any drift noted)."""
+    start_ms = int(datetime.fromisoformat(doc["cycle"]["start"]).timestamp() * 1000)
+    closed = queries.closed_cycle(conn, doc["sla"], start_ms)
+    if closed is None:
+        doc["closed"] = None
+        return doc
+    stored = dict(closed.report)
+    drift = closed.inputs_hash != doc["inputs_hash"]
+    stored["closed"] = {
+        "closed_at": iso(closed.closed_ms),
+        "inputs_hash": closed.inputs_hash,
+        "current_inputs_hash": doc["inputs_hash"],
+        "differs_today": drift,
+        "today": {
+            "availability_percent": doc.get("availability_percent"),
+            "met": doc.get("met"),
+            "credit_amount": (doc.get("credit") or {}).get("amount"),
+        },
+    }
+    if drift:
+        today_credit = (doc.get("credit") or {}).get("amount")
+        stored_credit = (stored.get("credit") or {}).get("amount")
+        stored.setdefault("warnings", [])
+        stored["warnings"] = [
+            *stored["warnings"],
+            f"this cycle was closed at {iso(closed.closed_ms)}; today's data would give availability "
+            f"{doc.get('availability_percent')}% (stored {stored.get('availability_percent')}%) and credit "
+            f"{today_credit} (stored {stored_credit}): late imports, exclusions or config changes since closing",
+        ]
+    return stored
+
+
+def close_cycle(conn: sqlite3.Connection, config: Config, sla: Sla, period: Period, now_ms: int) -> dict[str, Any]:
+    """Store the final report and credit of a cycle that has ended. Raises CycleNotOver, CycleAlreadyClosed."""
+    if now_ms < period.end_ms:
+        raise CycleNotOver(f"cycle {period.label} of {sla.id} runs until {iso(period.end_ms)}; it cannot close yet")
+    rep = build_report(conn, config, sla, period, now_ms)
+    doc = dict(rep.doc)
+    doc["closed"] = None
+    records.close_cycle(
+        conn,
+        sla=sla.id,
+        cycle_start_ms=period.start_ms,
+        cycle_end_ms=period.end_ms,
+        closed_ms=now_ms,
+        inputs_hash=rep.inputs_hash,
+        report=doc,
+        credit=doc.get("credit"),
+    )
     return doc
+
+
+def due_cycles(conn: sqlite3.Connection, config: Config, now_ms: int) -> list[tuple[Sla, Period]]:
+    """Cycles that ended at least ``close_after`` ago and are not closed yet (the most recent one per SLA)."""
+    due = []
+    for sla in config.slas:
+        if sla.cycle.period == "explicit":
+            period = scope.sla_period(config, sla, now_ms)
+        else:
+            current = scope.sla_period(config, sla, now_ms)
+            period = previous_cycle(current, sla.cycle.anchor_day, scope.sla_zone(config, sla))
+        if period.end_ms + sla.close_after > now_ms:
+            continue
+        if (
+            queries.closed_cycle(conn, sla.id, period.start_ms) is None
+            and queries.first_interval_start(conn, scope.scope_endpoints(config, sla)) is not None
+        ):
+            due.append((sla, period))
+    return due

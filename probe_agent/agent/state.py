@@ -71,9 +71,7 @@ class TimelineFold:
     end is known only when the next result arrives or the run ends).
     """
 
-    def __init__(
-        self, agent: str, endpoint: str, params: FoldParams, snapshot: dict[str, Any] | None = None
-    ) -> None:
+    def __init__(self, agent: str, endpoint: str, params: FoldParams, snapshot: dict[str, Any] | None = None) -> None:
         self.agent = agent
         self.endpoint = endpoint
         self.params = params
@@ -158,9 +156,7 @@ class TimelineFold:
         if self._last_ts is not None and ts <= self._last_ts:
             raise ValueError(f"result at {ts} is not after the previous result at {self._last_ts}")
         if self._frontier is not None and ts < self._frontier:
-            raise ValueError(
-                f"result at {ts} falls inside an agent run that already ended at {self._frontier}"
-            )
+            raise ValueError(f"result at {ts} falls inside an agent run that already ended at {self._frontier}")
         closed: list[StateInterval] = []
         if self._last_open:
             closed += self._close_last(min(ts, self._last_bound))
@@ -225,8 +221,7 @@ class TimelineFold:
             raise ValueError(f"fold snapshot version {data.get('v')!r} is not {SNAPSHOT_VERSION}")
         if data.get("agent") != self.agent or data.get("endpoint") != self.endpoint:
             raise ValueError(
-                f"fold snapshot of {data.get('agent')}/{data.get('endpoint')} "
-                f"given to {self.agent}/{self.endpoint}"
+                f"fold snapshot of {data.get('agent')}/{data.get('endpoint')} given to {self.agent}/{self.endpoint}"
             )
         try:
             if data["phase"] not in PHASES:

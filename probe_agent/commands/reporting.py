@@ -67,7 +67,28 @@ def status_table(doc: dict[str, Any]) -> str:
     table = format_table(
         ["ENDPOINT", "STATE", "SINCE", "24H", "30D", "COVERAGE 30D", "LAST RESULT"], rows, right=(3, 4, 5)
     )
-    return f"{head}\n\n{table}"
+    parts = [head, table]
+    if doc.get("slas"):
+        from probe_agent.render.report import dur
+
+        sla_rows = [
+            (
+                s["sla"],
+                s["cycle"],
+                _pct(s["availability_percent"], 4),
+                _pct(s["target_percent"], 3),
+                "n/a" if s["met"] is None else ("yes" if s["met"] else "NO"),
+                f"{dur(s['budget_remaining_s'])} of {dur(s['budget_allowed_s'])}" if s["budget_allowed_s"] else "-",
+                _pct(s["projected_availability_percent"], 4),
+            )
+            for s in doc["slas"]
+        ]
+        parts.append(
+            format_table(
+                ["SLA", "CYCLE", "AVAILABILITY", "TARGET", "MET", "BUDGET LEFT", "PROJECTED"], sla_rows, right=(2, 3)
+            )
+        )
+    return "\n\n".join(parts)
 
 
 @click.command()

@@ -82,6 +82,7 @@ def build_status(conn: sqlite3.Connection, config: Config, now_ms: int, agent: s
     return {
         "agent": agent,
         "now": iso(now_ms),
+        "slas": sla_status(conn, config, now_ms),
         "daemon": {
             "running": live is not None,
             "run_id": live.run_id if live else (last_run.run_id if last_run else None),
@@ -91,3 +92,28 @@ def build_status(conn: sqlite3.Connection, config: Config, now_ms: int, agent: s
         },
         "endpoints": rows,
     }
+
+
+def sla_status(conn: sqlite3.Connection, config: Config, now_ms: int) -> list[dict[str, Any]]:
+    """Per SLA, its current cycle so far: availability, target, error budget left and the projection."""
+    from probe_agent.reports.build import build_report
+    from probe_agent.reports.scope import sla_period
+
+    out = []
+    for sla in config.slas:
+        doc = build_report(conn, config, sla, sla_period(config, sla, now_ms), now_ms).doc
+        budget = doc.get("budget") or {}
+        out.append(
+            {
+                "sla": sla.id,
+                "cycle": doc["cycle"]["label"],
+                "availability_percent": doc["availability_percent"],
+                "target_percent": doc["target_percent"],
+                "met": doc["met"],
+                "budget_remaining_s": budget.get("remaining_s"),
+                "budget_allowed_s": budget.get("allowed_s"),
+                "projected_availability_percent": budget.get("projected_availability_percent"),
+                "coverage_percent": doc.get("coverage_percent"),
+            }
+        )
+    return out

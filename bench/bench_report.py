@@ -23,14 +23,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from machine import machine_block  # noqa: E402
+from machine import machine_block
 
-from probe_agent.config.document import Config  # noqa: E402
-from probe_agent.model import State, StateInterval  # noqa: E402
-from probe_agent.reports.build import build_report  # noqa: E402
-from probe_agent.reports.scope import sla_period  # noqa: E402
-from probe_agent.store import records  # noqa: E402
-from probe_agent.store.schema import open_db  # noqa: E402
+from probe_agent.config.document import Config
+from probe_agent.model import State, StateInterval
+from probe_agent.reports.build import build_report
+from probe_agent.reports.scope import sla_period
+from probe_agent.store import records
+from probe_agent.store.schema import open_db
 
 ENDPOINTS = 1000
 SERVICES = 10
@@ -127,7 +127,8 @@ def main() -> None:
                 timings.append(time.perf_counter() - t0)
                 conn.close()
             print(
-                f"report, {ENDPOINTS:,} endpoints x 30 days, counting={counting}: median {statistics.median(timings):.2f} s "
+                f"report, {ENDPOINTS:,} endpoints x 30 days, counting={counting}: "
+                f"median {statistics.median(timings):.2f} s "
                 f"(runs: {', '.join(f'{t:.2f}' for t in timings)}); availability {doc['availability_percent']}%, "
                 f"{len(doc['incidents']):,} incidents"  # type: ignore[arg-type]
             )

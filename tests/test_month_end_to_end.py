@@ -108,7 +108,9 @@ def import_month(tmp_path: Path, cfg: Path, rows: list[dict[str, object]]) -> No
 
 
 def report(cfg: Path) -> dict[str, object]:
-    out = CliRunner().invoke(main, ["report", "--sla", "gold", "--cycle", "2026-09", "--format", "json", "-c", str(cfg)])
+    out = CliRunner().invoke(
+        main, ["report", "--sla", "gold", "--cycle", "2026-09", "--format", "json", "-c", str(cfg)]
+    )
     assert out.exit_code == 0, out.output
     doc: dict[str, object] = json.loads(out.output)
     return doc
@@ -172,7 +174,9 @@ def test_readme_worked_example_97_percent_gives_60_eur(tmp_path: Path) -> None:
         ts = START + timedelta(minutes=m)
         rows.append(result(ts, "down" if outage[0] <= ts < outage[1] else "up"))
     import_month(tmp_path, cfg, rows)
-    out = CliRunner().invoke(main, ["credits", "--sla", "gold", "--cycle", "2026-09", "--format", "json", "-c", str(cfg)])
+    out = CliRunner().invoke(
+        main, ["credits", "--sla", "gold", "--cycle", "2026-09", "--format", "json", "-c", str(cfg)]
+    )
     assert out.exit_code == 0, out.output
     doc = json.loads(out.output)
     assert doc["availability_percent"] == 97.0

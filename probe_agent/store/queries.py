@@ -405,3 +405,37 @@ def first_interval_start(conn: sqlite3.Connection, endpoints: Sequence[str]) -> 
         (json.dumps(list(endpoints)),),
     ).fetchone()
     return None if row is None or row[0] is None else int(row[0])
+
+
+# -- import ----------------------------------------------------------------------------------------------------
+
+
+def pair_results(conn: sqlite3.Connection, agent: str, endpoint: str) -> list[ProbeResult]:
+    """Every stored result of one (agent, endpoint), in ts order (one range of the endpoint-first unique index)."""
+    rows = conn.execute(
+        f"SELECT {RESULT_COLUMNS} FROM results INDEXED BY results_endpoint_agent_ts "
+        "WHERE endpoint = ? AND agent = ? ORDER BY ts_ms",
+        (endpoint, agent),
+    )
+    return [result_from_row(row) for row in rows]
+
+
+def pair_extent(conn: sqlite3.Connection, agent: str, endpoint: str) -> tuple[int, int | None, int | None, int | None]:
+    """``(result count, first result ts, last result ts, first interval start)`` of one (agent, endpoint).
+
+    A first interval that starts before the first result means raw results were pruned (the fold starts every
+    timeline at a result). None where there is no row.
+    """
+    n, first_ts, last_ts = conn.execute(
+        "SELECT count(*), min(ts_ms), max(ts_ms) FROM results WHERE endpoint = ? AND agent = ?", (endpoint, agent)
+    ).fetchone()
+    (first_start,) = conn.execute(
+        "SELECT min(start_ms) FROM intervals WHERE endpoint = ? AND agent = ?", (endpoint, agent)
+    ).fetchone()
+    return int(n), first_ts, last_ts, first_start
+
+
+def fold_state_of(conn: sqlite3.Connection, agent: str, endpoint: str) -> dict[str, Any] | None:
+    """The saved fold snapshot of one (agent, endpoint), or None."""
+    row = conn.execute("SELECT snapshot FROM fold_state WHERE agent = ? AND endpoint = ?", (agent, endpoint)).fetchone()
+    return None if row is None else dict(json.loads(row[0]))

@@ -7,13 +7,14 @@ Each function is one short transaction (``BEGIN IMMEDIATE``), so a CLI process c
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from probe_agent.model import ProbeResult, StateInterval
 from probe_agent.store.rows import (
     DELETE_FOLD_STATE,
     INSERT_INTERVAL,
+    INSERT_RESULT,
     INSERT_RESULT_OR_IGNORE,
     UPSERT_FOLD_STATE,
     compact_json,
@@ -222,3 +223,31 @@ def import_batch(
             else:
                 conn.execute(UPSERT_FOLD_STATE, (agent, endpoint, compact_json(snap), now_ms))
     return inserted
+
+
+def replace_timeline(
+    conn: sqlite3.Connection,
+    agent: str,
+    endpoint: str,
+    new_results: Sequence[ProbeResult],
+    intervals: Sequence[StateInterval],
+    fold_state: Mapping[str, Any] | None,
+    *,
+    now_ms: int,
+    guard: Callable[[sqlite3.Connection], None] | None = None,
+) -> None:
+    """Re-folded history of one (agent, endpoint), in one transaction: ``guard`` runs first under the write lock
+    (it raises to abort, e.g. when the pair changed since it was read), then the new results are inserted (no
+    run_id; one already stored raises ``sqlite3.IntegrityError``: the caller deduplicates), the pair's intervals
+    are replaced by ``intervals`` and its fold state set (None deletes it). All or nothing.
+    """
+    with transaction(conn):
+        if guard is not None:
+            guard(conn)
+        conn.executemany(INSERT_RESULT, [result_row(r, None) for r in new_results])
+        conn.execute("DELETE FROM intervals WHERE endpoint = ? AND agent = ?", (endpoint, agent))
+        conn.executemany(INSERT_INTERVAL, [interval_row(i) for i in intervals])
+        if fold_state is None:
+            conn.execute(DELETE_FOLD_STATE, (agent, endpoint))
+        else:
+            conn.execute(UPSERT_FOLD_STATE, (agent, endpoint, compact_json(fold_state), now_ms))

@@ -1,7 +1,7 @@
 """End to end through the CLI: import a month of 60-second results, then ``report``/``credits --format json``.
 
-The month is September 2026 in UTC (a closed, past cycle) (30 days = 2,592,000 s), one endpoint probed every 60 s, interval 60 s,
-timeout 10 s, confirm 3. Everything below is hand-computed:
+The month is September 2026 in UTC (a past cycle; 30 days = 2,592,000 s), one endpoint probed every 60 s,
+interval 60 s, timeout 10 s, confirm 3. Everything below is hand-computed:
 
 - Three confirmed outages: 10:00-10:10 on Sep 3 (10 min), 04:00-04:20 on Sep 12 (20 min) and 20:00:00-20:13:12
   on Sep 25 (13 min 12 s; ended by an off-grid recovery re-check 12 s after the minute mark). Total 43 min 12 s

@@ -258,8 +258,14 @@ class Daemon:
         return True
 
     async def _heartbeats(self, every_s: float) -> None:
-        """Heartbeat into the store, and WATCHDOG=1 to systemd only while the scheduler keeps time."""
+        """Heartbeat into the store, and WATCHDOG=1 to systemd only while the scheduler keeps time.
+
+        Under a systemd watchdog the beat is at least twice as frequent as ``WATCHDOG_USEC`` (sd_watchdog_enabled(3)),
+        whatever ``agent.heartbeat`` says: a unit's WatchdogSec shorter than the heartbeat would otherwise kill it.
+        """
         assert self.writer is not None and self.scheduler is not None
+        if self.notifier.enabled and self.notifier.watchdog_interval_s:
+            every_s = min(every_s, self.notifier.watchdog_interval_s / 2)
         loop = asyncio.get_running_loop()
         expected = loop.time()
         while not self._stop.is_set():

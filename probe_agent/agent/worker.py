@@ -63,6 +63,7 @@ class EndpointWorker:
         self.wall_ms = wall_ms
         self.last_result: ProbeResult | None = None
         self.probes = 0
+        self.closed = False
 
     def update(self, endpoint: Endpoint, controls: Controls) -> None:
         """A reload changed this endpoint: keep the timeline, take the new settings."""
@@ -78,6 +79,11 @@ class EndpointWorker:
         recheck = before in ("suspect", "down")
         raw = await self.prober(ep, agent=self.agent, resolvers=self.resolvers, recheck=recheck)
         result = await self.controls.judge(raw)
+        if self.closed:
+            # Removed by a reload while this probe ran: its timeline already ended before this result's ts, so
+            # storing it would leave a result no interval accounts for. Drop it.
+            log.info("%s: probe finished after the endpoint was removed; result dropped", ep.id)
+            return None
         closed = self.fold.feed(result)
         self.sink.submit(
             results=[result],
@@ -94,6 +100,7 @@ class EndpointWorker:
 
     def close(self, end_ms: int) -> list[StateInterval]:
         """The run ends (stop, or the endpoint was removed): close the open span at ``end_ms`` and store it."""
+        self.closed = True
         closed = self.fold.end_run(end_ms)
         self.sink.submit(intervals=closed, fold_states={(self.agent, self.endpoint.id): self.fold.snapshot()})
         return closed

@@ -18,10 +18,11 @@ from probe_agent.config import ConfigError
 from probe_agent.config.document import Config
 from probe_agent.config.loader import find_config
 from probe_agent.config.values import format_duration_ms
-from probe_agent.importing import FORMATS, ImportRefused, ImportSummary, format_for, parse_import, store_import
-from probe_agent.importing import write_results as write_result_file
+from probe_agent.importing import ImportRefused, ImportSummary, parse_import, store_import
 from probe_agent.model import iso
 from probe_agent.render.table import format_table
+from probe_agent.resultfiles import FORMATS, format_for
+from probe_agent.resultfiles import write_results as write_result_file
 from probe_agent.store import maintenance, queries
 from probe_agent.store.schema import (
     KNOWN_MIGRATIONS,

@@ -497,9 +497,7 @@ def test_params_are_validated(interval: int, grace: int, confirm: int) -> None:
 # -- properties against an independent model --------------------------------------------------------------
 
 
-def reference(
-    items: Sequence[ProbeResult], params: FoldParams, runs: Sequence[AgentRun]
-) -> list[StateInterval]:
+def reference(items: Sequence[ProbeResult], params: FoldParams, runs: Sequence[AgentRun]) -> list[StateInterval]:
     """The rules by look-ahead over the whole sequence: a streak of >= N consecutive downs starting outside
     an outage opens one at its first result, lasting until the next up/degraded result; shorter streaks are
     blips.
@@ -548,9 +546,7 @@ def reference(
             key: tuple[State, str | None, int | None] = (state, cause, first.ts_ms)
             gap_key: tuple[State, str | None, int | None] = (State.NO_DATA, cause, first.ts_ms)
         else:
-            state = {Outcome.DEGRADED: State.DEGRADED, Outcome.UNKNOWN: State.UNKNOWN}.get(
-                item.outcome, State.UP
-            )
+            state = {Outcome.DEGRADED: State.DEGRADED, Outcome.UNKNOWN: State.UNKNOWN}.get(item.outcome, State.UP)
             key = (state, kind if state is State.UNKNOWN else None, None)
             gap_key = (State.NO_DATA, None, None)
         spans.append((item.ts_ms, end, key))
@@ -587,9 +583,7 @@ def scenarios(draw: st.DrawFn) -> tuple[FoldParams, list[ProbeResult], list[Agen
     for _ in range(n):
         code = draw(st.sampled_from("uuddddg?"))
         kind = draw(kinds) if code in "d?" else None
-        items.append(
-            ProbeResult(ts_ms=t, agent=AGENT, endpoint=ENDPOINT, outcome=_OUTCOMES[code], error_kind=kind)
-        )
+        items.append(ProbeResult(ts_ms=t, agent=AGENT, endpoint=ENDPOINT, outcome=_OUTCOMES[code], error_kind=kind))
         t += draw(st.integers(1, 2 * span + 5))
     runs: list[AgentRun] = []
     if draw(st.booleans()):

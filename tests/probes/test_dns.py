@@ -72,7 +72,7 @@ async def test_silent_resolver_is_temporary_within_the_timeout(dns_server: DnsSe
     result = await resolve(dns_server, "silent.test", timeout="400ms")
     elapsed = time.monotonic() - start
     assert (result.outcome, result.error_kind) == (Outcome.DOWN, ErrorKind.DNS_TEMPORARY)
-    assert 0.35 <= elapsed < 0.55
+    assert 0.35 <= elapsed < 0.9  # the deadline, plus slack for a loaded machine
     assert ("silent.test", 1) in dns_server.queries and len(dns_server.queries) >= 4  # A and AAAA, retransmitted
 
 

@@ -74,8 +74,8 @@ async def test_sleep_past_timeout_is_read_timeout_within_deadline(http_server: R
     result = await probe(http_server.url("/sleep/5000"), timeout="500ms")
     elapsed = time.monotonic() - start
     assert (result.outcome, result.error_kind) == (Outcome.DOWN, ErrorKind.READ_TIMEOUT)
-    assert 0.5 <= elapsed < 0.7
-    assert result.latency_ms is not None and 500 <= result.latency_ms < 700
+    assert 0.5 <= elapsed < 1.0  # the deadline, plus slack for a loaded machine
+    assert result.latency_ms is not None and 500 <= result.latency_ms < 1000
 
 
 async def test_trickling_body_cannot_hold_the_probe_past_its_deadline(http_server: RunningServer) -> None:
@@ -83,7 +83,7 @@ async def test_trickling_body_cannot_hold_the_probe_past_its_deadline(http_serve
     result = await probe(http_server.url("/trickle"), timeout="1s")
     elapsed = time.monotonic() - start
     assert (result.outcome, result.error_kind, result.status_code) == (Outcome.DOWN, ErrorKind.READ_TIMEOUT, 200)
-    assert 1.0 <= elapsed < 1.2
+    assert 1.0 <= elapsed < 1.5  # the deadline, plus slack for a loaded machine
 
 
 @pytest.mark.parametrize("path", ["/big", "/big-chunked"])
@@ -105,7 +105,7 @@ async def test_gzip_bomb_is_too_large_without_inflating_it(http_server: RunningS
     rss_growth_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before_kib) / 1024
     assert (result.outcome, result.error_kind) == (Outcome.DOWN, ErrorKind.TOO_LARGE)
     assert result.detail == "body exceeds the 1048576-byte cap"
-    assert elapsed < 0.5  # inflating 1 GiB takes seconds
+    assert elapsed < 2.0  # inflating 1 GiB takes many seconds
     assert rss_growth_mib < 100  # and holding it would take 1 GiB
 
 

@@ -39,7 +39,7 @@ async def test_full_accept_queue_is_connect_timeout_within_deadline() -> None:
             result = await run_probe(endpoint(timeout="300ms", **spec), agent="a")
             elapsed = time.monotonic() - start
             assert (result.outcome, result.error_kind) == (Outcome.DOWN, ErrorKind.CONNECT_TIMEOUT), spec
-            assert 0.3 <= elapsed < 0.45
+            assert 0.3 <= elapsed < 0.8  # the deadline, plus slack for a loaded 2-core CI machine
             assert result.detail == "not connected within the 300 ms timeout"
 
 

@@ -136,4 +136,4 @@ async def test_tls_probe_connect_timeout_within_deadline() -> None:
         result = await probe(tls={"host": LOOPBACK, "port": port}, timeout="300ms")
         elapsed = time.monotonic() - start
     assert (result.outcome, result.error_kind) == (Outcome.DOWN, ErrorKind.CONNECT_TIMEOUT)
-    assert elapsed < 0.5
+    assert elapsed < 0.8  # 300 ms deadline, plus slack for a loaded machine

@@ -54,6 +54,19 @@ def retention_floor(config: Any, now_ms: int) -> int:
     return min(floors, default=now_ms)
 
 
+def _provably_dead(hostname: str | None, pid: int | None) -> bool:
+    """True only when the run was on this host and its pid no longer exists (never guesses across hosts)."""
+    if hostname != socket.gethostname() or not pid or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # it exists, owned by someone else
+    return False
+
+
 def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -162,6 +175,11 @@ class Daemon:
         conn = open_db(self.db_path)
         try:
             other = queries.running_daemon(conn, self.agent_id, stale_after_ms=3 * heartbeat_ms, now_ms=now)
+            if other is not None and _provably_dead(other.hostname, other.pid):
+                # A crash on this host a moment ago (systemd restarts within seconds): its process is gone, so
+                # its run is over even though its heartbeat is still fresh. Elsewhere, only staleness tells.
+                log.warning("run %d (pid %s) died without stopping; closing it", other.run_id, other.pid)
+                other = None
             if other is not None:
                 raise DaemonError(
                     f"another probe-agent with agent id {self.agent_id!r} is running on this database "
@@ -239,7 +257,12 @@ class Daemon:
         for ep_id, ep in wanted.items():
             worker = self.workers.get(ep_id)
             if worker is None:
-                self._add_worker(ep, None, None)
+                # An endpoint removed earlier and added back resumes its timeline (its outage, its phase); the
+                # time it was not probed becomes no_data.
+                snapshot = await self.writer.run(
+                    functools.partial(queries.fold_state_of, agent=self.agent_id, endpoint=ep_id)
+                )
+                self._add_worker(ep, snapshot, None)
                 log.info("%s: added", ep_id)
             elif worker.endpoint != ep or worker.controls is not self.controls:
                 changed = worker.endpoint != ep

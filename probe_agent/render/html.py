@@ -29,7 +29,7 @@ from probe_agent.render.html_parts import (
     when,
 )
 from probe_agent.render.report import met_text
-from probe_agent.render.uptime_bar import axis_svg, day_bar_svg, days_from_incidents, layout_days, legend_html, zone
+from probe_agent.render.uptime_bar import axis_html, day_bar_svg, days_from_incidents, layout_days, legend_html, zone
 
 
 def claim_report_html(doc: dict[str, Any]) -> str:
@@ -167,15 +167,16 @@ def _measurement(doc: dict[str, Any]) -> Html:
     counting = doc.get("counting") or {}
     if counting:
         method = counting.get("method")
-        rows.append(
-            (
-                "Counting",
-                "time, exact from state intervals"
-                if method == "time"
-                else f"{method}: {duration(counting.get('unit_s'))} slices, partial {counting.get('partial')}, "
-                f"min run {counting.get('min_run')}",
+        text = "time, exact from state intervals"
+        if method != "time":
+            text = (
+                f"{method}: {duration(counting.get('unit_s'))} slices, partial {counting.get('partial')}, "
+                f"min run {counting.get('min_run')}"
             )
-        )
+            sl = doc.get("slices")
+            if sl:
+                text += f"; {sl['down']} down / {sl['up']} up / {sl['excluded']} excluded slices"
+        rows.append(("Counting", text))
     pol = doc.get("policies")
     if pol:
         rows.append(
@@ -271,7 +272,7 @@ def _days(doc: dict[str, Any]) -> Html:
     states = [s.state for bar in bars for s in bar.segments]
     rows = [
         '<div class="hd">Day</div>',
-        f"<div>{axis_svg(bars, calendar)}</div>",
+        axis_html(bars, calendar),
         '<div class="hd num">Availability</div>',
         '<div class="hd num">Down</div>',
     ]
@@ -405,7 +406,7 @@ def _verify(doc: dict[str, Any]) -> Html:
     body = (
         "<p>Recompute every figure in this report from the stored results with:</p>"
         f'<pre class="cmd">{esc(v.get("command"))}</pre>'
-        f"<p>Computed from: {esc(v.get('data'))}.</p>"
+        f"<p>Computed from: {esc(str(v.get('data') or 'not stated').rstrip('.'))}.</p>"
         + facts(
             [
                 ("Inputs hash (SHA-256)", Html(f'<code class="hash">{esc(doc.get("inputs_hash"))}</code>')),

@@ -151,6 +151,7 @@ class Daemon:
         self.calendar = CalendarJobs()
         self.calendar.add_hourly("rollups", self._rollups, minute=2)
         self.calendar.add_daily("retention", self._retention, hour=3, minute=17)
+        self.calendar.add_hourly("cycle-close", self._close_cycles, minute=7)
         self.calendar.start()
         loop = asyncio.get_running_loop()
         if self.handle_signals:
@@ -331,6 +332,35 @@ class Daemon:
 
         written = await asyncio.to_thread(job)
         log.debug("rollups: %d rows rebuilt", written)
+
+    async def _close_cycles(self) -> None:
+        """Close every SLA cycle that ended at least its ``close_after`` ago and is not closed yet."""
+        from probe_agent.reports.closing import close_cycle, due_cycles
+        from probe_agent.store.records import CycleAlreadyClosed
+
+        config = self.loaded.config
+        now = self.wall_ms()
+
+        def job() -> list[str]:
+            conn = open_db(self.db_path)
+            closed = []
+            try:
+                for sla, period in due_cycles(conn, config, now):
+                    try:
+                        doc = close_cycle(conn, config, sla, period, now)
+                    except CycleAlreadyClosed:
+                        continue  # closed by hand meanwhile
+                    credit = doc.get("credit") or {}
+                    closed.append(
+                        f"{sla.id} {period.label}: availability {doc['availability_percent']}%, "
+                        f"credit {credit.get('amount', '-')} {credit.get('currency', '')}"
+                    )
+            finally:
+                conn.close()
+            return closed
+
+        for line in await asyncio.to_thread(job):
+            log.info("closed cycle %s", line)
 
     async def _retention(self) -> None:
         assert self.writer is not None

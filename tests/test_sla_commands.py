@@ -1,0 +1,169 @@
+"""The SLA commands over imported data: exclusions, closed cycles, incidents, status, and their error paths."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from probe_agent.cli import main
+from probe_agent.config import load_config
+from probe_agent.model import dt_to_ms
+from probe_agent.reports.closing import due_cycles
+from probe_agent.store.schema import open_db
+
+START = datetime(2026, 9, 1, tzinfo=UTC)
+OUTAGE = (datetime(2026, 9, 10, 12, 0, tzinfo=UTC), datetime(2026, 9, 10, 13, 0, tzinfo=UTC))  # 1 h down
+
+
+def cli(*args: str) -> tuple[int, str]:
+    out = CliRunner().invoke(main, list(args))
+    return out.exit_code, out.output
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> Path:
+    path = tmp_path / "probe-agent.yaml"
+    path.write_text(
+        textwrap.dedent(
+            f"""
+            agent: {{id: ams-1, database: {tmp_path / "pa.db"}, timezone: UTC}}
+            defaults: {{interval: 60s, timeout: 10s, retry_interval: 20s, confirm: 3}}
+            endpoints:
+              - {{id: web, http: "http://127.0.0.1:9/"}}
+              - {{id: db, tcp: "127.0.0.1:9"}}
+            services:
+              - {{id: shop, endpoints: [web, db], rule: all}}
+            slas:
+              - id: gold
+                customer: ACME Corp
+                services: [shop]
+                target: 99.9%
+                cycle: {{period: monthly, anchor_day: 1, timezone: UTC}}
+                close_after: 1d
+                credits:
+                  fee: "100.00"
+                  currency: EUR
+                  tiers: [{{below: 99.9%, credit: 10%}}]
+            """
+        )
+    )
+    rows = []
+    for m in range(30 * 24 * 60):
+        ts = START + timedelta(minutes=m)
+        for ep in ("web", "db"):
+            down = ep == "web" and OUTAGE[0] <= ts < OUTAGE[1]
+            rows.append(
+                {
+                    "ts": ts.isoformat(),
+                    "agent": "ams-1",
+                    "endpoint": ep,
+                    "outcome": "down" if down else "up",
+                    "error_kind": "connect_refused" if down else None,
+                    "latency_ms": None if down else 3.0,
+                }
+            )
+    data = tmp_path / "sep.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, out = cli("import", str(data), "-c", str(path))
+    assert code == 0, out
+    return path
+
+
+def report(cfg: Path) -> dict[str, object]:
+    code, out = cli("report", "--sla", "gold", "--cycle", "2026-09", "--format", "json", "-c", str(cfg))
+    assert code == 0, out
+    doc: dict[str, object] = json.loads(out)
+    return doc
+
+
+def test_exclusion_lifts_availability_and_is_listed_then_revoked(cfg: Path) -> None:
+    before = report(cfg)
+    assert before["availability_exact"] == "719/720"  # 1 h of 720 h down
+    assert before["met"] is False
+    code, out = cli(
+        "exclusions", "add", "--endpoint", "web", "--from", "2026-09-10T12:00:00Z", "--to", "2026-09-10T12:30:00Z",
+        "--kind", "maintenance", "--reason", "=HYPERLINK(\"x\") planned", "--author", "alice", "-c", str(cfg),
+    )  # fmt: skip
+    assert code == 0, out
+    after = report(cfg)
+    assert after["seconds"]["excluded"] == 1800  # type: ignore[index]
+    assert after["seconds"]["down"] == 1800  # type: ignore[index]
+    assert after["exclusions"][0]["author"] == "alice"  # type: ignore[index]
+    code, listing = cli("exclusions", "list", "--format", "csv", "-c", str(cfg))
+    assert code == 0 and "'=HYPERLINK" in listing  # formula-escaped in CSV
+    assert cli("exclusions", "revoke", "1", "-c", str(cfg))[0] == 0
+    assert report(cfg)["availability_exact"] == "719/720"
+    code, out = cli("exclusions", "revoke", "1", "-c", str(cfg))
+    assert code == 2 and "no active exclusion #1" in out
+    code, listing = cli("exclusions", "list", "--all", "--format", "json", "-c", str(cfg))
+    assert json.loads(listing)[0]["revoked"] is not None  # revoked, never deleted
+
+
+def test_exclusion_errors_exit_2_and_store_nothing(cfg: Path) -> None:
+    args = ["exclusions", "add", "--kind", "customer", "--reason", "r", "-c", str(cfg)]
+    assert cli(*args, "--endpoint", "nope", "--from", "2026-09-01", "--to", "2026-09-02")[0] == 2
+    assert cli(*args, "--sla", "gold", "--from", "2026-09-02", "--to", "2026-09-01")[0] == 2
+    assert cli(*args, "--sla", "gold", "--endpoint", "web", "--from", "2026-09-01", "--to", "2026-09-02")[0] == 2
+    assert cli(*args, "--sla", "gold", "--from", "2026-09-01T00:00:00", "--to", "2026-09-02")[0] == 2  # naive
+    _, listing = cli("exclusions", "list", "--all", "--format", "json", "-c", str(cfg))
+    assert json.loads(listing) == []
+
+
+def test_closed_cycle_keeps_its_figures_and_warns_on_drift(cfg: Path) -> None:
+    config = load_config(cfg).config
+    conn = open_db(Path(config.agent.database), readonly=True)
+    now = dt_to_ms(datetime(2026, 10, 1, 12, tzinfo=UTC))
+    assert due_cycles(conn, config, now) == []  # close_after (1 day) has not passed
+    due = due_cycles(conn, config, now + 86_400_000)
+    assert [(s.id, p.label) for s, p in due] == [("gold", "2026-09")]
+    conn.close()
+    code, out = cli("cycle", "close", "--sla", "gold", "--cycle", "2026-09", "-c", str(cfg))
+    assert code == 0, out
+    code, out = cli("cycle", "close", "--sla", "gold", "--cycle", "2026-09", "-c", str(cfg))
+    assert code == 2 and "already closed" in out
+    assert cli("cycle", "close", "--sla", "gold", "--cycle", "2099-01", "-c", str(cfg))[0] == 2  # not over yet
+    stored = report(cfg)
+    assert stored["closed"]["differs_today"] is False  # type: ignore[index]
+    cli("exclusions", "add", "--sla", "gold", "--from", "2026-09-10T12:00:00Z", "--to", "2026-09-10T13:00:00Z",
+        "--kind", "force_majeure", "--reason", "storm", "-c", str(cfg))  # fmt: skip
+    drifted = report(cfg)
+    assert drifted["availability_exact"] == "719/720"  # the stored figure stands
+    assert drifted["closed"]["differs_today"] is True  # type: ignore[index]
+    assert drifted["closed"]["today"]["availability_percent"] == 100.0  # type: ignore[index]
+    assert any("closed at" in w for w in drifted["warnings"])  # type: ignore[union-attr]
+    code, out = cli("credits", "--sla", "gold", "--cycle", "2026-09", "--format", "json", "-c", str(cfg))
+    assert json.loads(out)["credit"]["amount"] == "10.00"  # the closed cycle's credit
+    # The record itself cannot be changed, even by hand.
+    raw = sqlite3.connect(load_config(cfg).config.agent.database)
+    with pytest.raises(sqlite3.DatabaseError):
+        raw.execute("UPDATE closed_cycles SET credit = '{}'")
+    raw.close()
+
+
+def test_incidents_status_and_formats(cfg: Path) -> None:
+    code, out = cli("incidents", "--service", "shop", "--from", "2026-09-01", "--to", "2026-10-01", "--format", "json",
+                    "-c", str(cfg))  # fmt: skip
+    assert code == 0, out
+    doc = json.loads(out)
+    assert [(i["start"], i["end"], i["cause"]) for i in doc["incidents"]] == [
+        ("2026-09-10T12:00:00+00:00", "2026-09-10T13:00:00+00:00", "connect_refused")
+    ]
+    assert cli("incidents", "--endpoint", "db", "--from", "2026-09-01", "--to", "2026-10-01", "-c", str(cfg))[0] == 0
+    assert cli("incidents", "--endpoint", "nope", "-c", str(cfg))[0] == 2
+    for fmt in ("table", "markdown", "csv"):
+        code, out = cli("report", "--sla", "gold", "--cycle", "2026-09", "--format", fmt, "-c", str(cfg))
+        assert code == 0 and "99.86" in out, (fmt, out)
+    code, out = cli("status", "--format", "json", "-c", str(cfg))
+    assert code == 0, out
+    status = json.loads(out)
+    assert status["daemon"]["running"] is False
+    assert {e["endpoint"] for e in status["endpoints"]} == {"web", "db"}
+    assert cli("report", "--sla", "nope", "-c", str(cfg))[0] == 2
+    assert cli("report", "--sla", "gold", "--cycle", "2026-13", "-c", str(cfg))[0] == 2
+    assert cli("report", "--cycle", "2026-09", "--from", "2026-09-01", "-c", str(cfg))[0] == 2

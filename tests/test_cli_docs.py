@@ -47,7 +47,7 @@ def test_secrets_are_redacted_from_logs() -> None:
 
 async def test_check_against_a_sleeping_target_is_read_timeout_within_timeout_plus_1s(tmp_path: Path) -> None:
     async def sleepy(request: web.Request) -> web.Response:
-        await asyncio.sleep(10)
+        await asyncio.sleep(4)  # longer than the 2 s timeout
         return web.Response(text="late")
 
     app = web.Application()

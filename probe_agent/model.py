@@ -81,23 +81,33 @@ def parse_ts(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("a timestamp must be ISO 8601 with an offset or epoch seconds, not a boolean")
     if isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise ValueError("timestamp is not a finite number")
-        return round(value * 1000)
+        return _epoch_seconds_ms(value)
     if isinstance(value, str):
         text = value.strip()
         try:
-            return round(float(text) * 1000)
+            number = float(text)
         except ValueError:
             pass
+        else:
+            return _epoch_seconds_ms(number)
         try:
             dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError as exc:
             raise ValueError(f"not an ISO 8601 timestamp: {value!r}") from exc
         if dt.tzinfo is None:
             raise ValueError(f"timestamp {value!r} has no UTC offset; add 'Z' or '+01:00'")
-        return dt_to_ms(dt)
+        return _epoch_seconds_ms(dt_to_ms(dt) / 1000)
     raise ValueError(f"a timestamp must be ISO 8601 with an offset or epoch seconds, got {type(value).__name__}")
+
+
+# Timestamps outside 1970..9000 are typos or garbage (and would overflow date arithmetic and SQLite integers).
+_MAX_EPOCH_S = 221_845_392_000  # 9000-01-01T00:00:00Z
+
+
+def _epoch_seconds_ms(seconds: float) -> int:
+    if not math.isfinite(seconds) or not 0 <= seconds < _MAX_EPOCH_S:
+        raise ValueError(f"timestamp {seconds!r} is outside 1970-01-01 .. 9000-01-01 (epoch seconds)")
+    return round(seconds * 1000)
 
 
 _EMPTY: Mapping[str, float] = MappingProxyType({})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, Protocol
 
 from probe_agent.agent.controls import Controls
@@ -84,6 +85,14 @@ class EndpointWorker:
             # storing it would leave a result no interval accounts for. Drop it.
             log.info("%s: probe finished after the endpoint was removed; result dropped", ep.id)
             return None
+        last = self.fold.last_ts_ms
+        if last is not None and result.ts_ms <= last:
+            # The wall clock stepped back (NTP, a VM resume). Scheduling runs on the monotonic clock and is not
+            # affected; keep the timeline ordered by labelling this result just after the previous one.
+            log.warning(
+                "%s: wall clock stepped back %d ms; result labelled %s", ep.id, last - result.ts_ms, iso(last + 1)
+            )
+            result = replace(result, ts_ms=last + 1, detail=f"{result.detail} (wall clock stepped back)"[:500])
         closed = self.fold.feed(result)
         self.sink.submit(
             results=[result],

@@ -219,8 +219,8 @@ def incidents(
     try:
         doc = list_incidents(conn, loaded.config, now_ms(), sla_id=sla_id, service_id=service_id,
                              endpoint_id=endpoint_id, from_=from_, to=to)  # fmt: skip
-    except (KeyError, ValueError) as exc:
-        raise UsageProblem(str(exc).strip("'\"")) from None
+    except ValueError as exc:
+        raise UsageProblem(str(exc)) from None
     finally:
         conn.close()
     headers = ["START", "END", "DURATION", "DOWN", "CAUSE", "ENDPOINTS"]

@@ -21,7 +21,7 @@ from probe_agent.reports import scope
 from probe_agent.reports.announce import announcement_times
 from probe_agent.reports.days import daily_bars
 from probe_agent.reports.status import percent
-from probe_agent.reports.timelines import load_intervals
+from probe_agent.reports.timelines import load_intervals, monitoring_start
 from probe_agent.sla.availability import Availability
 from probe_agent.sla.credits import CreditInputs, CreditResult, compute_credit
 from probe_agent.sla.evaluation import ScopeResult, SlaEvaluation, evaluate
@@ -77,7 +77,7 @@ def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Per
     spec = scope.sla_spec(config, sla)
     load_end = min(now_ms, period.end_ms + LOOKAHEAD_MS)
     intervals = load_intervals(conn, config, endpoints, period.start_ms, load_end)
-    first = queries.first_interval_start(conn, endpoints)
+    first = monitoring_start(conn, config, endpoints)
     exclusions = applicable_exclusions(
         config, sla, queries.exclusions(conn, start_ms=period.start_ms, end_ms=period.end_ms)
     )

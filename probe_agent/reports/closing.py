@@ -13,9 +13,10 @@ from typing import Any
 
 from probe_agent.config.document import Config
 from probe_agent.config.sla_schema import Sla
-from probe_agent.model import iso
+from probe_agent.model import dt_to_ms, iso
 from probe_agent.reports import scope
 from probe_agent.reports.build import build_report
+from probe_agent.reports.timelines import monitoring_start
 from probe_agent.sla.periods import Period, previous_cycle
 from probe_agent.store import queries, records
 
@@ -26,7 +27,7 @@ class CycleNotOver(ValueError):
 
 def apply_closed(conn: sqlite3.Connection, doc: dict[str, Any]) -> dict[str, Any]:
     """The document to show for a cycle: the stored one if the cycle was closed (with any drift noted)."""
-    start_ms = int(datetime.fromisoformat(doc["cycle"]["start"]).timestamp() * 1000)
+    start_ms = dt_to_ms(datetime.fromisoformat(doc["cycle"]["start"]))
     closed = queries.closed_cycle(conn, doc["sla"], start_ms)
     if closed is None:
         doc["closed"] = None
@@ -62,6 +63,8 @@ def close_cycle(conn: sqlite3.Connection, config: Config, sla: Sla, period: Peri
     if now_ms < period.end_ms:
         raise CycleNotOver(f"cycle {period.label} of {sla.id} runs until {iso(period.end_ms)}; it cannot close yet")
     rep = build_report(conn, config, sla, period, now_ms)
+    if rep.evaluation is None:
+        raise CycleNotOver(f"cycle {period.label} of {sla.id} has no data at all; there is nothing to close")
     doc = dict(rep.doc)
     doc["closed"] = None
     records.close_cycle(
@@ -88,9 +91,7 @@ def due_cycles(conn: sqlite3.Connection, config: Config, now_ms: int) -> list[tu
             period = previous_cycle(current, sla.cycle.anchor_day, scope.sla_zone(config, sla))
         if period.end_ms + sla.close_after > now_ms:
             continue
-        if (
-            queries.closed_cycle(conn, sla.id, period.start_ms) is None
-            and queries.first_interval_start(conn, scope.scope_endpoints(config, sla)) is not None
-        ):
+        start = monitoring_start(conn, config, scope.scope_endpoints(config, sla))
+        if queries.closed_cycle(conn, sla.id, period.start_ms) is None and start is not None and start < period.end_ms:
             due.append((sla, period))
     return due

@@ -32,6 +32,13 @@ def list_incidents(
     """Incidents overlapping ``[from, to)`` (default: the last 30 days). Raises KeyError for an unknown id."""
     tz = scope.agent_zone(config)
     specs: list[SlaSpec] = []
+    for kind, wanted, known in (
+        ("SLA", sla_id, [s.id for s in config.slas]),
+        ("service", service_id, [s.id for s in config.services]),
+        ("endpoint", endpoint_id, [e.id for e in config.endpoints]),
+    ):
+        if wanted is not None and wanted not in known:
+            raise ValueError(f"unknown {kind} '{wanted}' (configured: {', '.join(known) or 'none'})")
     if sla_id is not None:
         sla = config.sla(sla_id)
         tz = scope.sla_zone(config, sla)

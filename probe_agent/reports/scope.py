@@ -37,6 +37,8 @@ from probe_agent.sla.periods import (
 from probe_agent.sla.slices import SliceCounting
 from probe_agent.sla.timeline import ALL, ANY, VANTAGE, CombineRule, quorum
 
+_LATEST_MS = 221_845_392_000_000  # 9000-01-01: later dates overflow calendar arithmetic (claim deadlines)
+
 
 def machine_zone() -> ZoneInfo:
     """The machine's IANA zone: ``$TZ`` if it names one, else /etc/localtime's target, else UTC."""
@@ -86,13 +88,18 @@ def sla_period(
     if from_ is not None or to is not None:
         if from_ is None or to is None:
             raise ValueError("give both --from and --to")
-        return parse_period(from_, to, tz)
+        period = parse_period(from_, to, tz)
+        if period.start_ms < 0 or period.end_ms >= _LATEST_MS:
+            raise ValueError("periods must lie between 1970 and 9000")
+        return period
     if sla.cycle.period == "explicit":
         assert sla.cycle.from_ is not None and sla.cycle.to is not None
         start, end = parse_bound(sla.cycle.from_, tz), parse_bound(sla.cycle.to, tz)
         return explicit_period(start, end, f"{sla.cycle.from_}/{sla.cycle.to}")
     if cycle is not None:
         year, month = parse_cycle(cycle)
+        if not 1970 <= year < 9000:
+            raise ValueError(f"--cycle {cycle}: the year must lie between 1970 and 8999")
         return cycle_starting_in(year, month, sla.cycle.anchor_day, tz)
     return cycle_containing(now_ms, sla.cycle.anchor_day, tz)
 

@@ -71,3 +71,17 @@ def load_intervals(
     for ivs in by_endpoint.values():
         ivs.sort(key=lambda iv: (iv.agent, iv.start_ms))
     return by_endpoint
+
+
+def monitoring_start(conn: sqlite3.Connection, config: Config, endpoints: Sequence[str]) -> int | None:
+    """When monitoring of any of ``endpoints`` began: the earliest stored interval or open fold span, any agent.
+
+    An endpoint that never changed state has no stored interval at all (its whole timeline is the fold's open
+    span), so the fold snapshots must be read too.
+    """
+    starts = [s for s in [queries.first_interval_start(conn, endpoints)] if s is not None]
+    for fold in open_folds(conn, config, endpoints).values():
+        spans = fold.pending()
+        if spans:
+            starts.append(spans[0].start_ms)
+    return min(starts, default=None)

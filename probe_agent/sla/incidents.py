@@ -168,7 +168,9 @@ def _incident(downs: list[Span], start: int, stop: int, overlapping: Sequence[Ou
         down_ms=sum(s.duration_ms for s in downs),
         endpoints=tuple(sorted({o.endpoint for o in overlapping})),
         cause=cause,
-        ongoing=stop >= end and any(o.ongoing for o in overlapping),
+        # Ongoing while a member outage in it has no recovery yet, even if the timeline goes on as no_data (the
+        # agent stopped, or the data ends): a stop is not a recovery.
+        ongoing=any(o.ongoing and o.end_ms >= stop for o in overlapping),
     )
 
 

@@ -60,14 +60,31 @@ def seconds(ms: int | Fraction) -> float:
 def applicable_exclusions(config: Config, sla: Sla, all_exclusions: list[Exclusion]) -> list[Exclusion]:
     """Exclusions scoped to this SLA, to a service it covers, or to one of its endpoints."""
     endpoints = set(scope.scope_endpoints(config, sla))
-    services = set(sla.services) | {s.id for s in config.services if set(s.endpoints) & endpoints}
     return [
         e
         for e in all_exclusions
         if (e.scope_kind == "sla" and e.scope_id == sla.id)
-        or (e.scope_kind == "service" and e.scope_id in services)
+        or (e.scope_kind == "service" and e.scope_id in sla.services)
         or (e.scope_kind == "endpoint" and e.scope_id in endpoints)
     ]
+
+
+def split_exclusions(
+    exclusions: list[Exclusion],
+) -> tuple[list[tuple[int, int]], dict[str, list[tuple[int, int]]], dict[str, list[tuple[int, int]]]]:
+    """(SLA-wide ranges, per-endpoint ranges, per-service ranges): an endpoint's or service's exclusion masks only
+    that member, so another member's outage in the same window still counts."""
+    sla_wide: list[tuple[int, int]] = []
+    per_endpoint: dict[str, list[tuple[int, int]]] = {}
+    per_service: dict[str, list[tuple[int, int]]] = {}
+    for e in exclusions:
+        if e.scope_kind == "endpoint":
+            per_endpoint.setdefault(e.scope_id, []).append((e.start_ms, e.end_ms))
+        elif e.scope_kind == "service":
+            per_service.setdefault(e.scope_id, []).append((e.start_ms, e.end_ms))
+        else:
+            sla_wide.append((e.start_ms, e.end_ms))
+    return sla_wide, per_endpoint, per_service
 
 
 def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Period, now_ms: int) -> SlaReport:
@@ -86,6 +103,7 @@ def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Per
     counts, histogram = _objective_inputs(conn, sla, endpoints, period, now_ms)
     evaluation: SlaEvaluation | None = None
     warnings: list[str] = []
+    sla_wide, per_endpoint, per_service = split_exclusions(exclusions)
     if first is None or first >= min(now_ms, period.end_ms):
         warnings.append("no data for this period: nothing was probed or imported for its endpoints yet")
     else:
@@ -94,7 +112,9 @@ def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Per
             period,
             intervals,
             now_ms,
-            exclusions=[(e.start_ms, e.end_ms) for e in exclusions],
+            exclusions=sla_wide,
+            endpoint_exclusions=per_endpoint,
+            service_exclusions=per_service,
             maintenance=windows,
             probe_interval_ms={e: config.endpoint(e).interval_ms for e in endpoints},
             monitoring_start_ms=first if first > period.start_ms else None,
@@ -140,7 +160,7 @@ def _credit(sla: Sla, evaluation: SlaEvaluation | None) -> CreditResult | None:
         availability=overall.value,
         downtime_ms=downtime_for_credit(overall),
         allowance_ms=int(overall.budget.allowed_ms),
-        incident_durations_ms=tuple(i.duration_ms for i in overall.incidents),
+        incident_durations_ms=overall.incident_counted_ms,
         period_ms=evaluation.full_period.duration_ms,
         covered_period_ms=evaluation.period.duration_ms,
     )

@@ -44,6 +44,7 @@ from probe_agent.sla.exclusions import (
     WindowDecision,
     decide_windows,
     excluded_ranges,
+    merge_ranges,
     overlap_ms,
 )
 from probe_agent.sla.histogram import LatencyHistogram
@@ -53,7 +54,6 @@ from probe_agent.sla.incidents import (
     Outage,
     incident_stats,
     incidents_of,
-    longer_than,
     outages_of,
 )
 from probe_agent.sla.objectives import (
@@ -66,7 +66,7 @@ from probe_agent.sla.objectives import (
 )
 from probe_agent.sla.periods import Period, clip_start
 from probe_agent.sla.slices import SliceCounting, SliceResult, count_slices
-from probe_agent.sla.timeline import ALL, VANTAGE, CombineRule, Span, combine, normalize
+from probe_agent.sla.timeline import ALL, VANTAGE, CombineRule, Span, combine, combine_masked, normalize
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +110,7 @@ class ScopeResult:
     too_long: tuple[Incident, ...]
     bounds: DowntimeBounds | None
     buckets: tuple[BucketSpan, ...] = ()  # the measured range, one bucket per instant (for drawing timelines)
+    incident_counted_ms: tuple[int, ...] = ()  # per incident: its duration less excluded time (credits use it)
 
     @property
     def value(self) -> Fraction | None:
@@ -154,11 +155,15 @@ def evaluate(
     monitoring_start_ms: int | None = None,
     latency_histogram: LatencyHistogram | None = None,
     result_counts: ResultCounts | None = None,
+    endpoint_exclusions: Mapping[str, Sequence[tuple[int, int]]] | None = None,
+    service_exclusions: Mapping[str, Sequence[tuple[int, int]]] | None = None,
 ) -> SlaEvaluation:
     """Evaluate ``spec`` over ``period`` at ``now_ms`` (see the module docstring).
 
     ``intervals_by_endpoint``: every agent's intervals per endpoint (missing endpoints have no data).
     ``probe_interval_ms``: each endpoint's probe interval, for measurement bounds (a scope uses its slowest).
+    ``exclusions`` apply to the whole SLA; ``endpoint_exclusions``/``service_exclusions`` only to that member: it
+    stops voting in its service (or the SLA) for that time, and the time is excluded only where every member is.
     Raises ValueError when monitoring starts after the period ends.
     """
     full = period
@@ -171,6 +176,8 @@ def evaluate(
     measured_end = min(max(now_ms, period.start_ms), period.end_ms)
     decisions = decide_windows(maintenance, spec.notice_ms)
     excluded = excluded_ranges(exclusions, decisions)
+    ep_excl = {k: merge_ranges(v) for k, v in (endpoint_exclusions or {}).items()}
+    svc_excl = {k: merge_ranges(v) for k, v in (service_exclusions or {}).items()}
 
     names = sorted({e for s in spec.services for e in s.endpoints})
     all_intervals = [iv for e in names for iv in intervals_by_endpoint.get(e, ())]
@@ -189,22 +196,38 @@ def evaluate(
         members = [normalize(a) for a in by_agent.values()]
         endpoint_timelines[name] = combine(members, spec.vantage_rule, window_start, window_end)
         endpoint_outages[name] = outages_of(ivs)
-        endpoints[name] = ctx.scope(name, (name,), endpoint_timelines[name], endpoint_outages[name], slices=False)
+        own = merge_ranges([*excluded, *ep_excl.get(name, ())])
+        endpoints[name] = ctx.scope(
+            name, (name,), endpoint_timelines[name], endpoint_outages[name], slices=False, excluded=own
+        )
 
     services: dict[str, ScopeResult] = {}
     service_timelines: list[list[Span]] = []
+    service_masks: list[list[tuple[int, int]]] = []
     for service in spec.services:
-        timeline = combine([endpoint_timelines[e] for e in service.endpoints], service.rule, window_start, window_end)
+        timeline, all_masked = combine_masked(
+            [endpoint_timelines[e] for e in service.endpoints],
+            [ep_excl.get(e, ()) for e in service.endpoints],
+            service.rule,
+            window_start,
+            window_end,
+        )
         service_timelines.append(timeline)
+        mask = merge_ranges([*svc_excl.get(service.name, ()), *all_masked])
+        service_masks.append(mask)
         outages = [o for e in service.endpoints for o in endpoint_outages[e]]
-        services[service.name] = ctx.scope(service.name, service.endpoints, timeline, outages, slices=True)
+        services[service.name] = ctx.scope(
+            service.name, service.endpoints, timeline, outages, slices=True, excluded=merge_ranges([*excluded, *mask])
+        )
 
     if len(spec.services) == 1:
         overall = services[spec.services[0].name]
     else:
-        timeline = combine(service_timelines, spec.sla_rule, window_start, window_end)
+        timeline, all_masked = combine_masked(service_timelines, service_masks, spec.sla_rule, window_start, window_end)
         outages = [o for e in names for o in endpoint_outages[e]]
-        overall = ctx.scope("sla", tuple(names), timeline, outages, slices=True)
+        overall = ctx.scope(
+            "sla", tuple(names), timeline, outages, slices=True, excluded=merge_ranges([*excluded, *all_masked])
+        )
 
     warnings: list[str] = []
     slowest = max((ctx.intervals.get(e, 0) for e in names), default=0)
@@ -250,17 +273,25 @@ class _Context:
         outages: list[Outage],
         *,
         slices: bool,
+        excluded: list[tuple[int, int]],
     ) -> ScopeResult:
         spec, start, end = self.spec, self.period.start_ms, self.measured_end
-        buckets = bucketize(timeline, start, end, self.excluded) if end > start else []
+        buckets = bucketize(timeline, start, end, excluded) if end > start else []
         avail = availability_of(BucketTotals.of(buckets), spec.policies, spec.target)
         slice_result = None
         if slices and spec.counting is not None:
             slice_result = count_slices(buckets, start, end, spec.policies, spec.counting, spec.target)
         # The budget stays time-based when counting slices: used = counted-down ms, as the design defines it.
-        whole_excluded = overlap_ms(self.excluded, start, self.period.end_ms)
+        whole_excluded = overlap_ms(excluded, start, self.period.end_ms)
         budget = error_budget(self.period, whole_excluded, spec.target, avail.counted_down_ms, self.measured_end)
-        found = [i for i in incidents_of(timeline, outages) if i.start_ms < end and i.end_ms > start]
+        # An incident entirely inside excluded time (maintenance, an exclusion) is not the provider's: it is left
+        # out. One partly inside counts only its non-excluded time against max_incident_duration and credits.
+        found = [
+            i
+            for i in incidents_of(timeline, outages)
+            if i.start_ms < end and i.end_ms > start and overlap_ms(excluded, i.start_ms, i.end_ms) < i.duration_ms
+        ]
+        counted = tuple(i.duration_ms - overlap_ms(excluded, i.start_ms, i.end_ms) for i in found)
         interval = max((self.intervals.get(e, 0) for e in endpoints), default=0)
         bounds = None
         if interval:
@@ -274,7 +305,12 @@ class _Context:
             budget=budget,
             incidents=tuple(found),
             stats=incident_stats(found),
-            too_long=tuple(longer_than(found, spec.max_incident_ms)) if spec.max_incident_ms is not None else (),
+            too_long=(
+                tuple(i for i, c in zip(found, counted, strict=True) if c > spec.max_incident_ms)
+                if spec.max_incident_ms is not None
+                else ()
+            ),
+            incident_counted_ms=counted,
             bounds=bounds,
             buckets=tuple(buckets),
         )

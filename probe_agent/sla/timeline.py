@@ -35,6 +35,7 @@ RuleKind = Literal["all", "any", "quorum", "vantage"]
 _STATES: tuple[State, ...] = (State.UP, State.DEGRADED, State.DOWN, State.UNKNOWN, State.NO_DATA)
 _INDEX = {state: i for i, state in enumerate(_STATES)}
 _UP, _DEG, _DOWN, _UNK, _NODATA = range(5)
+_MASKED = 5  # combine_masked: the member is excluded here and does not vote
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,3 +217,86 @@ def combine(members: Sequence[Sequence[Span]], rule: CombineRule, start_ms: int,
 def state_ms(spans: Iterable[Span], state: State) -> int:
     """Total milliseconds of ``spans`` in ``state``."""
     return sum(s.end_ms - s.start_ms for s in spans if s.state == state)
+
+
+def _masked_pieces(spans: Sequence[Span], mask: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """``spans`` as (start, end, state index), with the parts inside ``mask`` (sorted, merged) as ``_MASKED``."""
+    out: list[tuple[int, int, int]] = []
+    j = 0
+    for span in spans:
+        cursor = span.start_ms
+        while cursor < span.end_ms:
+            while j < len(mask) and mask[j][1] <= cursor:
+                j += 1
+            if j < len(mask) and mask[j][0] <= cursor:
+                stop = min(span.end_ms, mask[j][1])
+                out.append((cursor, stop, _MASKED))
+            else:
+                stop = min(span.end_ms, mask[j][0]) if j < len(mask) else span.end_ms
+                out.append((cursor, stop, _INDEX[span.state]))
+            cursor = stop
+    return out
+
+
+def combine_masked(
+    members: Sequence[Sequence[Span]],
+    masks: Sequence[Sequence[tuple[int, int]]],
+    rule: CombineRule,
+    start_ms: int,
+    end_ms: int,
+) -> tuple[list[Span], list[tuple[int, int]]]:
+    """Like ``combine``, but a member does not vote while inside its mask (an exclusion scoped to that member).
+
+    The rule applies to the members left (a quorum k larger than them becomes all of them). Where every member is
+    masked the combined state is no_data and the range is returned as the second value: the caller excludes it.
+    ``masks[i]`` must be sorted and non-overlapping.
+    """
+    if end_ms <= start_ms:
+        return [], []
+    n = len(members)
+    if n == 0 or not any(masks):
+        return combine(members, rule, start_ms, end_ms), []
+    counts = [0] * 6
+    events: list[tuple[int, int, int]] = []
+    for member, mask in zip(members, masks, strict=True):
+        pieces = _masked_pieces(clip(member, start_ms, end_ms), mask)
+        prev = pieces[0][2]
+        counts[prev] += 1
+        for a, _, idx in pieces[1:]:
+            if idx != prev:
+                events.append((a, prev, idx))
+                prev = idx
+    events.sort()
+
+    def decide() -> State | None:
+        active = n - counts[_MASKED]
+        if active == 0:
+            return None
+        effective = rule
+        if rule.kind == "quorum" and (rule.k or n) > active:
+            effective = quorum(active)
+        return _decide(effective, counts, active)
+
+    out: list[Span] = []
+    masked: list[tuple[int, int]] = []
+    cursor, state = start_ms, decide()
+    i, total = 0, len(events)
+
+    def close(stop: int) -> None:
+        if state is None:
+            masked.append((cursor, stop))
+        out.append(Span(cursor, stop, State.NO_DATA if state is None else state))
+
+    while i < total:
+        t = events[i][0]
+        while i < total and events[i][0] == t:
+            _, old, new = events[i]
+            counts[old] -= 1
+            counts[new] += 1
+            i += 1
+        new_state = decide()
+        if new_state != state:
+            close(t)
+            cursor, state = t, new_state
+    close(end_ms)
+    return out, masked

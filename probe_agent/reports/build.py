@@ -176,8 +176,13 @@ def _inputs_hash(
     h.update(f"|{period.start_ms}|{period.end_ms}|".encode())
     for endpoint in sorted(intervals):
         for iv in intervals[endpoint]:
-            if iv.start_ms < period.end_ms:
-                h.update(f"{iv.agent},{iv.endpoint},{iv.start_ms},{min(iv.end_ms, period.end_ms)},{iv.state}|".encode())
+            # After the period, only an outage that began inside it matters (its end and length decide credits).
+            in_period = iv.start_ms < period.end_ms
+            if in_period or (iv.outage_start_ms is not None and iv.outage_start_ms < period.end_ms):
+                end = min(iv.end_ms, period.end_ms) if in_period and iv.outage_start_ms is None else iv.end_ms
+                h.update(
+                    f"{iv.agent},{iv.endpoint},{iv.start_ms},{end},{iv.state},{iv.cause},{iv.outage_start_ms}|".encode()
+                )
     for e in exclusions:
         h.update(f"x{e.id},{e.start_ms},{e.end_ms}|".encode())
     for w in windows:

@@ -18,14 +18,13 @@ could no longer be re-folded). Finally the rollups of the hours that received re
 
 from __future__ import annotations
 
-import bisect
 import re
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from probe_agent.agent.state import TimelineFold
+from probe_agent.agent.state import TimelineFold, fold_walk
 from probe_agent.agent.worker import fold_params
 from probe_agent.config.document import Config
 from probe_agent.config.schema import ID_PATTERN
@@ -145,22 +144,7 @@ def fold_pair(
     end is applied when the next result belongs to another run, or the input ends. Raises ValueError where the
     fold does (a result inside a run that already ended).
     """
-    mine = sorted((run for run in runs if run.agent == agent), key=lambda run: run.start_ms)
-    starts = [run.start_ms for run in mine]
-    timeline = TimelineFold(agent, endpoint, fold_params(config.endpoint(endpoint)))
-    closed: list[StateInterval] = []
-    current: AgentRun | None = None
-    for result in results:
-        index = bisect.bisect_right(starts, result.ts_ms) - 1
-        run = mine[index] if index >= 0 else None
-        if run is not current:
-            if current is not None and current.end_ms is not None:
-                closed += timeline.end_run(current.end_ms)
-            current = run
-        closed += timeline.feed(result)
-    if current is not None and current.end_ms is not None:
-        closed += timeline.end_run(current.end_ms)
-    return closed, timeline
+    return fold_walk(agent, endpoint, fold_params(config.endpoint(endpoint)), results, runs)
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,6 +111,11 @@ def _epoch_seconds_ms(seconds: float) -> int:
 
 
 _EMPTY: Mapping[str, float] = MappingProxyType({})
+# The keys of the one result schema, in the order JSON and CSV write them.
+RESULT_KEYS = (
+    "ts", "agent", "endpoint", "outcome", "latency_ms", "status_code", "error_kind", "detail", "phases",
+    "tls_days_left", "recheck",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,20 +164,7 @@ class ProbeResult:
         """
         if not isinstance(data, Mapping):
             raise ValueError("a result must be a JSON object")
-        known = {
-            "ts",
-            "agent",
-            "endpoint",
-            "outcome",
-            "latency_ms",
-            "status_code",
-            "error_kind",
-            "detail",
-            "phases",
-            "tls_days_left",
-            "recheck",
-        }
-        unknown = sorted(set(data) - known)
+        unknown = sorted(set(data) - set(RESULT_KEYS))
         if unknown:
             raise ValueError(f"unknown key(s): {', '.join(unknown)}")
         for key in ("ts", "endpoint", "outcome"):

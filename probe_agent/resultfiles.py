@@ -13,23 +13,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from probe_agent.model import ProbeResult
+from probe_agent.model import RESULT_KEYS, ProbeResult
 from probe_agent.render.csvout import escape_cell
 
 FORMATS = ("jsonl", "csv")
-CSV_COLUMNS = (
-    "ts",
-    "agent",
-    "endpoint",
-    "outcome",
-    "latency_ms",
-    "status_code",
-    "error_kind",
-    "detail",
-    "phases",
-    "tls_days_left",
-    "recheck",
-)
+CSV_COLUMNS = RESULT_KEYS
 
 
 @dataclass(frozen=True, slots=True)

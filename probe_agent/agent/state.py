@@ -359,7 +359,15 @@ def fold(
     of a run, then at the next start-up that run's end, so a result written after a crashed run's last
     heartbeat speaks for no time.
     """
-    ordered = _ordered(results)
+    closed, timeline = fold_walk(agent, endpoint, params, _ordered(results), runs)
+    return closed + timeline.pending()
+
+
+def fold_walk(
+    agent: str, endpoint: str, params: FoldParams, ordered: Iterable[ProbeResult], runs: Sequence[AgentRun] = ()
+) -> tuple[list[StateInterval], TimelineFold]:
+    """The walk behind ``fold``: results already in strictly increasing ts order; returns the closed intervals and
+    the fold as the daemon would leave it (``import`` stores exactly these, plus the fold's snapshot)."""
     mine = sorted((run for run in runs if run.agent == agent), key=lambda run: run.start_ms)
     starts = [run.start_ms for run in mine]
     timeline = TimelineFold(agent, endpoint, params)
@@ -375,7 +383,7 @@ def fold(
         out += timeline.feed(result)
     if current is not None and current.end_ms is not None:
         out += timeline.end_run(current.end_ms)
-    return out + timeline.pending()
+    return out, timeline
 
 
 def _ordered(results: Iterable[ProbeResult]) -> list[ProbeResult]:

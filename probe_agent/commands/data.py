@@ -208,6 +208,11 @@ def export_command(
     if start is not None and end is not None and end <= start:
         raise UsageProblem(f"--to ({to}) must be after --from ({from_})")
     conn = _open(_database_path(config, database), readonly=True)
+    configured = {e.id for e in (*config.endpoints, *config.controls)} if config is not None else set()
+    unknown = [e for e in endpoints if e not in configured and not queries.last_results(conn, [e])]
+    if unknown:
+        conn.close()
+        raise UsageProblem(f"unknown endpoint(s) {', '.join(unknown)}: not in the config and no results stored")
     results = queries.iter_results(
         conn,
         start_ms=start,

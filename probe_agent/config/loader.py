@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -92,10 +92,30 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: dict[str, st
             path = dotted(_trim_loc(loc))
             if not any(path == r or path.startswith(r + ".") or path.startswith(r + "[") for r in reported):
                 problems.append(Problem(positions.find(loc), path, _message(err), _hint(err)))
-        raise ConfigError(problems) from None
+        raise ConfigError(redact_problems(problems, secrets)) from None
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(redact_problems(problems, secrets))
     return LoadedConfig(config, main, tuple(files), raw, frozenset(secrets), positions)
+
+
+def redact_problems(problems: list[Problem], secrets: set[str]) -> list[Problem]:
+    """``problems`` with every resolved secret value in a message or hint replaced by ``***``.
+
+    A value that fails validation is echoed by its message (``'htp://h/?token=...' is not an http:// URL``), and a
+    config error reaches stderr, the journal and a reload's log line, none of which may carry a secret. Every
+    secret of this load is redacted, however short, longest first (so one secret inside another leaves no part);
+    a rotated secret is this load's value, so a reload's error never shows it either.
+    """
+    ordered = sorted((s for s in secrets if s), key=len, reverse=True)
+    if not ordered:
+        return problems
+
+    def clean(text: str) -> str:
+        for secret in ordered:
+            text = text.replace(secret, "***")
+        return text
+
+    return [replace(p, message=clean(p.message), hint=None if p.hint is None else clean(p.hint)) for p in problems]
 
 
 def _read_with_includes(main: Path, positions: Positions, problems: list[Problem]) -> tuple[Any, list[Path]]:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import glob
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -206,3 +209,41 @@ def test_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 def test_example_configs_load(path: str) -> None:
     loaded = load_config(path, env={"SHOP_TOKEN": "example-token"})
     assert loaded.config.endpoints
+
+
+def test_a_secret_inside_an_invalid_value_is_never_printed(tmp_path: Path) -> None:
+    """Validation echoes the bad value; every resolved secret in it (env, file) is redacted, hints included."""
+    (tmp_path / "tok").write_text("file-canary-93\n")
+    path = write(
+        tmp_path,
+        """
+        endpoints:
+          - id: a
+            http: "htp://host/h?token=${TOK}"
+          - id: b
+            http: "file:TOKFILE"
+          - id: c
+            http: {url: "http://h/", method: "${TOK}"}
+        """.replace("TOKFILE", str(tmp_path / "tok")),
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={"TOK": "env-canary-17"})
+    text = str(info.value)
+    assert "canary" not in text
+    assert "endpoints[0].http.url: 'htp://host/h?token=***' is not an http:// or https:// URL" in text
+    assert "endpoints[1].http.url: '***' is not" in text
+    assert "endpoints[2].http.method" in text  # still located, value or not
+
+
+def test_config_validate_never_prints_a_secret(tmp_path: Path) -> None:
+    path = write(tmp_path, 'endpoints:\n  - id: a\n    http: "htp://host/?token=${TOK}"\n')
+    for command in (["config", "validate"], ["run"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "probe_agent.cli", *command, "-c", str(path)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TOK": "cli-canary-55"},
+            timeout=60,
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert "token=***" in proc.stderr and "canary" not in proc.stdout + proc.stderr

@@ -13,7 +13,7 @@ def test_csv_escapes_formulas_but_not_numbers() -> None:
     assert escape_cell(None) == ""
     assert escape_cell(True) == "true"
     text = to_csv(["a", "b"], [["=1", 'quote"d'], [1, None]])
-    assert text == 'a,b\n\'=1,"quote""d"\n1,\n'
+    assert text == 'a,b\r\n\'=1,"quote""d"\r\n1,\r\n'  # CRLF records (RFC 4180)
 
 
 def test_markdown_escapes_pipes() -> None:

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from probe_agent.config.document import Config
 from probe_agent.config.sla_checks import check_sla_refs, expand_presets
 from probe_agent.config.values import format_duration_ms, parse_duration_ms
-from probe_agent.config.yamlsource import ConfigError, Mark, Path_, Positions, Problem, dotted, load_yaml
+from probe_agent.config.yamlsource import MAX_BYTES, ConfigError, Mark, Path_, Positions, Problem, dotted, load_yaml
 
 SEARCH_PATH = ("./probe-agent.yaml", "/etc/probe-agent/config.yaml")
 ENV_VAR = "PROBE_AGENT_CONFIG"
@@ -129,7 +129,23 @@ def _read_with_includes(main: Path, positions: Positions, problems: list[Problem
             return None
         seen.add(real)
         try:
-            text = path.read_text(encoding="utf-8")
+            if path.stat().st_size > MAX_BYTES:
+                problems.append(Problem(including, "include" if including else "", f"{path} is larger than 10 MiB"))
+                return None
+            raw = path.read_bytes()
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+            problems.append(
+                Problem(
+                    Mark(str(path), line, col),
+                    "",
+                    f"not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+                    "save the file as UTF-8",
+                )
+            )
+            return None
         except OSError as exc:
             problems.append(
                 Problem(including, "include" if including else "", f"cannot read {path}: {exc.strerror or exc}")

@@ -18,14 +18,14 @@ _DURATION_HINT = "durations look like 500ms, 10s, 5m, 1h, 2d, 1w, or a number of
 def parse_duration_ms(value: Any) -> int:
     """Milliseconds from ``500ms``, ``10s``, ``5m``, ``1h``, ``2d``, ``1w`` or a number of seconds (may be fractional).
 
-    Compound forms (``1h30m``) are accepted as a sum of parts. Negative values are rejected.
+    Compound forms (``1h30m``) are accepted as a sum of parts. Negative values, ``.inf``/``nan`` and anything
+    longer than ``MAX_DURATION_MS`` (ten years: no setting means more, and larger numbers overflowed) are
+    rejected; each setting states its own tighter bounds.
     """
     if isinstance(value, bool):
         raise ValueError(f"expected a duration, got a boolean ({_DURATION_HINT})")
     if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError("a duration must not be negative")
-        return round(value * 1000)
+        return _bounded(value * 1000, value)
     if not isinstance(value, str):
         raise ValueError(f"expected a duration ({_DURATION_HINT})")
     text = value.strip()
@@ -34,13 +34,24 @@ def parse_duration_ms(value: Any) -> int:
     except ValueError:
         pass
     else:
-        if seconds < 0:
-            raise ValueError("a duration must not be negative")
-        return round(seconds * 1000)
+        return _bounded(seconds * 1000, value)
     parts = re.findall(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)", text)
     if not parts or re.sub(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)", "", text).strip():
         raise ValueError(f"{value!r} is not a duration ({_DURATION_HINT})")
-    return round(sum(Decimal(n) * _DURATION_UNITS_MS[u] for n, u in parts))
+    return _bounded(sum(Decimal(n) * _DURATION_UNITS_MS[u] for n, u in parts), value)
+
+
+MAX_DURATION_MS = 3653 * 86_400_000  # ten years
+
+
+def _bounded(ms: float | Decimal, written: Any) -> int:
+    if ms != ms or ms in (float("inf"), float("-inf")):  # nan, .inf, 1e400
+        raise ValueError(f"{written!r} is not a finite duration ({_DURATION_HINT})")
+    if ms < 0:
+        raise ValueError("a duration must not be negative")
+    if ms > MAX_DURATION_MS:
+        raise ValueError(f"{written!r} is longer than ten years")
+    return round(ms)
 
 
 def format_duration_ms(ms: int) -> str:

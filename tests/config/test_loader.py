@@ -247,3 +247,44 @@ def test_config_validate_never_prints_a_secret(tmp_path: Path) -> None:
         )
         assert proc.returncode == 2, proc.stderr
         assert "token=***" in proc.stderr and "canary" not in proc.stdout + proc.stderr
+
+
+LAUGHS = "x0: &l0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"x{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]\n" for i in range(1, 9)
+)  # 10^9 strings once expanded
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        (LAUGHS, (1, "x2[8][1]"), "more than 100 alias expansions (*name)"),  # the 101st; line: the anchor
+        ("endpoints: " + "[" * 10_000 + "]" * 10_000 + "\n", (1, ""), "nested more than 100 levels deep"),
+        ("endpoints: " + "[" * 150 + "]" * 150 + "\n", (1, "endpoints[0][0]..."), "nested more than 100 levels deep"),
+        ("endpoints: &a [*a]\n", (1, "endpoints[0][0]..."), "nested more than 100 levels deep"),
+        ("agent: {timeout: .inf}\nendpoints: [{id: a, tcp: 'h:1', interval: 1e400}]\n", None, "not a finite duration"),
+    ],
+)
+def test_costly_or_hostile_yaml_is_refused_with_a_located_message(
+    tmp_path: Path, text: str, where: tuple[int, str] | None, message: str
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    found = problems(path)
+    assert any(message in m for _, _, m in found), found
+    if where is not None:
+        assert (found[0][0], found[0][1]) == where
+
+
+def test_a_byte_that_is_not_utf8_is_located(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"endpoints:\n  - id: a\n    tcp: 'h\xff:1'\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    (problem,) = info.value.problems
+    assert (str(problem.mark), problem.message) == (f"{path}:3:12", "not UTF-8 text (byte 0xff)")
+
+
+def test_a_file_over_10_mib_is_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("endpoints: []\n# " + "x" * (10 * 1024 * 1024) + "\n")
+    assert problems(path) == [(0, "", f"{path} is larger than 10 MiB")]

@@ -288,3 +288,29 @@ def test_a_file_over_10_mib_is_not_read(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("endpoints: []\n# " + "x" * (10 * 1024 * 1024) + "\n")
     assert problems(path) == [(0, "", f"{path} is larger than 10 MiB")]
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("defaults: {timeout: 0}", "defaults.timeout: 0s is outside 100ms to 366d"),
+        ("defaults: {interval: 500ms, timeout: 200ms}", "defaults.interval: 500ms is outside 1s to 366d"),
+        ("defaults: {retry_interval: 0}", "defaults.retry_interval: 0s is outside 1s to 366d"),
+        ("defaults: {confirm: 21}", "defaults.confirm: Input should be less than or equal to 20"),
+        ("agent: {heartbeat: 0}", "agent.heartbeat: 0s is outside 1s to 1m"),
+        ("agent: {heartbeat: 2m}", "agent.heartbeat: 2m is outside 1s to 1m"),
+        ("agent: {retention: 1h}", "agent.retention: 1h is outside 1d to 3650d"),
+        ("defaults: {interval: 400d}", "defaults.interval: 57w1d is outside 1s to 366d"),
+        ("endpoints: [{id: x, http: 'http://h:99999/'}]", "endpoints[0].http.url: 'http://h:99999/': the port"),
+        ("endpoints: [{id: x, http: 'http://h:0/'}]", "endpoints[0].http.url: 'http://h:0/': the port"),
+        ("endpoints: [{id: x, tcp: 'h:99999'}]", "endpoints[0].tcp: 'h:99999': the port must be a number from 1"),
+    ],
+)
+def test_durations_and_numbers_have_sane_bounds(tmp_path: Path, setting: str, message: str) -> None:
+    """Zero or absurd settings did harm (timeout 0 recorded a healthy target down, retry_interval 0 sent 664
+    requests/s, heartbeat 0 spun a core): each is exit 2 with its key path and the bounds."""
+    text = setting + "\n" + ("" if setting.startswith("endpoints") else "endpoints: [{id: a, tcp: 'h:1'}]\n")
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    found = [f"{p}: {m}" for _, p, m in problems(path)]
+    assert any(f.startswith(message) for f in found), found

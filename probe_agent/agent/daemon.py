@@ -339,7 +339,7 @@ class Daemon:
 
     async def _close_cycles(self) -> None:
         """Close every SLA cycle that ended at least its ``close_after`` ago and is not closed yet."""
-        from probe_agent.reports.closing import close_cycle, due_cycles
+        from probe_agent.reports.closing import CycleNotOver, close_cycle, due_cycles
         from probe_agent.store.records import CycleAlreadyClosed
 
         config = self.loaded.config
@@ -354,6 +354,10 @@ class Daemon:
                         doc = close_cycle(conn, config, sla, period, now)
                     except CycleAlreadyClosed:
                         continue  # closed by hand meanwhile
+                    except CycleNotOver as exc:
+                        # A down run at the cycle's end is not decided yet: this hourly job tries again later.
+                        log.info("%s", exc)
+                        continue
                     credit = doc.get("credit") or {}
                     closed.append(
                         f"{sla.id} {period.label}: availability {doc['availability_percent']}%, "

@@ -24,7 +24,7 @@ from typing import Any
 from probe_agent import __version__
 from probe_agent.agent.calendar import CalendarJobs
 from probe_agent.agent.controls import Controls
-from probe_agent.agent.runlock import LockHeld, RunLock
+from probe_agent.agent.runlock import DatabaseIdentity, LockHeld, RunLock
 from probe_agent.agent.scheduler import ProbeScheduler, ScheduledEndpoint
 from probe_agent.agent.sdnotify import Notifier
 from probe_agent.agent.state import TimelineFold
@@ -42,7 +42,15 @@ log = logging.getLogger("probe_agent.agent")
 
 
 class DaemonError(Exception):
-    """The daemon cannot start (another instance runs, the database is too new, ...)."""
+    """The daemon cannot start (another instance runs, the database is too new, ...), or had to stop."""
+
+    exit_code = 1
+
+
+class DatabaseLost(DaemonError):
+    """The database file was deleted or replaced under the running daemon: it stopped writing (EX_TEMPFAIL)."""
+
+    exit_code = 75
 
 
 def retention_floor(config: Any, now_ms: int) -> int:
@@ -107,6 +115,8 @@ class Daemon:
         self.controls: Controls | None = None
         self.reloads = 0
         self._lock: RunLock | None = None
+        self._identity: DatabaseIdentity | None = None
+        self._lost: str | None = None  # set when the database file was deleted or replaced under us
 
     @property
     def agent_id(self) -> str:
@@ -141,6 +151,7 @@ class Daemon:
             raise
         self.writer = StoreWriter(self.db_path)
         self.writer.start()
+        self._identity = DatabaseIdentity(self.db_path)
         self.run_id = self.writer.run_sync(
             lambda c: records.start_run(
                 c,
@@ -314,6 +325,12 @@ class Daemon:
         loop = asyncio.get_running_loop()
         expected = loop.time()
         while not self._stop.is_set():
+            lost = self._identity.problem() if self._identity is not None else None
+            if lost is not None:
+                log.critical("%s: stopping without writing anything more (exit 75)", lost)
+                self._lost = lost
+                self.request_stop()
+                return
             beat = functools.partial(records.heartbeat, run_id=self.run_id, now_ms=self.wall_ms())
             try:
                 await self.writer.run(beat)
@@ -410,7 +427,9 @@ class Daemon:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.calendar is not None:
             await self.calendar.stop(5.0)
-        if self.writer is not None:
+        if self.writer is not None and self._lost is not None:
+            await asyncio.to_thread(self.writer.close)  # into the unlinked file, which nobody will read
+        elif self.writer is not None:
             now = self.wall_ms()
             for worker in self.workers.values():
                 worker.close(now)
@@ -420,6 +439,10 @@ class Daemon:
                 lambda: writer.run_sync(lambda c: records.stop_run(c, self.run_id, now, clean=True))
             )
             await asyncio.to_thread(writer.close)
+        if self._identity is not None:
+            self._identity.close()
         if self._lock is not None:
             self._lock.release()
+        if self._lost is not None:
+            raise DatabaseLost(self._lost)
         log.info("stopped cleanly (run %d)", self.run_id)

@@ -59,3 +59,36 @@ def _read_pid(fd: int) -> int | None:
     with contextlib.suppress(OSError, ValueError):
         return int(os.pread(fd, 32, 0).decode().strip())
     return None
+
+
+class DatabaseIdentity:
+    """Tells whether the database file the daemon opened is still the one at its path.
+
+    Deleted (``rm``) or replaced by rename (a backup restored with ``mv``), the open file lives on unlinked: SQLite
+    keeps writing into it, and a "clean" stop leaves no database behind. Checked at every heartbeat: the file held
+    open here must still have a link, and the path must name the same device and inode. (A backup copied *over*
+    the live file with ``cp`` rewrites the same inode and is not seen here.)
+    """
+
+    def __init__(self, database: Path) -> None:
+        self.path = database
+        self._fd = os.open(database, os.O_RDONLY | os.O_CLOEXEC)
+        held = os.fstat(self._fd)
+        self._id = (held.st_dev, held.st_ino)
+
+    def problem(self) -> str | None:
+        """None while all is well, else what happened to the file, in words."""
+        try:
+            now = os.stat(self.path)
+        except FileNotFoundError:
+            return f"the database {self.path} was deleted while the agent was writing to it"
+        except OSError as exc:
+            return f"the database {self.path} cannot be checked: {exc.strerror or exc}"
+        if (now.st_dev, now.st_ino) != self._id:
+            return f"the database {self.path} was replaced by another file while the agent was writing to it"
+        if os.fstat(self._fd).st_nlink == 0:  # the same inode at the path but unlinked: a race with a re-link
+            return f"the database {self.path} was unlinked while the agent was writing to it"
+        return None
+
+    def close(self) -> None:
+        os.close(self._fd)

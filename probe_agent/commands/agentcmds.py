@@ -31,7 +31,10 @@ def run(ctx: click.Context, config_path: Path | None) -> None:
     daemon = Daemon(loaded, config_path=config_path, verbosity=verbosity)
     try:
         asyncio.run(daemon.run())
-    except (DaemonError, StoreError) as exc:
+    except DaemonError as exc:
+        click.echo(f"probe-agent: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except StoreError as exc:
         click.echo(f"probe-agent: {exc}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown

@@ -163,3 +163,27 @@ async def test_a_paused_daemon_keeps_its_lock_so_a_second_one_is_refused(
     assert [(r.run_id, r.clean) for r in store.runs()] == [(1, 1)]
     assert heartbeat_ms < store.runs()[0].stopped_ms
     assert_tiled(store.intervals("a"))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("how", ["rm", "mv"])
+async def test_a_database_deleted_or_replaced_under_the_daemon_stops_it_with_exit_75(
+    tmp_path: Path, db: Path, store: StoreReader, launcher: DaemonLauncher, recorder: RecordingTarget, how: str
+) -> None:
+    """It once wrote 30 s into an unlinked file and stopped "cleanly" with no database left."""
+    cfg = write_config(tmp_path / "c.yaml", agent_config(db, [{"id": "a", "http": recorder.url("a")}]))
+    daemon = await launcher.start(cfg)
+    await wait_until(lambda: store.results("a"), timeout=15, what="probing", daemon=daemon)
+    if how == "rm":
+        db.unlink()
+    else:  # a backup restored by rename: another file now at the path
+        backup = tmp_path / "backup.db"
+        with sqlite3.connect(db) as src, sqlite3.connect(backup) as dst:
+            src.backup(dst)
+        backup.replace(db)
+    assert await daemon.wait(15) == 75
+    log = daemon.log()
+    assert ("was deleted" if how == "rm" else "was replaced by another file") in log
+    assert "stopping without writing anything more (exit 75)" in log and "stopped cleanly" not in log
+    assert "Traceback" not in log

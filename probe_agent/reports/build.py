@@ -412,7 +412,8 @@ def _document(
     )
     doc["verify"] = {
         "command": f"probe-agent report --sla {sla.id} {cycle_arg} --format json",
-        "data": "state intervals, exclusions and the SLA's config, hashed as inputs_hash; raw results via "
+        "data": "state intervals, exclusions, maintenance, the SLA's config with the services and endpoints it "
+        "reads, and the objectives' result counts and latency histogram, hashed as inputs_hash; raw results via "
         f"probe-agent export --from {doc['cycle']['start']} --to {doc['cycle']['end']}",
     }
     return doc

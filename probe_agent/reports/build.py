@@ -183,7 +183,9 @@ def _config_inputs(config: Config, sla: Sla, endpoints: list[str], tz: ZoneInfo)
     bounds) and the zone (cycle bounds, recurring maintenance, day bars). Never the probes' targets or headers
     (secrets): they change no figure."""
     return {
-        "services": {s: config.service(s).model_dump(mode="json", by_alias=True) for s in sla.services},
+        "services": {
+            s: config.service(s).model_dump(mode="json", include={"endpoints", "rule", "vantage"}) for s in sla.services
+        },
         "endpoints": {e: [ep.interval_ms, ep.grace_ms, ep.confirm_n] for e in endpoints for ep in [config.endpoint(e)]},
         "timezone": str(tz.key),
     }

@@ -7,14 +7,19 @@ import sqlite3
 import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
 
 from probe_agent.cli import main
+from probe_agent.commands.reporting import now_ms
 from probe_agent.config import load_config
 from probe_agent.model import dt_to_ms
+from probe_agent.reports.build import build_report
 from probe_agent.reports.closing import due_cycles
+from probe_agent.sla.periods import cycle_starting_in
 from probe_agent.store.schema import open_db
 
 START = datetime(2026, 9, 1, tzinfo=UTC)
@@ -177,3 +182,83 @@ def test_incidents_status_and_formats(cfg: Path) -> None:
     assert cli("report", "--sla", "nope", "-c", str(cfg))[0] == 2
     assert cli("report", "--sla", "gold", "--cycle", "2026-13", "-c", str(cfg))[0] == 2
     assert cli("report", "--cycle", "2026-09", "--from", "2026-09-01", "-c", str(cfg))[0] == 2
+
+
+def window_report(cfg: Path, from_: str, to: str) -> dict[str, Any]:
+    code, out = cli("report", "--sla", "gold", "--from", from_, "--to", to, "--format", "json", "-c", str(cfg))
+    assert code == 0, out
+    doc: dict[str, Any] = json.loads(out)
+    return doc
+
+
+def test_stored_figures_apply_only_to_exactly_the_closed_cycle(cfg: Path) -> None:
+    assert cli("cycle", "close", "--sla", "gold", "--cycle", "2026-09", "-c", str(cfg))[0] == 0
+    # Sep 1-15 starts where the closed cycle starts, but is not that cycle: 14 days = 336 h, 1 h of it down.
+    half = window_report(cfg, "2026-09-01", "2026-09-15")
+    assert half["closed"] is None
+    assert half["availability_exact"] == "335/336"
+    assert half["seconds"]["total"] == 14 * 86_400
+    # The same bounds as the cycle: that is the closed cycle, and its stored record is shown.
+    whole = window_report(cfg, "2026-09-01", "2026-10-01")
+    assert whole["closed"] is not None and whole["closed"]["differs_today"] is False
+    assert whole["availability_exact"] == "719/720"
+
+
+def rewrite(cfg: Path, old: str, new: str) -> None:
+    text = cfg.read_text()
+    assert old in text
+    cfg.write_text(text.replace(old, new))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "today_percent"),
+    [
+        # rule any: the service is up while db is up, so web's hour down no longer counts: 100 %.
+        ("rule: all}", "rule: any}", 100.0),
+        # One agent's view either way: the figures stay 719/720 = 99.861111 %, but an input of them changed.
+        ("rule: all}", "rule: all, vantage: all}", 99.861111),
+    ],
+    ids=["service-rule", "service-vantage"],
+)
+def test_drift_when_a_service_the_sla_names_changes(cfg: Path, old: str, new: str, today_percent: float) -> None:
+    assert cli("cycle", "close", "--sla", "gold", "--cycle", "2026-09", "-c", str(cfg))[0] == 0
+    rewrite(cfg, old, new)
+    drifted = report(cfg)
+    assert drifted["availability_exact"] == "719/720"  # the stored figure stands
+    assert drifted["closed"]["differs_today"] is True  # type: ignore[index]
+    assert drifted["closed"]["today"]["availability_percent"] == today_percent  # type: ignore[index]
+
+
+def test_drift_when_a_late_import_changes_only_the_objectives(cfg: Path, tmp_path: Path) -> None:
+    rewrite(cfg, "close_after: 1d", "close_after: 1d\n    objectives: {error_rate: {below: 1%}}")
+    assert cli("cycle", "close", "--sla", "gold", "--cycle", "2026-09", "-c", str(cfg))[0] == 0
+    closed = report(cfg)
+    # 60 down results of 2 x 43,200 definite ones (web's hour): 60 / 86,400 = 0.069444 %.
+    assert closed["objectives"]["error_rate"]["down"] == 60  # type: ignore[index]
+    assert closed["objectives"]["error_rate"]["definite"] == 86_400  # type: ignore[index]
+    # One late failure between two passes: a blip (confirm 3), so the timeline (all intervals) is unchanged, but
+    # the error rate now counts 61 down results of 86,401.
+    late = tmp_path / "late.jsonl"
+    late.write_text(
+        json.dumps(
+            {
+                "ts": "2026-09-05T00:00:30+00:00",
+                "agent": "ams-1",
+                "endpoint": "web",
+                "outcome": "down",
+                "error_kind": "connect_refused",
+            }
+        )
+        + "\n"
+    )
+    code, out = cli("import", str(late), "-c", str(cfg))
+    assert code == 0, out
+    config = load_config(cfg).config
+    conn = open_db(Path(config.agent.database), readonly=True)
+    assert conn.execute("SELECT count(*) FROM intervals WHERE endpoint = 'web' AND state != 'up'").fetchone() == (1,)
+    today = build_report(conn, config, config.sla("gold"), cycle_starting_in(2026, 9, 1, ZoneInfo("UTC")), now_ms()).doc
+    conn.close()
+    assert (today["objectives"]["error_rate"]["down"], today["objectives"]["error_rate"]["definite"]) == (61, 86_401)
+    drifted = report(cfg)
+    assert drifted["closed"]["differs_today"] is True  # type: ignore[index]
+    assert drifted["objectives"]["error_rate"]["down"] == 60  # type: ignore[index]  # the stored record stands

@@ -11,7 +11,7 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from probe_agent.config.values import (
     ControlCache,
@@ -303,11 +303,19 @@ class Service(Model):
     vantage: Literal["with_data", "all", "any"] | Quorum = "with_data"
     description: str | None = None
 
-    @model_validator(mode="after")
-    def _quorum_fits(self) -> Service:
-        if isinstance(self.rule, Quorum) and self.rule.quorum > len(self.endpoints):
-            raise ValueError(f"quorum {self.rule.quorum} is larger than the {len(self.endpoints)} endpoints")
-        return self
+    @field_validator("rule")
+    @classmethod
+    def _quorum_fits(cls, rule: Rule, info: ValidationInfo) -> Rule:
+        # A quorum k of n endpoints is down when k are down; k > n could never be reached, so it is refused rather
+        # than quietly read as n. (A vantage quorum is over agents, whose number the config cannot know: it is
+        # capped at the agents that have data, see README "How the numbers are made".)
+        n = len(info.data.get("endpoints", ()))
+        if isinstance(rule, Quorum) and n and rule.quorum > n:
+            raise ValueError(
+                f"quorum {rule.quorum} is larger than the service's {n} endpoints: use 1 to {n} "
+                f"({{quorum: {n}}} is down only when every endpoint is down, like rule: any)"
+            )
+        return rule
 
 
 def __getattr__(name: str) -> Any:

@@ -22,10 +22,22 @@ class Cycle(Model):
     """Monthly cycles from ``anchor_day`` at local midnight, or one explicit ``from``/``to`` cycle."""
 
     period: Literal["monthly", "explicit"] = "monthly"
-    anchor_day: int = Field(default=1, ge=1, le=28)
+    anchor_day: int = 1
     timezone: str | None = None  # None: the agent's zone
     from_: str | None = Field(default=None, alias="from")
     to: str | None = None
+
+    @field_validator("anchor_day")
+    @classmethod
+    def _anchor_day(cls, v: int) -> int:
+        # Every month has days 1-28; a cycle anchored on the 29th-31st needs a rule for the months without that
+        # day, which is not defined yet.
+        if not 1 <= v <= 28:
+            raise ValueError(
+                f"anchor_day must be 1-28, not {v}: days 29-31 are missing from some months (a later version lifts "
+                "this limit)"
+            )
+        return v
 
     @model_validator(mode="after")
     def _shape(self) -> Cycle:

@@ -6,6 +6,7 @@ decimals for display; ``availability_exact`` carries the exact fraction that dec
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import sqlite3
@@ -129,7 +130,16 @@ def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Per
             result_counts=counts,
         )
     credit = _credit(sla, evaluation)
-    inputs_hash = _inputs_hash(sla, period, intervals, applied, windows)
+    inputs_hash = _inputs_hash(
+        sla,
+        period,
+        intervals,
+        applied,
+        windows,
+        config_inputs=_config_inputs(config, sla, endpoints, tz),
+        objective_inputs=(counts, histogram),
+        monitoring_start_ms=None if first is None else max(first, period.start_ms),
+    )
     doc = _document(config, sla, period, tz, now_ms, evaluation, credit, exclusions, warnings, inputs_hash)
     return SlaReport(sla, period, evaluation, credit, doc, inputs_hash)
 
@@ -175,13 +185,44 @@ def _credit(sla: Sla, evaluation: SlaEvaluation | None) -> CreditResult | None:
     return compute_credit(terms, inputs)
 
 
+def _config_inputs(config: Config, sla: Sla, endpoints: list[str], tz: ZoneInfo) -> dict[str, Any]:
+    """The config outside the SLA's own keys that its figures read: each named service (members, ``rule``,
+    ``vantage``), each endpoint's fold parameters (interval, grace, confirm: the open spans and the measurement
+    bounds) and the zone (cycle bounds, recurring maintenance, day bars). Never the probes' targets or headers
+    (secrets): they change no figure."""
+    return {
+        "services": {
+            s: config.service(s).model_dump(mode="json", include={"endpoints", "rule", "vantage"}) for s in sla.services
+        },
+        "endpoints": {e: [ep.interval_ms, ep.grace_ms, ep.confirm_n] for e in endpoints for ep in [config.endpoint(e)]},
+        "timezone": str(tz.key),
+    }
+
+
 def _inputs_hash(
-    sla: Sla, period: Period, intervals: dict[str, list[StateInterval]], exclusions: list[Exclusion], windows: list[Any]
+    sla: Sla,
+    period: Period,
+    intervals: dict[str, list[StateInterval]],
+    exclusions: list[Exclusion],
+    windows: list[Any],
+    *,
+    config_inputs: dict[str, Any],
+    objective_inputs: tuple[ResultCounts | None, LatencyHistogram | None],
+    monitoring_start_ms: int | None,
 ) -> str:
-    """A hash of everything the figures depend on, so a closed cycle can tell when today's data differs."""
+    """A hash of every input of every figure in the record, so a closed cycle can tell when today's data differs:
+    the SLA's keys and the config it reads (``_config_inputs``), the period and monitoring start, the intervals,
+    exclusions and maintenance windows, and the result counts and latency histogram the objectives come from."""
     h = hashlib.sha256()
     h.update(json.dumps(sla.model_dump(mode="json", by_alias=True), sort_keys=True).encode())
-    h.update(f"|{period.start_ms}|{period.end_ms}|".encode())
+    h.update(json.dumps(config_inputs, sort_keys=True).encode())
+    h.update(f"|{period.start_ms}|{period.end_ms}|{monitoring_start_ms}|".encode())
+    counts, histogram = objective_inputs
+    objectives = {
+        "counts": None if counts is None else dataclasses.asdict(counts),
+        "histogram": None if histogram is None else sorted(histogram.counts.items()),
+    }
+    h.update(json.dumps(objectives, sort_keys=True).encode())
     for endpoint in sorted(intervals):
         for iv in intervals[endpoint]:
             # After the period, only an outage that began inside it matters (its end and length decide credits).
@@ -381,7 +422,8 @@ def _document(
     )
     doc["verify"] = {
         "command": f"probe-agent report --sla {sla.id} {cycle_arg} --format json",
-        "data": "state intervals, exclusions and the SLA's config, hashed as inputs_hash; raw results via "
+        "data": "state intervals, exclusions, maintenance, the SLA's config with the services and endpoints it "
+        "reads, and the objectives' result counts and latency histogram, hashed as inputs_hash; raw results via "
         f"probe-agent export --from {doc['cycle']['start']} --to {doc['cycle']['end']}",
     }
     return doc

@@ -35,10 +35,15 @@ class CycleNotSettled(CycleNotOver):
 
 
 def apply_closed(conn: sqlite3.Connection, doc: dict[str, Any]) -> dict[str, Any]:
-    """The document to show for a cycle: the stored one if the cycle was closed (with any drift noted)."""
+    """The document to show for a cycle: the stored one if the cycle was closed (with any drift noted).
+
+    Stored figures apply to exactly the closed cycle: a window that only starts (or ends) where it does, such as
+    ``--from`` the cycle's start ``--to`` its middle, is computed from today's data.
+    """
     start_ms = dt_to_ms(datetime.fromisoformat(doc["cycle"]["start"]))
+    end_ms = dt_to_ms(datetime.fromisoformat(doc["cycle"]["end"]))
     closed = queries.closed_cycle(conn, doc["sla"], start_ms)
-    if closed is None:
+    if closed is None or closed.cycle_end_ms != end_ms:
         doc["closed"] = None
         return doc
     stored = dict(closed.report)

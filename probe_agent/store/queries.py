@@ -313,17 +313,28 @@ def runs_for(
 
     A stopped run ends at ``stopped_ms``. A run that never stopped is live (``end_ms`` None) unless ``now_ms``
     and ``stale_after_ms`` are given and its heartbeat is older than that: then it is a crashed run not yet
-    closed by ``close_stale_runs``, ending at its last heartbeat, unclean.
+    closed by ``close_stale_runs``, unclean, ending where that will end it: at its last sign of life, the later of
+    its last heartbeat and its last stored result.
     """
     runs: list[AgentRun] = []
     for rec in run_records(conn, agent):
         if rec.stopped_ms is not None:
             runs.append(AgentRun(rec.run_id, rec.agent, rec.started_ms, rec.stopped_ms, rec.clean))
         elif now_ms is not None and stale_after_ms is not None and rec.heartbeat_ms < now_ms - stale_after_ms:
-            runs.append(AgentRun(rec.run_id, rec.agent, rec.started_ms, rec.heartbeat_ms, False))
+            end = max(rec.heartbeat_ms, _last_result_after(conn, rec.run_id, rec.heartbeat_ms) or rec.heartbeat_ms)
+            runs.append(AgentRun(rec.run_id, rec.agent, rec.started_ms, end, False))
         else:
             runs.append(AgentRun(rec.run_id, rec.agent, rec.started_ms, None, None))
     return runs
+
+
+def _last_result_after(conn: sqlite3.Connection, run_id: int, after_ms: int) -> int | None:
+    """The newest ts of ``run_id``'s results stored at or after ``after_ms`` (a range of the ts index: results
+    have no run index, and only those after the last heartbeat can move a crashed run's end), or None."""
+    row = conn.execute(
+        "SELECT max(ts_ms) FROM results INDEXED BY results_ts WHERE ts_ms >= ? AND run_id = ?", (after_ms, run_id)
+    ).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
 
 
 def running_daemon(conn: sqlite3.Connection, agent: str, stale_after_ms: int, now_ms: int) -> RunRecord | None:

@@ -21,8 +21,8 @@ Tables (all times integer epoch milliseconds UTC, intervals half-open ``[start, 
   a config took effect for an agent (a config can come back after a reload).
 - ``exclusions``: append-only (triggers refuse DELETE and any UPDATE other than setting ``revoked_ms`` /
   ``revoked_by`` once).
-- ``closed_cycles``: immutable closed billing cycles, unique ``(sla, cycle_start_ms)``; triggers refuse UPDATE and
-  DELETE.
+- ``closed_cycles``: immutable closed billing cycles, unique ``(sla, cycle_start_ms)``; triggers refuse UPDATE,
+  DELETE, and an INSERT whose key or id is taken (so ``INSERT OR REPLACE`` cannot overwrite one).
 - ``write_rejects``: submissions the writer could not store because their data broke a constraint, kept as JSON
   so nothing is dropped silently.
 
@@ -220,6 +220,24 @@ def _m003_sla_records(db: sqlite_utils.Database) -> None:
                BEGIN SELECT RAISE(ABORT, 'closed cycles are immutable'); END""",
             """CREATE TRIGGER closed_cycles_no_delete BEFORE DELETE ON closed_cycles
                BEGIN SELECT RAISE(ABORT, 'closed cycles are immutable'); END""",
+        ),
+    )
+
+
+@migrations(name="m004_closed_cycles_no_replace")
+def _m004_closed_cycles_no_replace(db: sqlite_utils.Database) -> None:
+    # INSERT OR REPLACE deletes the conflicting row without firing DELETE triggers (unless recursive_triggers is
+    # on), so the UPDATE/DELETE triggers alone let a closed cycle be overwritten. Refuse any insert whose key
+    # (sla, cycle_start_ms) or row id is taken, before conflict resolution can run. NEW.id is -1 in a BEFORE
+    # INSERT trigger when no id is given, and rowids here are positive.
+    _run_all(
+        db,
+        4,
+        (
+            """CREATE TRIGGER closed_cycles_no_replace BEFORE INSERT ON closed_cycles
+               WHEN EXISTS (SELECT 1 FROM closed_cycles
+                            WHERE (sla = NEW.sla AND cycle_start_ms = NEW.cycle_start_ms) OR id = NEW.id)
+               BEGIN SELECT RAISE(ABORT, 'closed cycles are immutable: this cycle is already closed'); END""",
         ),
     )
 

@@ -245,6 +245,42 @@ def test_closed_cycles_are_immutable(conn: sqlite3.Connection) -> None:
         conn.execute("DELETE FROM closed_cycles")
 
 
+@pytest.mark.parametrize("recursive_triggers", [False, True])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        # Same (sla, cycle_start_ms): REPLACE deletes the old row without firing the DELETE trigger (recursive
+        # triggers are off by default), so only a BEFORE INSERT guard can refuse it.
+        "INSERT OR REPLACE INTO closed_cycles (sla, cycle_start_ms, cycle_end_ms, closed_ms, inputs_hash, report, "
+        "credit) VALUES ('gold', 0, 100, 999, 'forged', '{}', '{\"amount\": \"999.00\"}')",
+        # Same row id, another cycle: REPLACE on the primary key would swap the stored row for a different one.
+        "INSERT OR REPLACE INTO closed_cycles (id, sla, cycle_start_ms, cycle_end_ms, closed_ms, inputs_hash, report, "
+        "credit) SELECT id, 'gold', 500, 600, 999, 'forged', '{}', '{}' FROM closed_cycles",
+        "REPLACE INTO closed_cycles (sla, cycle_start_ms, cycle_end_ms, closed_ms, inputs_hash, report, credit) "
+        "VALUES ('gold', 0, 100, 999, 'forged', '{}', '{}')",
+        "INSERT OR IGNORE INTO closed_cycles (sla, cycle_start_ms, cycle_end_ms, closed_ms, inputs_hash, report, "
+        "credit) VALUES ('gold', 0, 100, 999, 'forged', '{}', '{}')",
+    ],
+    ids=["or-replace-same-cycle", "or-replace-same-id", "replace", "or-ignore"],
+)
+def test_a_closed_cycle_cannot_be_replaced(conn: sqlite3.Connection, sql: str, recursive_triggers: bool) -> None:
+    close_cycle(
+        conn, sla="gold", cycle_start_ms=0, cycle_end_ms=100, closed_ms=150, inputs_hash="abc",
+        report={"availability": "0.999"}, credit={"amount": "10.00"},
+    )  # fmt: skip
+    conn.execute(f"PRAGMA recursive_triggers = {'ON' if recursive_triggers else 'OFF'}")
+    with pytest.raises(sqlite3.IntegrityError, match="immutable"):
+        conn.execute(sql)
+    assert [(c.cycle_start_ms, c.closed_ms, c.inputs_hash, c.credit) for c in q.closed_cycles(conn)] == [
+        (0, 150, "abc", {"amount": "10.00"})
+    ]
+    # Another cycle of the same SLA still closes normally.
+    close_cycle(
+        conn, sla="gold", cycle_start_ms=100, cycle_end_ms=200, closed_ms=250, inputs_hash="def", report={}, credit={}
+    )
+    assert [c.cycle_start_ms for c in q.closed_cycles(conn, "gold")] == [0, 100]
+
+
 def test_config_snapshots_and_each_activation(conn: sqlite3.Connection) -> None:
     assert record_config(conn, "ams", "h1", {"endpoints": ["a"]}, 1_000)
     assert record_config(conn, "ams", "h2", {"endpoints": ["a", "b"]}, 2_000)

@@ -43,7 +43,7 @@ def test_new_database_has_every_table_and_the_current_version(db_path: Path) -> 
     conn = open_db(db_path)
     tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert tables >= EXPECTED_TABLES
-    assert schema_version(conn) == SCHEMA_VERSION == len(KNOWN_MIGRATIONS) == 3
+    assert schema_version(conn) == SCHEMA_VERSION == len(KNOWN_MIGRATIONS) == 4
     assert applied_migrations(conn) == list(KNOWN_MIGRATIONS)
     conn.close()
 
@@ -89,7 +89,7 @@ def test_read_only_open_of_an_older_database_refuses_without_migrating(db_path: 
     migrations.apply(sqlite_utils.Database(old, execute_plugins=False), stop_before="m002_rollups")
     old.close()
     before = _digest(db_path)
-    with pytest.raises(SchemaOutdated, match="2 pending"):
+    with pytest.raises(SchemaOutdated, match="3 pending"):
         open_db(db_path, readonly=True)
     assert _digest(db_path) == before
 

@@ -14,6 +14,7 @@ import pytest
 from tests.months import every, import_rows, rows_for, run, utc, write_config
 
 OCTOBER = (utc(2026, 10, 1), utc(2026, 11, 1))  # 31 days = 44,640 minutes
+NOVEMBER = (utc(2026, 11, 1), utc(2026, 12, 1))  # 30 days = 720 hours
 
 
 def outage(start: tuple[int, ...], minutes: int) -> list[tuple[object, str]]:
@@ -43,3 +44,66 @@ def test_multiplier_credit_is_the_exact_amount_rounded_once(
     assert f"{units} started unit(s)" in credit["rule"]
     assert credit["amount"] == amount  # before: 0.17 and 0.00, from a percent rounded to 10 places first
     assert f"= {exact} EUR = {amount} EUR (rounded half-up to 2 decimal places)" in "\n".join(credit["steps"])
+
+
+def gold(extra: str = "") -> str:
+    return f"""
+        - id: gold
+          services: [shop]
+          target: 99.9%
+          cycle: {{period: monthly, anchor_day: 1, timezone: UTC}}
+          credits:
+            fee: "1200.00"
+            tiers:
+              - {{below: 99.9%, credit: 5%}}
+              - {{below: 97%, credit: 10%}}
+              - {{below: 95%, credit: 25%}}
+            claim_window: 60d
+        {extra}"""
+
+
+@pytest.fixture
+def november(tmp_path: Path) -> Path:
+    """November with one 2-hour outage, Nov 3 10:00-12:00 (the rest up, hourly results)."""
+    cfg = write_config(tmp_path, gold())
+    down = [(utc(2026, 11, 3, 10), "down"), (utc(2026, 11, 3, 11), "down"), (utc(2026, 11, 3, 12), "up")]
+    import_rows(tmp_path, cfg, rows_for(every(*NOVEMBER, timedelta(hours=1)), down))
+    return cfg
+
+
+def test_a_week_gets_availability_and_says_why_there_is_no_credit(november: Path) -> None:
+    doc = run(november, "report", "--sla", "gold", "--from", "2026-11-02", "--to", "2026-11-09", "--format", "json")
+    # 2 h down of 168 h: 166/168 = 98.809524 % (below 99.9 %, not below 97 %), but a week is not a billing cycle.
+    assert doc["availability_exact"] == "83/84"
+    assert doc["availability_percent"] == 98.809524
+    assert doc["credit"] is None  # before: 5 % of the whole cycle's fee, 60.00 EUR, not provisional
+    assert doc["claim_deadline"] is None
+    reason = doc["no_credit_reason"]
+    assert "is not a billing cycle of SLA gold" in reason
+    assert "2026-11-01T00:00:00+00:00 to 2026-12-01T00:00:00+00:00" in reason
+    assert "--cycle 2026-11" in reason
+    for fmt in ("table", "markdown", "html"):
+        assert "is not a billing cycle of SLA gold" in run(
+            november, "report", "--sla", "gold", "--from", "2026-11-02", "--to", "2026-11-09", "--format", fmt
+        )
+
+
+def test_a_window_that_is_exactly_the_cycle_gets_the_cycles_credit(november: Path) -> None:
+    # 2 h down of 720 h: 718/720 = 99.722222 %: the 5 % tier, 60.00 EUR, claim within 60 days of Dec 1.
+    by_cycle = run(november, "report", "--sla", "gold", "--cycle", "2026-11", "--format", "json")
+    by_window = run(november, "report", "--sla", "gold", "--from", "2026-11-01", "--to", "2026-12-01",
+                    "--format", "json")  # fmt: skip
+    for doc in (by_cycle, by_window):
+        assert doc["availability_exact"] == "359/360"
+        assert (doc["credit"]["percent"], doc["credit"]["amount"]) == ("5", "60.00")
+        assert doc["credit"]["provisional"] is False
+        assert doc["claim_deadline"] == "2027-01-30T00:00:00+00:00"
+        assert doc["no_credit_reason"] is None
+
+
+def test_an_sla_without_a_fee_says_so(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, "- {id: gold, services: [shop], target: 99.9%}")
+    import_rows(tmp_path, cfg, rows_for(every(*NOVEMBER, timedelta(hours=1)), []))
+    doc = run(cfg, "report", "--sla", "gold", "--cycle", "2026-11", "--format", "json")
+    assert doc["credit"] is None
+    assert doc["no_credit_reason"] == "no credit: the SLA states no credit terms (credits.fee)"

@@ -121,9 +121,15 @@ def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Per
             latency_histogram=histogram,
             result_counts=counts,
         )
-    credit = _credit(sla, evaluation)
+    # Credits are for billing cycles: any other window (--from/--to) shows availability, and says why no credit.
+    not_a_cycle = scope.not_a_cycle_reason(config, sla, period)
+    credit = _credit(sla, evaluation) if not_a_cycle is None else None
     inputs_hash = _inputs_hash(sla, period, intervals, exclusions, windows)
     doc = _document(config, sla, period, tz, now_ms, evaluation, credit, exclusions, warnings, inputs_hash)
+    if not_a_cycle is not None:
+        doc["claim_deadline"] = None
+    no_fee = "no credit: the SLA states no credit terms (credits.fee)"
+    doc["no_credit_reason"] = not_a_cycle or (no_fee if credit is None else None)
     return SlaReport(sla, period, evaluation, credit, doc, inputs_hash)
 
 

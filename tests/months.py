@@ -33,7 +33,7 @@ def result(ts: datetime, outcome: str) -> dict[str, object]:
         "outcome": outcome,
         "latency_ms": None if outcome != "up" else 42.0,
         "status_code": 503 if down else (200 if outcome == "up" else None),
-        "error_kind": "http_status" if down else ("dns" if outcome == "unknown" else None),
+        "error_kind": "http_status" if down else ("controls_failed" if outcome == "unknown" else None),
         "detail": "HTTP 503" if down else "HTTP 200",
         "recheck": False,
     }

@@ -117,7 +117,7 @@ def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Per
             service_exclusions=per_service,
             maintenance=windows,
             probe_interval_ms={e: config.endpoint(e).interval_ms for e in endpoints},
-            monitoring_start_ms=first if first > period.start_ms else None,
+            monitoring_start_ms=first if first > period.start_ms and not whole_cycle(sla) else None,
             latency_histogram=histogram,
             result_counts=counts,
         )
@@ -131,6 +131,17 @@ def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Per
     no_fee = "no credit: the SLA states no credit terms (credits.fee)"
     doc["no_credit_reason"] = not_a_cycle or (no_fee if credit is None else None)
     return SlaReport(sla, period, evaluation, credit, doc, inputs_hash)
+
+
+def whole_cycle(sla: Sla) -> bool:
+    """Whether the whole cycle counts, even the time before monitoring began: under a contract preset (``use:``).
+
+    A contract's formula (minutes in the month - downtime) / minutes in the month does not know when you started
+    watching, so a preset counts that time like any other unseen time (its ``no_data: up``: presumed available)
+    and the fee is not prorated. A hand-written SLA keeps the partial first cycle: measured from the first result,
+    fee prorated.
+    """
+    return sla.use is not None
 
 
 def _objective_inputs(

@@ -185,6 +185,7 @@ def sla_spec(config: Config, sla: Sla) -> SlaSpec:
             LatencyObjective(objectives.latency.percentile, objectives.latency.below) if objectives.latency else None
         ),
         error_rate_below_percent=Fraction(objectives.error_rate.below) if objectives.error_rate else None,
+        coverage_warning=Fraction(sla.coverage_warning) / 100,
     )
 
 

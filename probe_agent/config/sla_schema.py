@@ -192,6 +192,7 @@ class Sla(Model):
     unknown: Policy = "exclude"
     no_data: Policy = "exclude"
     degraded_counts_as: Literal["up", "down"] = "up"
+    coverage_warning: Percent = Decimal("90")  # below this coverage, a warning says how unseen time was counted
     maintenance: tuple[Maintenance, ...] = ()
     objectives: Objectives = Field(default_factory=Objectives)
     max_incident_duration: DurationMs | None = None

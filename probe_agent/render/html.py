@@ -143,7 +143,9 @@ def _cards(doc: dict[str, Any]) -> Html:
     ]
     credit = doc.get("credit")
     if credit is None:
-        cards.append(_card("Service credit", "–", "the SLA has no credit terms", "neutral"))
+        cards.append(
+            _card("Service credit", "–", doc.get("no_credit_reason") or "the SLA has no credit terms", "neutral")
+        )
     else:
         sub = f"{credit['percent']}% of {credit['charged_fee']} {credit['currency']}"
         if credit.get("provisional"):
@@ -371,10 +373,8 @@ def _credit(doc: dict[str, Any]) -> Html:
     deadline = doc.get("claim_deadline")
     deadline_html = f"<p>Claim deadline: <strong>{esc(when(deadline))}</strong></p>" if deadline else ""
     if credit is None:
-        return section(
-            "Credit computation",
-            Html(f'<p class="muted">This SLA has no credit terms: no credit is computed.</p>{deadline_html}'),
-        )
+        why = doc.get("no_credit_reason") or "This SLA has no credit terms: no credit is computed."
+        return section("Credit computation", Html(f'<p class="muted">{esc(why)}</p>{deadline_html}'))
     cur = credit["currency"]
     flags = [
         name

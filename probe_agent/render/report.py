@@ -99,6 +99,8 @@ def summary_rows(doc: dict[str, Any]) -> list[tuple[str, str]]:
     credit = doc.get("credit")
     if credit:
         rows.append(("Credit", f"{credit['percent']}% = {credit['amount']} {credit['currency']} ({credit['rule']})"))
+    elif doc.get("no_credit_reason"):
+        rows.append(("Credit", doc["no_credit_reason"]))
     if doc.get("claim_deadline"):
         rows.append(("Claim deadline", doc["claim_deadline"]))
     return rows

@@ -125,11 +125,13 @@ def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Per
             service_exclusions=per_service,
             maintenance=windows,
             probe_interval_ms={e: config.endpoint(e).interval_ms for e in endpoints},
-            monitoring_start_ms=first if first > period.start_ms else None,
+            monitoring_start_ms=first if first > period.start_ms and not whole_cycle(sla) else None,
             latency_histogram=histogram,
             result_counts=counts,
         )
-    credit = _credit(sla, evaluation)
+    # Credits are for billing cycles: any other window (--from/--to) shows availability, and says why no credit.
+    not_a_cycle = scope.not_a_cycle_reason(config, sla, period)
+    credit = _credit(sla, evaluation) if not_a_cycle is None else None
     inputs_hash = _inputs_hash(
         sla,
         period,
@@ -141,7 +143,22 @@ def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Per
         monitoring_start_ms=None if first is None else max(first, period.start_ms),
     )
     doc = _document(config, sla, period, tz, now_ms, evaluation, credit, exclusions, warnings, inputs_hash)
+    if not_a_cycle is not None:
+        doc["claim_deadline"] = None
+    no_fee = "no credit: the SLA states no credit terms (credits.fee)"
+    doc["no_credit_reason"] = not_a_cycle or (no_fee if credit is None else None)
     return SlaReport(sla, period, evaluation, credit, doc, inputs_hash)
+
+
+def whole_cycle(sla: Sla) -> bool:
+    """Whether the whole cycle counts, even the time before monitoring began: under a contract preset (``use:``).
+
+    A contract's formula (minutes in the month - downtime) / minutes in the month does not know when you started
+    watching, so a preset counts that time like any other unseen time (its ``no_data: up``: presumed available)
+    and the fee is not prorated. A hand-written SLA keeps the partial first cycle: measured from the first result,
+    fee prorated.
+    """
+    return sla.use is not None
 
 
 def _objective_inputs(

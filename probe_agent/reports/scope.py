@@ -93,15 +93,45 @@ def sla_period(
             raise ValueError("periods must lie between 1970 and 9000")
         return period
     if sla.cycle.period == "explicit":
-        assert sla.cycle.from_ is not None and sla.cycle.to is not None
-        start, end = parse_bound(sla.cycle.from_, tz), parse_bound(sla.cycle.to, tz)
-        return explicit_period(start, end, f"{sla.cycle.from_}/{sla.cycle.to}")
+        return billing_cycle_at(config, sla, now_ms)
     if cycle is not None:
         year, month = parse_cycle(cycle)
         if not 1970 <= year < 9000:
             raise ValueError(f"--cycle {cycle}: the year must lie between 1970 and 8999")
         return cycle_starting_in(year, month, sla.cycle.anchor_day, tz)
     return cycle_containing(now_ms, sla.cycle.anchor_day, tz)
+
+
+def billing_cycle_at(config: Config, sla: Sla, ts_ms: int) -> Period:
+    """The SLA's billing cycle that holds ``ts_ms``: its one explicit cycle, or the monthly cycle around it."""
+    tz = sla_zone(config, sla)
+    if sla.cycle.period == "explicit":
+        assert sla.cycle.from_ is not None and sla.cycle.to is not None
+        start, end = parse_bound(sla.cycle.from_, tz), parse_bound(sla.cycle.to, tz)
+        return explicit_period(start, end, f"{sla.cycle.from_}/{sla.cycle.to}")
+    return cycle_containing(ts_ms, sla.cycle.anchor_day, tz)
+
+
+def not_a_cycle_reason(config: Config, sla: Sla, period: Period) -> str | None:
+    """Why ``period`` gets no credit because it is not one of the SLA's billing cycles; None when it is one.
+
+    A period is a billing cycle when it has the bounds of the cycle that holds its start (``--from/--to`` may name
+    a cycle exactly). Credits are for billing cycles: the fee, the tiers and the claim window are per cycle.
+    """
+    cycle = billing_cycle_at(config, sla, period.start_ms)
+    if (cycle.start_ms, cycle.end_ms) == (period.start_ms, period.end_ms):
+        return None
+    tz = sla_zone(config, sla)
+
+    def show(ms: int) -> str:
+        return ms_to_dt(ms).astimezone(tz).isoformat()
+
+    how = "report the cycle (without --from/--to)" if sla.cycle.period == "explicit" else f"--cycle {cycle.label}"
+    return (
+        f"no credit: {show(period.start_ms)} to {show(period.end_ms)} is not a billing cycle of SLA {sla.id} "
+        f"(the cycle holding its start runs {show(cycle.start_ms)} to {show(cycle.end_ms)}); credits are computed "
+        f"for whole billing cycles only: use {how}"
+    )
 
 
 def following_cycle(config: Config, sla: Sla, period: Period) -> Period | None:
@@ -155,6 +185,7 @@ def sla_spec(config: Config, sla: Sla) -> SlaSpec:
             LatencyObjective(objectives.latency.percentile, objectives.latency.below) if objectives.latency else None
         ),
         error_rate_below_percent=Fraction(objectives.error_rate.below) if objectives.error_rate else None,
+        coverage_warning=Fraction(sla.coverage_warning) / 100,
     )
 
 

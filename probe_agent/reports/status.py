@@ -14,6 +14,7 @@ from probe_agent.config.document import Config
 from probe_agent.model import iso
 from probe_agent.reports.timelines import load_intervals, open_folds
 from probe_agent.sla.availability import BucketTotals, Policies, availability_of, bucketize
+from probe_agent.sla.rounding import display_percent
 from probe_agent.sla.timeline import normalize
 from probe_agent.store import queries
 
@@ -21,8 +22,9 @@ DAY_MS = 86_400_000
 
 
 def percent(value: Fraction | None, places: int = 6) -> float | None:
-    """A display/JSON number in percent, rounded to ``places`` decimals (the exact value decides elsewhere)."""
-    return None if value is None else round(float(value * 100), places)
+    """A display/JSON number in percent, rounded half-up to ``places`` decimals from the exact fraction (the exact
+    value decides elsewhere); the credit steps show availability with the same rounding."""
+    return None if value is None else float(display_percent(value * 100, places))
 
 
 def endpoint_availability(intervals: list[Any], start_ms: int, end_ms: int) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Literal
 
+from probe_agent.sla.rounding import display_percent, tidy
 from probe_agent.sla.timeline import Span, clip
 
 BucketPolicy = Literal["exclude", "up", "down"]
@@ -184,4 +185,37 @@ def availability_of(totals: BucketTotals, policies: Policies, target: Fraction) 
         availability=value,
         met=None if value is None else value >= target,
         coverage=coverage,
+    )
+
+
+def coverage_warning(availability: Availability, threshold: Fraction) -> str | None:
+    """A warning when coverage is below ``threshold`` (a fraction in [0, 1]), else None.
+
+    It states how the time without a definite result (no_data and unknown) was counted, as shares of the cycle
+    less excluded time (coverage's own base): presumed available (policy ``up``: a contract preset counts what its
+    contract counts), counted as down, or left out of the availability (``exclude``).
+    """
+    coverage = availability.coverage
+    if coverage is None or coverage >= threshold:
+        return None
+    totals, policies = availability.buckets, availability.policies
+    base = totals.total_ms - totals.excluded_ms
+    ms = {"up": 0, "down": 0, "exclude": 0}
+    for bucket, policy in ((Bucket.NO_DATA, policies.no_data), (Bucket.UNKNOWN, policies.unknown)):
+        ms[policy] += totals.ms(bucket)
+
+    def share(part: int) -> str:
+        return f"{tidy(display_percent(Fraction(part, base) * 100))}%"
+
+    how = f"{share(ms['up'])} of the cycle was presumed available"
+    how += f" (no_data: {policies.no_data}, unknown: {policies.unknown})"
+    if ms["down"]:
+        how += f", {share(ms['down'])} was counted as down"
+    if ms["exclude"]:
+        how += f", {share(ms['exclude'])} was left out of the availability"
+    unseen = totals.no_data_ms + totals.unknown_ms
+    limit = tidy(display_percent(threshold * 100))
+    return (
+        f"coverage {share(base - unseen)} is below the SLA's coverage_warning of {limit}%: "
+        f"{share(unseen)} of the cycle had no definite result; {how}"
     )

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from probe_agent.sla.credits import duration_text
+from probe_agent.sla.rounding import duration_text
 
 _DAY_MS = 86_400_000
 

@@ -18,28 +18,37 @@ The computation, in this order (each step is written into ``CreditResult.steps``
      charged span x 100 %``, where the charged span is the covered part of the cycle when prorating, else the
      whole cycle (both give ``multiplier x units x every x fee / cycle length`` in money).
    - ``per_incident``: ``credit_percent`` for each incident strictly longer than ``longer_than_ms``.
-   A percent that is not a terminating decimal (only the multiplier can produce one) is rounded half-up to
-   10 decimal places; the amount is computed from the percent as shown.
+   Every percent is kept as an exact fraction. One that is not a terminating decimal (only the multiplier can
+   produce one) is *shown* rounded half-up to 10 decimal places, but nothing is computed from the shown figure.
 4. ``combine``: ``sum`` adds the model percents, ``max`` takes the largest (ties: tiers, per_unit, per_incident).
 5. ``cap``: the combined percent is limited to ``cap_percent`` (a percent of the charged fee).
-6. Amount: ``charged fee x percent / 100``, rounded half-up to ``rounding_places``.
+6. Amount: ``charged fee x exact percent / 100``, rounded half-up to ``rounding_places``: the only rounding
+   of money after the fee (UpCloud, 7 minutes of a 31-day cycle at 22.32: 22.32 x 50 x 7 / 44,640 = exactly
+   0.175, paid 0.18; rounding the percent first would give 0.17499999... and pay 0.17).
 7. Minimum payout: the credit is paid only when the rounded amount is strictly ABOVE ``minimum_payout`` (AWS:
    "paid only above 1 USD"); an amount equal to or below it pays 0, and ``percent`` is then 0 too.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Literal
 
+from probe_agent.sla.rounding import duration_text
+from probe_agent.sla.rounding import exact_pct as _exact_pct
+from probe_agent.sla.rounding import money as _money
+from probe_agent.sla.rounding import pct as _pct
+from probe_agent.sla.rounding import show_fraction as _show_fraction
+from probe_agent.sla.rounding import show_fraction_percent as _show_fraction_percent
+from probe_agent.sla.rounding import tidy as _tidy
+from probe_agent.sla.rounding import tidy_fraction as _tidy_f
+
 Combine = Literal["sum", "max"]
 ModelName = Literal["tiers", "per_unit", "per_incident"]
 
 _HUNDRED = Fraction(100)
-_PERCENT_PLACES = 10  # for percents that are not terminating decimals (multiplier model)
 
 # ISO 4217 currencies whose minor unit is not 1/100. Everything else rounds to 2 places.
 _MINOR_UNIT_PLACES = {
@@ -173,16 +182,25 @@ class CreditInputs:
 
 @dataclass(frozen=True, slots=True)
 class CreditComponent:
-    """What one configured model gave, before combining, capping and the minimum payout."""
+    """What one configured model gave, before combining, capping and the minimum payout.
+
+    ``exact`` is the percent as a fraction (what is computed with); ``percent`` is how it is shown (equal to it
+    unless it is not a terminating decimal, then rounded half-up to 10 places).
+    """
 
     model: ModelName
     percent: Decimal
     rule: str
+    exact: Fraction
 
 
 @dataclass(frozen=True, slots=True)
 class CreditResult:
-    """The credit for one cycle. ``percent`` is of ``charged_fee`` and is what is paid (0 below the minimum)."""
+    """The credit for one cycle. ``percent`` is of ``charged_fee`` and is what is paid (0 below the minimum).
+
+    ``percent_exact`` is the exact fraction the amount was computed from; ``percent`` shows it (rounded to 10
+    places only when it is not a terminating decimal).
+    """
 
     percent: Decimal
     amount: Decimal
@@ -193,11 +211,13 @@ class CreditResult:
     components: tuple[CreditComponent, ...] = field(default_factory=tuple)
     capped: bool = False
     below_minimum: bool = False
+    percent_exact: Fraction = Fraction(0)
 
     def to_json(self) -> dict[str, Any]:
         """Money and percents as strings, never floats."""
         return {
             "percent": str(self.percent),
+            "percent_exact": str(self.percent_exact),
             "amount": str(self.amount),
             "currency": self.currency,
             "charged_fee": str(self.charged_fee),
@@ -229,12 +249,12 @@ def compute_credit(terms: CreditTerms, inputs: CreditInputs) -> CreditResult:
 
     paying = [c for c in components if c.percent > 0]
     if terms.combine == "sum":
-        combined = sum((Fraction(c.percent) for c in components), Fraction(0))
+        combined = sum((c.exact for c in components), Fraction(0))
         rule = " + ".join(c.rule for c in paying)
         steps.append(f"combine sum: {' + '.join(_pct(c.percent) for c in components)} = {_pct(_tidy_f(combined))}")
     else:
-        best = max(components, key=lambda c: c.percent)  # max() keeps the first of equals: the documented tie order
-        combined = Fraction(best.percent)
+        best = max(components, key=lambda c: c.exact)  # max() keeps the first of equals: the documented tie order
+        combined = best.exact
         rule = best.rule if best.percent > 0 else ""
         steps.append(f"combine max of {', '.join(_pct(c.percent) for c in components)} = {_pct(best.percent)}")
     if not paying:
@@ -249,9 +269,13 @@ def compute_credit(terms: CreditTerms, inputs: CreditInputs) -> CreditResult:
         else:
             steps.append(f"cap {_pct(terms.cap_percent)} of the fee: not reached")
     percent = _tidy_f(combined)
-    amount = _money(Fraction(charged) * Fraction(percent) / _HUNDRED, places)
+    # From the exact fraction, rounded once: the shown percent may itself be rounded (multiplier model).
+    exact_amount = Fraction(charged) * combined / _HUNDRED
+    amount = _money(exact_amount, places)
+    unrounded = "" if Fraction(amount) == exact_amount else f" = {_show_fraction(exact_amount)} {cur}"
     steps.append(
-        f"amount = {charged} {cur} x {_pct(percent)} = {amount} {cur} (rounded half-up to {places} decimal places)"
+        f"amount = {charged} {cur} x {_exact_pct(combined)}{unrounded} = {amount} {cur}"
+        f" (rounded half-up to {places} decimal places)"
     )
 
     below_minimum = False
@@ -265,8 +289,11 @@ def compute_credit(terms: CreditTerms, inputs: CreditInputs) -> CreditResult:
             rule += f"; {amount} {cur} is not above the minimum payout of {minimum} {cur}: no credit"
             amount = _money(Fraction(0), places)
             percent = _tidy(Decimal(0))
+            combined = Fraction(0)
     steps.append(f"credit: {amount} {cur} ({_pct(percent)} of {charged} {cur})")
-    return CreditResult(percent, amount, cur, charged, rule, tuple(steps), tuple(components), capped, below_minimum)
+    return CreditResult(
+        percent, amount, cur, charged, rule, tuple(steps), tuple(components), capped, below_minimum, combined
+    )
 
 
 def _charged_fee(terms: CreditTerms, inputs: CreditInputs, steps: list[str]) -> Decimal:
@@ -304,12 +331,13 @@ def _tier_component(tiers: tuple[Tier, ...], availability: Fraction) -> CreditCo
     shown = _show_fraction_percent(measured)
     if not under:
         highest = max(t.below_percent for t in tiers)
-        return CreditComponent("tiers", _tidy(Decimal(0)), f"{shown} is not below {_pct(highest)} -> 0%")
+        return CreditComponent("tiers", _tidy(Decimal(0)), f"{shown} is not below {_pct(highest)} -> 0%", Fraction(0))
     tier = min(under, key=lambda t: t.below_percent)
     percent = _tidy(tier.credit_percent)
     lower = [t.below_percent for t in tiers if t.below_percent < tier.below_percent]
     why = f"{shown} is not below {_pct(max(lower))}" if lower else f"availability {shown}"
-    return CreditComponent("tiers", percent, f"tier below {_pct(tier.below_percent)} -> {_pct(percent)} ({why})")
+    rule = f"tier below {_pct(tier.below_percent)} -> {_pct(percent)} ({why})"
+    return CreditComponent("tiers", percent, rule, Fraction(tier.credit_percent))
 
 
 def _per_unit_component(model: PerUnit, inputs: CreditInputs, prorate: bool) -> CreditComponent:
@@ -325,93 +353,32 @@ def _per_unit_component(model: PerUnit, inputs: CreditInputs, prorate: bool) -> 
     units = -(-counted // model.every_ms)  # started units: ceiling division
     head = f"{what}: {units} started unit(s) of {duration_text(model.every_ms)}"
     if model.credit_percent is not None:
-        percent = _tidy_f(units * Fraction(model.credit_percent))
-        return CreditComponent("per_unit", percent, f"{head} x {_pct(model.credit_percent)} -> {_pct(percent)}")
+        exact = units * Fraction(model.credit_percent)
+        percent = _tidy_f(exact)
+        return CreditComponent("per_unit", percent, f"{head} x {_pct(model.credit_percent)} -> {_pct(percent)}", exact)
     assert model.multiplier is not None
     span_ms = inputs.covered_period_ms if prorate else inputs.period_ms
     if span_ms == 0:
-        return CreditComponent("per_unit", _tidy(Decimal(0)), f"{head}; nothing was charged -> 0%")
+        return CreditComponent("per_unit", _tidy(Decimal(0)), f"{head}; nothing was charged -> 0%", Fraction(0))
     share = Fraction(units * model.every_ms, span_ms)
-    percent = _tidy_f(Fraction(model.multiplier) * share * _HUNDRED)
+    exact = Fraction(model.multiplier) * share * _HUNDRED
     return CreditComponent(
         "per_unit",
-        percent,
+        _tidy_f(exact),
         f"{head} = {_show_fraction_percent(share * _HUNDRED)} of the charged {duration_text(span_ms)}, "
-        f"x {model.multiplier} -> {_pct(percent)}",
+        f"x {model.multiplier} -> {_exact_pct(exact)}",
+        exact,
     )
 
 
 def _per_incident_component(model: PerIncident, durations_ms: tuple[int, ...]) -> CreditComponent:
     count = sum(1 for d in durations_ms if d > model.longer_than_ms)
-    percent = _tidy_f(count * Fraction(model.credit_percent))
+    exact = count * Fraction(model.credit_percent)
+    percent = _tidy_f(exact)
     return CreditComponent(
         "per_incident",
         percent,
         f"{count} of {len(durations_ms)} incident(s) longer than {duration_text(model.longer_than_ms)} "
         f"x {_pct(model.credit_percent)} -> {_pct(percent)}",
+        exact,
     )
-
-
-def _round_half_up(value: Fraction, places: int) -> int:
-    """``value x 10**places`` rounded to an integer, halves away from zero."""
-    scaled = value * Fraction(10) ** places
-    magnitude = math.floor(abs(scaled) + Fraction(1, 2))
-    return magnitude if scaled >= 0 else -magnitude
-
-
-def _money(value: Fraction, places: int) -> Decimal:
-    """An amount rounded half-up to ``places`` decimals, always written with that many (60 -> 60.00)."""
-    return Decimal(_round_half_up(value, places)).scaleb(-places)
-
-
-def _tidy(value: Decimal) -> Decimal:
-    """A percent without trailing zeros and without an exponent: 10.00 -> 10, 99.90 -> 99.9."""
-    normal = value.normalize()
-    return normal.quantize(Decimal(1)) if _exponent(normal) > 0 else normal
-
-
-def _exponent(value: Decimal) -> int:
-    exponent = value.as_tuple().exponent
-    if not isinstance(exponent, int):  # 'n', 'N', 'F': NaN and infinity never reach here
-        raise ValueError(f"not a finite number: {value}")
-    return exponent
-
-
-def _tidy_f(value: Fraction) -> Decimal:
-    """A percent as a Decimal: exact if it is a terminating decimal, else rounded half-up to 10 places."""
-    den = value.denominator
-    twos = fives = 0
-    while den % 2 == 0:
-        den //= 2
-        twos += 1
-    while den % 5 == 0:
-        den //= 5
-        fives += 1
-    places = max(twos, fives) if den == 1 else _PERCENT_PLACES
-    return _tidy(Decimal(_round_half_up(value, places)).scaleb(-places))
-
-
-def _pct(value: Decimal) -> str:
-    return f"{value}%"
-
-
-def _show_fraction_percent(value: Fraction) -> str:
-    """A percent for a human: exact when it has at most 6 decimals, else ``~`` and the exact fraction too."""
-    exact = _tidy_f(value)
-    if Fraction(exact) == value and -_exponent(exact) <= 6:
-        return f"{exact}%"
-    shown = Decimal(math.floor(value * 10**6)).scaleb(-6)  # truncated, so 96.9999999 never shows as 97
-    return f"~{shown}% (exactly {value.numerator}/{value.denominator} %)"
-
-
-def duration_text(ms: int) -> str:
-    """A duration as ``2d3h4m5s`` (plus ``ms`` when needed); 0 -> ``0s``."""
-    if ms == 0:
-        return "0s"
-    parts = []
-    rest = ms
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
-        if rest >= size:
-            parts.append(f"{rest // size}{unit}")
-            rest %= size
-    return "".join(parts)

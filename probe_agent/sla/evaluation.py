@@ -39,6 +39,7 @@ from probe_agent.sla.availability import (
     Policies,
     availability_of,
     bucketize,
+    coverage_warning,
 )
 from probe_agent.sla.bounds import DowntimeBounds, downtime_bounds, observed_changes, resolution_warnings
 from probe_agent.sla.budget import ErrorBudget, error_budget
@@ -97,6 +98,7 @@ class SlaSpec:
     max_incident_ms: int | None = None
     latency: LatencyObjective | None = None
     error_rate_below_percent: Fraction | None = None
+    coverage_warning: Fraction | None = None  # warn below this coverage of the whole SLA (a fraction of 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +243,8 @@ def evaluate(
     # Windows around the cycle (handed over to judge slice runs across its edges) are applied, not reported.
     decisions = [d for d in decisions if d.window.start_ms < full.end_ms and d.window.end_ms > full.start_ms]
     warnings += [f"maintenance {d.window.label or d.window.start_ms}: {d.reason}" for d in decisions if not d.excluded]
+    low = None if spec.coverage_warning is None else coverage_warning(overall.availability, spec.coverage_warning)
+    warnings += [low] if low else []
     return SlaEvaluation(
         period=period,
         full_period=full,

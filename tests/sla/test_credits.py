@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from probe_agent.reports.status import percent
 from probe_agent.sla.credits import (
     CreditInputs,
     CreditTerms,
@@ -110,10 +111,28 @@ def test_above_every_tier_says_so() -> None:
     assert result.rule.endswith("no credit")
 
 
-def test_availability_that_is_not_a_short_decimal_is_shown_truncated_and_exact() -> None:
+def test_availability_that_is_not_a_short_decimal_is_shown_rounded_and_exact() -> None:
+    # Rounded half-up to 6 decimals like the report's availability_percent; the exact fraction is what compares.
     result = compute_credit(tiered(), inputs(Fraction(97, 100) - TINY))
-    assert "~96.999999%" in result.rule
-    assert "exactly" in result.rule
+    assert "~97.000000% (exactly 969999999999/10000000000 %)" in result.rule
+    assert result.percent == 10  # 96.9999999999 % is below 97 %
+
+
+def test_availability_in_the_steps_is_rounded_like_availability_percent() -> None:
+    """19m45.877s down in 30 days: 100 - 1,185,877 / 25,920,000 = 99.954248572... %: both show 99.954249."""
+    availability = 1 - Fraction(1_185_877, MONTH)
+    result = compute_credit(tiered(), inputs(availability, downtime_ms=1_185_877))
+    assert "availability ~99.954249% (exactly" in result.steps[1]
+    assert percent(availability) == 99.954249
+
+
+@settings(max_examples=300, deadline=None)
+@given(availability=st.fractions(min_value=0, max_value=1, max_denominator=10**12))
+def test_a_credit_step_shows_availability_as_availability_percent_does(availability: Fraction) -> None:
+    step = compute_credit(tiered(), inputs(availability)).steps[1]
+    shown = step.removeprefix("availability ").removeprefix("~").split("%")[0]
+    reported = percent(availability)
+    assert reported is not None and Decimal(shown) == Decimal(repr(reported))
 
 
 @pytest.mark.parametrize(
@@ -225,6 +244,28 @@ def test_per_unit_multiplier(downtime_ms: int, covered_ms: int, percent: Decimal
     availability = 1 - Fraction(downtime_ms, covered_ms)
     result = compute_credit(terms, inputs(availability, downtime_ms=downtime_ms, covered_ms=covered_ms))
     assert (result.percent, str(result.amount)) == (percent, amount)
+
+
+@pytest.mark.parametrize(
+    ("fee", "every_ms", "multiplier", "downtime_ms", "exact", "amount"),
+    [
+        # UpCloud, October (44,640 min), fee 22.32, a 7-minute interruption: 22.32 x 50 x 7 / 44,640 = 0.175
+        ("22.32", MIN, "50", 7 * MIN, Fraction(175, 1000), "0.18"),
+        # DigitalOcean, October, fee 44.64, one lost 5-minute interval: 44.64 x 1 x 5 / 44,640 = 0.005
+        ("44.64", 5 * MIN, "1", 5 * MIN, Fraction(5, 1000), "0.01"),
+    ],
+)
+def test_multiplier_amount_is_the_exact_fraction_rounded_once(
+    fee: str, every_ms: int, multiplier: str, downtime_ms: int, exact: Fraction, amount: str
+) -> None:
+    october = 31 * DAY
+    terms = CreditTerms(fee=D(fee), currency="EUR", per_unit=PerUnit(every_ms, None, D(multiplier), False))
+    result = compute_credit(terms, inputs(1 - Fraction(downtime_ms, october), downtime_ms=downtime_ms,
+                                          period_ms=october))  # fmt: skip
+    assert Fraction(result.charged_fee) * result.percent_exact / 100 == exact
+    assert str(result.amount) == amount
+    assert f"= {exact.numerator / exact.denominator} EUR = {amount} EUR (rounded half-up" in result.steps[-2]
+    assert result.to_json()["percent_exact"] == str(result.percent_exact)
 
 
 def test_per_unit_multiplier_without_proration_uses_the_whole_cycle() -> None:
@@ -378,8 +419,10 @@ def test_credit_is_bounded_and_is_fee_times_percent(
     share = Fraction(covered_ms, MONTH) if terms.prorate else Fraction(1)
     charged = math.floor(Fraction(terms.fee) * share * 100 + Fraction(1, 2))
     assert result.charged_fee == Decimal(charged) / 100
-    expected = math.floor(Fraction(charged, 100) * Fraction(result.percent) + Fraction(1, 2))
+    # ... from the exact percent, rounded once (the shown percent is rounded to 10 places when it must be)
+    expected = math.floor(Fraction(charged, 100) * result.percent_exact + Fraction(1, 2))
     assert result.amount == Decimal(expected) / 100
+    assert abs(Fraction(result.percent) - result.percent_exact) <= Fraction(1, 2 * 10**10)
     if terms.minimum_payout is not None and result.amount > 0:
         assert result.amount > terms.minimum_payout
     assert result.amount.as_tuple().exponent == -2

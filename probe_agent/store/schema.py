@@ -41,6 +41,7 @@ from pathlib import Path
 import sqlite_utils
 
 BUSY_TIMEOUT_MS = 5000
+WAL_SIZE_LIMIT = 8 * 1024 * 1024  # bytes a reset WAL file is truncated to
 MIGRATION_SET = "probe_agent"
 MIGRATIONS_TABLE = sqlite_utils.Migrations.migrations_table
 
@@ -325,6 +326,9 @@ def _set_pragmas(conn: sqlite3.Connection, path: Path, *, readonly: bool) -> Non
             raise StoreError(f"{path}: could not switch to WAL journal mode (got {mode!r})")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
+    # Behind a long reader (a 30 s report) the WAL cannot be reset and grows (73 MB was seen); once the reader is
+    # gone the next checkpoint resets it, and this limit makes SQLite truncate the file back instead of keeping it.
+    conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
 
 
 def open_db(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:

@@ -174,3 +174,29 @@ def test_transaction_rolls_back_on_error(conn: sqlite3.Connection) -> None:
 def test_constraints_reject_bad_rows(conn: sqlite3.Connection, sql: str, message: str) -> None:
     with pytest.raises(sqlite3.IntegrityError, match=message):
         conn.execute(sql)
+
+
+def test_the_wal_shrinks_back_after_a_long_reader(tmp_path: Path) -> None:
+    """A reader holding a snapshot stops the WAL from being reset, so it grows past the limit; once the reader is
+    gone, the next checkpoint resets it and journal_size_limit truncates the file back."""
+    from probe_agent.store.schema import WAL_SIZE_LIMIT, open_db
+
+    path = tmp_path / "pa.db"
+    writer = open_db(path)
+    writer.execute("CREATE TABLE blobs (b BLOB)")
+    wal = tmp_path / "pa.db-wal"
+    reader = open_db(path, readonly=True)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM blobs").fetchone()  # the snapshot is now pinned
+    for _ in range(48):
+        writer.execute("INSERT INTO blobs VALUES (zeroblob(512 * 1024))")
+    grown = wal.stat().st_size
+    assert grown > 2 * WAL_SIZE_LIMIT  # 24 MiB written behind the reader
+    reader.execute("COMMIT")
+    reader.close()
+    for _ in range(4):  # ordinary writing goes on; the auto-checkpoint resets the WAL
+        writer.execute("INSERT INTO blobs VALUES (zeroblob(1024))")
+    writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    writer.execute("INSERT INTO blobs VALUES (zeroblob(1024))")  # the first write after a reset truncates
+    assert wal.stat().st_size <= WAL_SIZE_LIMIT < grown
+    writer.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import click
 
 from probe_agent import __version__
@@ -13,9 +15,38 @@ from probe_agent.commands.probing import check
 from probe_agent.commands.reporting import status
 from probe_agent.commands.slacmds import credits, incidents, report
 from probe_agent.logs import setup_logging
+from probe_agent.store.schema import StoreError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+class _Main(click.Group):
+    """The command group; store trouble (a database locked by another process for longer than the busy timeout,
+    a full disk, a read-only file system) ends any command with its message and exit 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except StoreError as exc:
+            raise StoreTrouble(str(exc)) from None
+        except sqlite3.OperationalError as exc:
+            raise StoreTrouble(f"the database: {exc}{_hint(exc)}") from None
+
+
+class StoreTrouble(click.ClickException):
+    exit_code = 1
+
+
+def _hint(exc: sqlite3.OperationalError) -> str:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return " (another process holds it; try again)"
+    if "readonly" in text or "read-only" in text:
+        return " (the file or its directory is not writable by this user)"
+    if "disk" in text and "full" in text:
+        return " (free space on its file system)"
+    return ""
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="probe-agent")
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
 def main(verbose: int) -> None:

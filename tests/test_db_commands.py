@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -127,3 +130,29 @@ def test_missing_database(tmp_path: Path) -> None:
         assert done.exit_code == 2, args
         assert "no database at" in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_database_locked_by_another_process_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    """Every command meets a database another process holds (past the 5 s busy timeout) with exit 1 and a
+    message; the daemon refuses to start the same way."""
+    db = tmp_path / "pa.db"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"agent: {{database: {db}}}\nendpoints: [{{id: a, tcp: '127.0.0.1:9'}}]\n")
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("PRAGMA journal_mode = DELETE")  # a rollback-journal lock blocks readers too
+    holder.execute("CREATE TABLE x (a)")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        for command in (["status"], ["export"], ["run"]):
+            done = subprocess.run(
+                [sys.executable, "-m", "probe_agent.cli", *command, "-c", str(cfg)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode == 1, (command, done.stderr)
+            assert f"{db}: the database is locked by another process (waited 5 s); try again" in done.stderr
+            assert "Traceback" not in done.stderr and f"{db}: {db}" not in done.stderr
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()

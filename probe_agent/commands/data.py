@@ -78,7 +78,9 @@ def _open(path: Path, *, readonly: bool) -> sqlite3.Connection:
         raise UsageProblem(str(exc)) from None
     except SchemaOutdated:
         raise UsageProblem(f"{path} needs a schema upgrade: start the agent once (probe-agent run)") from None
-    except (StoreError, sqlite3.DatabaseError) as exc:
+    except StoreError:
+        raise  # store trouble (locked, unreadable): the command group reports it, exit 1
+    except sqlite3.DatabaseError as exc:
         raise UsageProblem(f"{path}: {exc}") from None
 
 

@@ -313,6 +313,12 @@ def _probe_version(path: Path) -> None:
     conn = _connect(path, readonly=True)
     try:
         _refuse_if_too_new(conn, path)
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise StoreError(
+                f"{path}: the database is locked by another process (waited {BUSY_TIMEOUT_MS // 1000} s); try again"
+            ) from exc
+        raise StoreError(f"{path}: cannot read the database ({exc})") from exc
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: not a readable SQLite database ({exc})") from exc
     finally:

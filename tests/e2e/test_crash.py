@@ -28,8 +28,8 @@ from tests.e2e.harness import (
     write_config,
 )
 
-ENDPOINTS = 40
-INTERVAL = "250ms"
+ENDPOINTS = 160  # at the 1 s minimum interval: ~160 results a second
+INTERVAL = "1s"
 TIMEOUT_MS = 200
 LOSS_WINDOW_MS = 1000
 PROBE_SLACK_MS = 100
@@ -75,7 +75,7 @@ async def test_kill_9_loses_at_most_the_last_second_and_the_restart_marks_the_ga
     ages = sorted(kill_ms - at for _, at in unmatched)
     print(f"\nkill -9: {len(served)} requests served, {len(unmatched)} without a stored result, ages (ms) {ages}")
     assert not [age for age in ages if age > LOSS_WINDOW_MS + PROBE_SLACK_MS], "older results were lost"
-    assert len(served) - len(unmatched) > ENDPOINTS * 10, "the daemon was writing steadily before the kill"
+    assert len(served) - len(unmatched) > ENDPOINTS * 3, "the daemon was writing steadily before the kill"
 
     # The restart: the daemon refuses while the dead run's heartbeat looks fresh, so wait until it is stale.
     dead = store.runs()[0]

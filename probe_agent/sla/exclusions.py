@@ -1,8 +1,9 @@
 """Exclusion and maintenance windows: which ``[start_ms, end_ms)`` ranges leave the availability calculation.
 
 Plain exclusions (agreed after the fact, e.g. customer-caused) always count. A maintenance window counts only
-if it was announced at least ``notice_ms`` before it started, when the SLA requires notice; a window that was
-never announced, or announced too late, stays in the calculation and the report says why.
+if it was announced at least its own ``notice_ms`` before it started, when that window requires notice (notice is
+per window: one window's ``notice`` says nothing about another's); a window that was never announced, or announced
+too late, stays in the calculation and the report says why.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from probe_agent.sla.cron import expand
 
 @dataclass(frozen=True, slots=True)
 class MaintenanceWindow:
-    """A maintenance window ``[start_ms, end_ms)``; ``announced_ms``: when it was announced (None: never)."""
+    """A maintenance window ``[start_ms, end_ms)``; ``announced_ms``: when it was announced (None: never);
+    ``notice_ms``: how long before its start it must have been announced (None: no notice required)."""
 
     start_ms: int
     end_ms: int
     announced_ms: int | None = None
     label: str = ""
+    notice_ms: int | None = None
 
     def __post_init__(self) -> None:
         if self.end_ms <= self.start_ms:
@@ -46,26 +49,29 @@ def recurring_windows(
     *,
     announced_ms: int | None = None,
     label: str = "",
+    notice_ms: int | None = None,
 ) -> list[MaintenanceWindow]:
     """The windows of a recurring maintenance rule that overlap ``[start_ms, end_ms)`` (see ``cron.expand``).
 
     ``announced_ms`` is when the recurring rule was announced (e.g. when it entered the contract); every window
-    it generates counts as announced then, so the notice rule compares it with each window's start.
+    it generates counts as announced then and carries the rule's ``notice_ms``, so the notice rule compares the
+    announcement with each window's start.
     """
     return [
-        MaintenanceWindow(s, e, announced_ms=announced_ms, label=label)
+        MaintenanceWindow(s, e, announced_ms=announced_ms, label=label, notice_ms=notice_ms)
         for s, e in expand(cron, duration_ms, start_ms, end_ms, tz)
     ]
 
 
-def decide_windows(windows: Iterable[MaintenanceWindow], notice_ms: int | None) -> list[WindowDecision]:
-    """Decide each window against the notice rule; ``notice_ms`` None means no notice is required.
+def decide_windows(windows: Iterable[MaintenanceWindow]) -> list[WindowDecision]:
+    """Decide each window against its own notice rule (``notice_ms`` None: no notice required, excluded).
 
     With a notice rule, a window is excluded iff ``announced_ms <= start_ms - notice_ms`` (announced exactly
-    ``notice`` ahead is in time).
+    ``notice`` ahead is in time); never announced (``announced_ms`` None) is not in time.
     """
     decisions: list[WindowDecision] = []
     for w in sorted(windows, key=lambda w: (w.start_ms, w.end_ms)):
+        notice_ms = w.notice_ms
         if notice_ms is None:
             decisions.append(WindowDecision(w, True, "maintenance (no notice required)"))
         elif w.announced_ms is None:

@@ -107,8 +107,9 @@ def test_notice_is_per_window(tmp_path: Path) -> None:
     assert doc["availability_exact"] == "131/132"
     assert doc["availability_percent"] == 99.242424
     # The day's bar has the README's 6 decimals too (it had 4: 99.2424).
-    (day,) = doc["days"]  # type: ignore[misc]
-    assert day["availability_percent"] == 99.242424
+    days = doc["days"]
+    assert isinstance(days, list) and len(days) == 1
+    assert days[0]["availability_percent"] == 99.242424
 
 
 def test_each_service_applies_its_own_vantage_rule(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import hashlib
 import json
 import sqlite3
 from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
 from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +21,7 @@ from probe_agent.model import StateInterval, iso, ms_to_dt
 from probe_agent.reports import scope
 from probe_agent.reports.announce import announcement_times
 from probe_agent.reports.days import daily_bars
+from probe_agent.reports.objective_inputs import LeftOut, excluded_result_sums, objective_exclusions_of
 from probe_agent.reports.status import percent
 from probe_agent.reports.timelines import load_intervals, monitoring_start
 from probe_agent.sla.availability import Availability
@@ -35,6 +37,7 @@ from probe_agent.store.rows import Exclusion, RollupSums
 DAY_MS = 86_400_000
 # Intervals are read this far past the period's end, so an outage that crosses the end keeps its true end.
 LOOKAHEAD_MS = 31 * DAY_MS
+_MICRO = Decimal("0.001")  # ms
 
 
 @dataclass(frozen=True)
@@ -100,10 +103,11 @@ def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Per
     )
     announced = announcement_times(conn, config, sla)
     windows = scope.maintenance_windows(config, sla, period.start_ms, period.end_ms, announced)
-    counts, histogram = _objective_inputs(conn, sla, endpoints, period, now_ms)
+    sla_wide, per_endpoint, per_service = split_exclusions(exclusions)
+    left_out = objective_exclusions_of(spec, windows, sla_wide, per_endpoint, per_service)
+    counts, histogram = _objective_inputs(conn, sla, endpoints, period, now_ms, left_out)
     evaluation: SlaEvaluation | None = None
     warnings: list[str] = []
-    sla_wide, per_endpoint, per_service = split_exclusions(exclusions)
     if first is None or first >= min(now_ms, period.end_ms):
         warnings.append("no data for this period: nothing was probed or imported for its endpoints yet")
     else:
@@ -128,16 +132,19 @@ def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Per
 
 
 def _objective_inputs(
-    conn: sqlite3.Connection, sla: Sla, endpoints: list[str], period: Period, now_ms: int
+    conn: sqlite3.Connection, sla: Sla, endpoints: list[str], period: Period, now_ms: int, left_out: LeftOut
 ) -> tuple[ResultCounts | None, LatencyHistogram | None]:
+    """Counts and histogram of the measured range, less each endpoint's results in excluded time (``left_out``)."""
     objectives = sla.objectives
     if objectives.latency is None and objectives.error_rate is None:
         return None, None
     end = min(now_ms, period.end_ms)
     if end <= period.start_ms:
         return ResultCounts(), LatencyHistogram()
-    sums = queries.rollup_sums(conn, period.start_ms, end, endpoints, with_histograms=objectives.latency is not None)
+    with_histograms = objectives.latency is not None
+    sums = queries.rollup_sums(conn, period.start_ms, end, endpoints, with_histograms=with_histograms)
     total = RollupSums.merged(sums.values())
+    total.subtract(excluded_result_sums(conn, left_out, period.start_ms, end, with_histograms=with_histograms))
     counts = ResultCounts(up=total.n_up, degraded=total.n_degraded, down=total.n_down, unknown=total.n_unknown)
     return counts, total.histogram
 
@@ -386,7 +393,8 @@ def _objectives(ev: SlaEvaluation) -> dict[str, Any]:
         out["latency"] = {
             "percentile": lat.objective.percentile,
             "below_ms": lat.objective.below_ms,
-            "value_ms": None if lat.value_ms is None else round(lat.value_ms, 3),
+            # Rounded up to the microsecond, so the printed value is never below the truth either.
+            "value_ms": None if lat.value_ms is None else float(Decimal(lat.value_ms).quantize(_MICRO, ROUND_CEILING)),
             "samples": lat.samples,
             "met": lat.met,
         }

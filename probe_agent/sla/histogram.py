@@ -82,6 +82,17 @@ class LatencyHistogram:
         for b, n in other.counts.items():
             self.counts[b] = self.counts.get(b, 0) + n
 
+    def subtract(self, other: LatencyHistogram) -> None:
+        """Remove ``other``'s counts, which must be part of this histogram (e.g. results in excluded time)."""
+        for b, n in other.counts.items():
+            left = self.counts.get(b, 0) - n
+            if left < 0:
+                raise ValueError(f"cannot remove {n} samples from bucket {b}: it holds {self.counts.get(b, 0)}")
+            if left:
+                self.counts[b] = left
+            else:
+                self.counts.pop(b, None)
+
     @property
     def total(self) -> int:
         return sum(self.counts.values())

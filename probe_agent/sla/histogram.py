@@ -83,15 +83,24 @@ class LatencyHistogram:
             self.counts[b] = self.counts.get(b, 0) + n
 
     def subtract(self, other: LatencyHistogram) -> None:
-        """Remove ``other``'s counts, which must be part of this histogram (e.g. results in excluded time)."""
-        for b, n in other.counts.items():
-            left = self.counts.get(b, 0) - n
-            if left < 0:
-                raise ValueError(f"cannot remove {n} samples from bucket {b}: it holds {self.counts.get(b, 0)}")
-            if left:
-                self.counts[b] = left
-            else:
-                self.counts.pop(b, None)
+        """Remove ``other``'s samples, which must be part of this histogram (e.g. the results in excluded time).
+
+        A sample is removed from its own bucket; when that bucket holds too few, from the nearest buckets that
+        hold some (the higher first on a tie): a stored rollup may hold a sample one bucket away from where it is
+        put today, in the rare case the older bucketing put a latency within 1e-9 of an edge on its other side.
+        Raises ValueError when this histogram holds fewer samples than ``other``.
+        """
+        if other.total > self.total:
+            raise ValueError(f"cannot remove {other.total} samples from a histogram of {self.total}")
+        for b, n in sorted(other.counts.items()):
+            while n:
+                nearest = min(self.counts, key=lambda k: (abs(k - b), -k))
+                taken = min(n, self.counts[nearest])
+                n -= taken
+                if taken == self.counts[nearest]:
+                    del self.counts[nearest]
+                else:
+                    self.counts[nearest] -= taken
 
     @property
     def total(self) -> int:

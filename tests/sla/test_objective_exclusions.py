@@ -44,7 +44,11 @@ def test_a_histogram_loses_only_what_it_holds() -> None:
     h.subtract(LatencyHistogram.of([1.0, 50.0]))
     assert h == LatencyHistogram.of([1.0])
     with pytest.raises(ValueError):
-        h.subtract(LatencyHistogram.of([50.0]))
+        h.subtract(LatencyHistogram.of([1.0, 1.0]))
+    # A sample an older bucketing put one bucket lower is removed from there.
+    stored = LatencyHistogram({70: 2, 75: 1})
+    stored.subtract(LatencyHistogram({71: 1}))
+    assert stored == LatencyHistogram({70: 1, 75: 1})
 
 
 ranges = st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)).map(sorted).map(tuple), max_size=4)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from probe_agent.model import RESULT_KEYS, ProbeResult
-from probe_agent.render.csvout import escape_cell
+from probe_agent.render.csvout import LINE_END, escape_cell
 
 FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = RESULT_KEYS
@@ -60,7 +60,7 @@ def write_results(results: Iterable[ProbeResult], fmt: str, out: TextIO) -> int:
     """Write results one at a time (nothing is collected) as ``jsonl`` or ``csv``; returns how many."""
     n = 0
     if fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv.writer(out, lineterminator=LINE_END)
         writer.writerow(CSV_COLUMNS)
         for result in results:
             writer.writerow(csv_cells(result))
@@ -116,7 +116,22 @@ def _jsonl_records(lines: Iterable[str]) -> Iterator[tuple[int, Any]]:
 
 
 def _csv_records(lines: Iterable[str]) -> Iterator[tuple[int, Any]]:
-    reader = csv.reader(lines)
+    # strict: a quote that is opened and never closed is an error at its record, not a cell that swallows every
+    # line after it (the lenient reader turned the rest of a file into one cell: "imported 1 of 1").
+    reader = csv.reader(lines, strict=True)
+    try:
+        yield from _csv_rows(reader)
+    except csv.Error as exc:
+        yield (
+            reader.line_num,
+            ValueError(
+                f"malformed CSV ({exc}) in the record that ends here; a cell that holds a quote must be quoted "
+                'whole, with the quote doubled ("say ""hi""")'
+            ),
+        )
+
+
+def _csv_rows(reader: Any) -> Iterator[tuple[int, Any]]:
     header = next(reader, None)
     if header is None:
         return
@@ -172,6 +187,4 @@ def read_results(
                 problems.append(Problem(number, str(exc)))
     except UnicodeDecodeError as exc:
         problems.append(Problem(None, f"the file is not UTF-8 text ({exc.reason} at byte {exc.start} of a block)"))
-    except csv.Error as exc:
-        problems.append(Problem(None, f"malformed CSV: {exc}"))
     return parsed, problems

@@ -184,6 +184,43 @@ def test_csv_export_escapes_formulas_and_import_reads_them_back(cfg: Path, tmp_p
     assert [r.detail for r in stored(fresh)[2]] == details
 
 
+def test_csv_export_quotes_every_cell_holding_cr_or_lf(cfg: Path, tmp_path: Path) -> None:
+    """A bare CR inside a detail once went out unquoted, so a reader splitting records at CR saw `=1+1` begin an
+    unescaped row of its own. Records end in CRLF now, and a cell with CR or LF is quoted whole."""
+    details = ["timeout\r=1+1", "two\nlines", "crlf\r\nhere"]
+    assert (
+        import_file(cfg, tmp_path, [res(T0 + i * MIN, "down", detail=d) for i, d in enumerate(details)]).exit_code == 0
+    )
+    out = tmp_path / "out.csv"
+    assert cli("export", "-c", str(cfg), "--format", "csv", "--output", str(out)).exit_code == 0
+    text = out.read_bytes().decode()  # bytes: the CLI runner's captured stdout folds CRLF into LF
+    assert text.count("\r\n") == 1 + len(details) + 1  # header, three records, and the one inside "crlf\r\nhere"
+    for detail in details:
+        assert f',"{detail}",' in text
+    assert [row[7] for row in csv.reader(io.StringIO(text, newline=""))][1:] == details
+    fresh = tmp_path / "fresh.db"
+    assert cli("import", str(out), "-c", str(cfg), "--database", str(fresh)).exit_code == 0
+    assert [r.detail for r in stored(fresh)[2]] == details
+
+
+def test_a_stray_quote_in_a_csv_import_is_an_error_not_swallowed_rows(cfg: Path, tmp_path: Path) -> None:
+    body = (
+        "ts,endpoint,outcome,detail\r\n"
+        "2026-01-01T00:00:00Z,api,up,ok\r\n"
+        '2026-01-01T00:01:00Z,api,down,"refused\r\n'  # the quote is never closed: the lenient reader took every
+        "2026-01-01T00:02:00Z,api,up,ok\r\n"  # line after it as one cell and imported 1 of 1
+        "2026-01-01T00:03:00Z,api,up,ok\r\n"
+    )
+    (tmp_path / "stray.csv").write_bytes(body.encode())
+    done = cli("import", str(tmp_path / "stray.csv"), "-c", str(cfg), "--agent", "ams")
+    assert done.exit_code == 2
+    assert "line 5: malformed CSV (unexpected end of data)" in done.stderr
+    (tmp_path / "after.csv").write_bytes(b'ts,endpoint,outcome\r\n2026-01-01T00:00:00Z,"api"x,up\r\n')
+    done = cli("import", str(tmp_path / "after.csv"), "-c", str(cfg), "--agent", "ams")
+    assert done.exit_code == 2 and "line 2: malformed CSV" in done.stderr
+    assert not (tmp_path / "probe.db").exists()  # nothing was written, not even an empty database
+
+
 # -- refusals: nothing is stored -------------------------------------------------------------------------------
 
 

@@ -114,8 +114,15 @@ def test_exclusion_errors_exit_2_and_store_nothing(cfg: Path) -> None:
     assert cli(*args, "--sla", "gold", "--from", "2026-09-02", "--to", "2026-09-01")[0] == 2
     assert cli(*args, "--sla", "gold", "--endpoint", "web", "--from", "2026-09-01", "--to", "2026-09-02")[0] == 2
     assert cli(*args, "--sla", "gold", "--from", "2026-09-01T00:00:00", "--to", "2026-09-02")[0] == 2  # naive
+    # A typo'd year would silently excuse every outage of every cycle: bounded to 1970-9000 and to 366 days.
+    code, out = cli(*args, "--sla", "gold", "--from", "0001-01-01", "--to", "9999-01-01")
+    assert code == 2 and "between 1970 and 9000" in out
+    code, out = cli(*args, "--sla", "gold", "--from", "2026-01-01", "--to", "2027-01-03")
+    assert code == 2 and "at most 366 days (this one lasts 367.0 days)" in out
+    assert cli(*args, "--sla", "gold", "--from", "2026-01-01", "--to", "2027-01-02")[0] == 0  # 366 days: allowed
+    assert cli("exclusions", "revoke", "1", "-c", str(cfg))[0] == 0
     _, listing = cli("exclusions", "list", "--all", "--format", "json", "-c", str(cfg))
-    assert json.loads(listing) == []
+    assert [e["start"][:10] for e in json.loads(listing)] == ["2026-01-01"]  # only the 366-day one
 
 
 def test_closed_cycle_keeps_its_figures_and_warns_on_drift(cfg: Path) -> None:

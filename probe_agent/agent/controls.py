@@ -5,11 +5,17 @@ fails too, the failure says nothing about the target and becomes ``unknown`` (er
 resolver's temporary error (``dns_temporary``) is ``unknown`` unless a ``dns`` control resolves at that moment. With
 no controls configured the agent cannot tell its own outage from the target's: failures stay ``down`` and the
 daemon says so at start-up.
+
+A verdict only speaks for failures that began before its round of control probes started: a target probe that
+started later may have met a network that failed in between (a cached "controls up" reused then turned 15 s of the
+agent's own outage into three false incidents). Such a failure waits for (or starts) a newer round; the cache
+still saves rounds when many targets fail at once, which is what it is for.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
@@ -25,7 +31,8 @@ class ControlsVerdict:
     any_up: bool  # at least one control passed
     dns_up: bool  # at least one dns control passed
     detail: str
-    checked_at: float  # monotonic seconds
+    checked_at: float  # monotonic seconds: when the round finished (the cache counts from here)
+    started_at: float = -float("inf")  # monotonic seconds: when the round's control probes started
 
 
 class Controls:
@@ -45,19 +52,40 @@ class Controls:
         self._monotonic = monotonic
         self._verdict: ControlsVerdict | None = None
         self._pending: asyncio.Future[ControlsVerdict] | None = None
+        self._pending_started = -float("inf")
 
     @property
     def configured(self) -> bool:
         return bool(self.controls)
 
-    async def verdict(self) -> ControlsVerdict:
-        now = self._monotonic()
-        if self._verdict is not None and now - self._verdict.checked_at < self._cache_s:
-            return self._verdict
-        if self._pending is not None:  # many targets failing at once share one round of control probes
-            return await asyncio.shield(self._pending)
+    def now(self) -> float:
+        """The monotonic clock the verdicts are stamped with: take a probe's start from it for ``judge``."""
+        return self._monotonic()
+
+    async def verdict(self, since: float = -float("inf")) -> ControlsVerdict:
+        """A verdict from a round of control probes that started at or after ``since`` (monotonic seconds): a
+        cached one if still fresh, the round under way if it started late enough, else a new round."""
+        while True:
+            cached = self._verdict
+            if (
+                cached is not None
+                and cached.started_at >= since
+                and self._monotonic() - cached.checked_at < self._cache_s
+            ):
+                return cached
+            if self._pending is None:
+                return await self._new_round()
+            pending, started = self._pending, self._pending_started
+            if started >= since:  # many targets failing at once share one round of control probes
+                return await asyncio.shield(pending)
+            # A round that started before this failure began cannot speak for it: let it finish, then look again.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(pending)
+
+    async def _new_round(self) -> ControlsVerdict:
         loop = asyncio.get_running_loop()
         self._pending = loop.create_future()
+        self._pending_started = started = self._monotonic()
         try:
             results = await asyncio.gather(*(self._prober(c) for c in self.controls))
             passed = [
@@ -70,7 +98,7 @@ class Controls:
             )
             failed = [f"{r.endpoint}: {r.error_kind or r.outcome}" for r in results if r not in passed]
             detail = f"{len(passed)}/{len(results)} controls up" + (f" ({'; '.join(failed)})" if failed else "")
-            verdict = ControlsVerdict(bool(passed), dns_up, detail, self._monotonic())
+            verdict = ControlsVerdict(bool(passed), dns_up, detail, self._monotonic(), started)
             self._verdict = verdict
             self._pending.set_result(verdict)
             return verdict
@@ -81,13 +109,15 @@ class Controls:
         finally:
             self._pending = None
 
-    async def judge(self, result: ProbeResult) -> ProbeResult:
-        """Apply the controls rule to one target result (up/degraded/unknown results pass through)."""
+    async def judge(self, result: ProbeResult, started: float = -float("inf")) -> ProbeResult:
+        """Apply the controls rule to one target result (up/degraded/unknown results pass through). ``started``:
+        when the target's probe started, on ``now()``'s clock; only a verdict from a round started since speaks
+        for it (the default accepts any, for callers that probe the controls right after the target anyway)."""
         if result.outcome is not Outcome.DOWN:
             return result
         if result.error_kind is ErrorKind.DNS_TEMPORARY:
             has_dns_control = any(c.dns is not None for c in self.controls)
-            verdict = await self.verdict() if has_dns_control else None
+            verdict = await self.verdict(started) if has_dns_control else None
             if verdict is None or not verdict.dns_up:
                 why = verdict.detail if verdict else "no dns control configured to tell"
                 return _unknown(
@@ -96,7 +126,7 @@ class Controls:
             return result
         if not self.controls:
             return result
-        verdict = await self.verdict()
+        verdict = await self.verdict(started)
         if verdict.any_up:
             return result
         return _unknown(

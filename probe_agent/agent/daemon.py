@@ -1,6 +1,7 @@
 """``probe-agent run``: wiring of config, store, folds, scheduler and calendar jobs, plus signals and sd_notify.
 
-Lifecycle: open the store (refusing a newer schema, or a second live daemon with the same agent id), close the runs
+Lifecycle: take the agent id's lock on the database (``runlock``: a second daemon, even beside a paused first one,
+is refused), open the store (refusing a newer schema, or a live daemon of that agent id on another host), close the runs
 of this agent that crashed (at their last heartbeat), start a run, resume every endpoint's fold from its stored
 snapshot (the time since the previous run ended becomes ``no_data``), then probe until SIGTERM/SIGINT. SIGHUP
 reloads the config: validated first; an invalid config is logged and the running one kept.
@@ -23,6 +24,7 @@ from typing import Any
 from probe_agent import __version__
 from probe_agent.agent.calendar import CalendarJobs
 from probe_agent.agent.controls import Controls
+from probe_agent.agent.runlock import LockHeld, RunLock
 from probe_agent.agent.scheduler import ProbeScheduler, ScheduledEndpoint
 from probe_agent.agent.sdnotify import Notifier
 from probe_agent.agent.state import TimelineFold
@@ -104,6 +106,7 @@ class Daemon:
         self.calendar: CalendarJobs | None = None
         self.controls: Controls | None = None
         self.reloads = 0
+        self._lock: RunLock | None = None
 
     @property
     def agent_id(self) -> str:
@@ -121,7 +124,21 @@ class Daemon:
         cfg = self.loaded.config
         now = self.wall_ms()
         heartbeat_ms = cfg.agent.heartbeat
-        previous_end, snapshots = await asyncio.to_thread(self._prepare_store, now, heartbeat_ms)
+        self._lock = RunLock(self.db_path, self.agent_id)
+        try:
+            self._lock.acquire()
+        except LockHeld as exc:
+            raise DaemonError(
+                f"another probe-agent with agent id {self.agent_id!r} is running on this database (pid {exc.pid}, "
+                f"holding {exc.path}); stop it first or give this one another agent.id"
+            ) from None
+        except OSError as exc:
+            raise DaemonError(f"cannot create the lock file {self._lock.path}: {exc.strerror or exc}") from None
+        try:
+            previous_end, snapshots = await asyncio.to_thread(self._prepare_store, now, heartbeat_ms)
+        except BaseException:
+            self._lock.release()
+            raise
         self.writer = StoreWriter(self.db_path)
         self.writer.start()
         self.run_id = self.writer.run_sync(
@@ -339,7 +356,7 @@ class Daemon:
 
     async def _close_cycles(self) -> None:
         """Close every SLA cycle that ended at least its ``close_after`` ago and is not closed yet."""
-        from probe_agent.reports.closing import close_cycle, due_cycles
+        from probe_agent.reports.closing import CycleNotOver, close_cycle, due_cycles
         from probe_agent.store.records import CycleAlreadyClosed
 
         config = self.loaded.config
@@ -354,6 +371,10 @@ class Daemon:
                         doc = close_cycle(conn, config, sla, period, now)
                     except CycleAlreadyClosed:
                         continue  # closed by hand meanwhile
+                    except CycleNotOver as exc:
+                        # A down run at the cycle's end is not decided yet: this hourly job tries again later.
+                        log.info("%s", exc)
+                        continue
                     credit = doc.get("credit") or {}
                     closed.append(
                         f"{sla.id} {period.label}: availability {doc['availability_percent']}%, "
@@ -399,4 +420,6 @@ class Daemon:
                 lambda: writer.run_sync(lambda c: records.stop_run(c, self.run_id, now, clean=True))
             )
             await asyncio.to_thread(writer.close)
+        if self._lock is not None:
+            self._lock.release()
         log.info("stopped cleanly (run %d)", self.run_id)

@@ -78,8 +78,9 @@ class EndpointWorker:
         ep = self.endpoint
         before = self.fold.phase
         recheck = before in ("suspect", "down")
+        started = self.controls.now()
         raw = await self.prober(ep, agent=self.agent, resolvers=self.resolvers, recheck=recheck)
-        result = await self.controls.judge(raw)
+        result = await self.controls.judge(raw, started)
         if self.closed:
             # Removed by a reload while this probe ran: its timeline already ended before this result's ts, so
             # storing it would leave a result no interval accounts for. Drop it.

@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from probe_agent.config.document import Config
 from probe_agent.config.sla_checks import check_sla_refs, expand_presets
 from probe_agent.config.values import format_duration_ms, parse_duration_ms
-from probe_agent.config.yamlsource import ConfigError, Mark, Path_, Positions, Problem, dotted, load_yaml
+from probe_agent.config.yamlsource import MAX_BYTES, ConfigError, Mark, Path_, Positions, Problem, dotted, load_yaml
 
 SEARCH_PATH = ("./probe-agent.yaml", "/etc/probe-agent/config.yaml")
 ENV_VAR = "PROBE_AGENT_CONFIG"
@@ -92,10 +92,30 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: dict[str, st
             path = dotted(_trim_loc(loc))
             if not any(path == r or path.startswith(r + ".") or path.startswith(r + "[") for r in reported):
                 problems.append(Problem(positions.find(loc), path, _message(err), _hint(err)))
-        raise ConfigError(problems) from None
+        raise ConfigError(redact_problems(problems, secrets)) from None
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(redact_problems(problems, secrets))
     return LoadedConfig(config, main, tuple(files), raw, frozenset(secrets), positions)
+
+
+def redact_problems(problems: list[Problem], secrets: set[str]) -> list[Problem]:
+    """``problems`` with every resolved secret value in a message or hint replaced by ``***``.
+
+    A value that fails validation is echoed by its message (``'htp://h/?token=...' is not an http:// URL``), and a
+    config error reaches stderr, the journal and a reload's log line, none of which may carry a secret. Every
+    secret of this load is redacted, however short, longest first (so one secret inside another leaves no part);
+    a rotated secret is this load's value, so a reload's error never shows it either.
+    """
+    ordered = sorted((s for s in secrets if s), key=len, reverse=True)
+    if not ordered:
+        return problems
+
+    def clean(text: str) -> str:
+        for secret in ordered:
+            text = text.replace(secret, "***")
+        return text
+
+    return [replace(p, message=clean(p.message), hint=None if p.hint is None else clean(p.hint)) for p in problems]
 
 
 def _read_with_includes(main: Path, positions: Positions, problems: list[Problem]) -> tuple[Any, list[Path]]:
@@ -109,7 +129,23 @@ def _read_with_includes(main: Path, positions: Positions, problems: list[Problem
             return None
         seen.add(real)
         try:
-            text = path.read_text(encoding="utf-8")
+            if path.stat().st_size > MAX_BYTES:
+                problems.append(Problem(including, "include" if including else "", f"{path} is larger than 10 MiB"))
+                return None
+            raw = path.read_bytes()
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+            problems.append(
+                Problem(
+                    Mark(str(path), line, col),
+                    "",
+                    f"not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+                    "save the file as UTF-8",
+                )
+            )
+            return None
         except OSError as exc:
             problems.append(
                 Problem(including, "include" if including else "", f"cannot read {path}: {exc.strerror or exc}")

@@ -13,7 +13,17 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from probe_agent.config.values import DurationMs, SizeBytes, parse_host_port
+from probe_agent.config.values import (
+    ControlCache,
+    Grace,
+    Heartbeat,
+    Interval,
+    Retention,
+    SizeBytes,
+    StopTimeout,
+    Timeout,
+    parse_host_port,
+)
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 Ident = Annotated[str, Field(pattern=ID_PATTERN)]
@@ -88,6 +98,12 @@ class HttpCheck(Model):
         parts = urlsplit(v)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{v!r} is not an http:// or https:// URL with a host")
+        try:
+            port = parts.port
+        except ValueError:
+            port = 0  # out of 0-65535, or not a number
+        if port == 0:
+            raise ValueError(f"{v!r}: the port must be a number from 1 to 65535")
         return v
 
     @field_validator("body_regex")
@@ -145,12 +161,12 @@ class Endpoint(Model):
     tcp: TcpCheck | None = None
     tls: TlsCheck | None = None
     dns: DnsCheck | None = None
-    interval: DurationMs | None = None
-    timeout: DurationMs | None = None
-    retry_interval: DurationMs | None = None
-    confirm: int | None = Field(default=None, ge=1, le=100)
-    grace: DurationMs | None = None  # how long past its interval a result still speaks (default: the timeout)
-    degraded_after: DurationMs | None = None
+    interval: Interval | None = None
+    timeout: Timeout | None = None
+    retry_interval: Interval | None = None
+    confirm: int | None = Field(default=None, ge=1, le=20)
+    grace: Grace | None = None  # how long past its interval a result still speaks (default: the timeout)
+    degraded_after: Grace | None = None
     ip_version: Literal["4", "6", "any"] = "any"
     tags: tuple[str, ...] = ()
     cert_expiry_warning: int | None = Field(default=None, ge=1, le=3650)  # days
@@ -237,11 +253,11 @@ class Endpoint(Model):
 
 
 class Defaults(Model):
-    interval: DurationMs = 60_000
-    timeout: DurationMs = 10_000
-    retry_interval: DurationMs = 5_000
-    confirm: int = Field(default=3, ge=1, le=100)
-    degraded_after: DurationMs | None = None
+    interval: Interval = 60_000
+    timeout: Timeout = 10_000
+    retry_interval: Interval = 5_000
+    confirm: int = Field(default=3, ge=1, le=20)
+    degraded_after: Grace | None = None
 
 
 class Agent(Model):
@@ -251,10 +267,10 @@ class Agent(Model):
     resolvers: tuple[str, ...] = ()  # nameserver IPs; empty = the system resolver
     max_concurrency: int = Field(default=100, ge=1, le=10_000)
     per_host_limit: int = Field(default=4, ge=1, le=1000)
-    heartbeat: DurationMs = 5_000
-    retention: DurationMs = 400 * 86_400_000  # raw results; intervals and rollups are kept forever
-    stop_timeout: DurationMs = 10_000  # SIGTERM: in-flight probes get this long before they are abandoned
-    control_cache: DurationMs = 5_000  # how long one controls verdict is reused
+    heartbeat: Heartbeat = 5_000
+    retention: Retention = 400 * 86_400_000  # raw results; intervals and rollups are kept forever
+    stop_timeout: StopTimeout = 10_000  # SIGTERM: in-flight probes get this long before they are abandoned
+    control_cache: ControlCache = 5_000  # how long one controls verdict is reused
 
     @field_validator("timezone")
     @classmethod

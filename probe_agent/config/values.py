@@ -9,7 +9,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer
 
 _DURATION_UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _DURATION_HINT = "durations look like 500ms, 10s, 5m, 1h, 2d, 1w, or a number of seconds"
@@ -18,14 +18,14 @@ _DURATION_HINT = "durations look like 500ms, 10s, 5m, 1h, 2d, 1w, or a number of
 def parse_duration_ms(value: Any) -> int:
     """Milliseconds from ``500ms``, ``10s``, ``5m``, ``1h``, ``2d``, ``1w`` or a number of seconds (may be fractional).
 
-    Compound forms (``1h30m``) are accepted as a sum of parts. Negative values are rejected.
+    Compound forms (``1h30m``) are accepted as a sum of parts. Negative values, ``.inf``/``nan`` and anything
+    longer than ``MAX_DURATION_MS`` (ten years: no setting means more, and larger numbers overflowed) are
+    rejected; each setting states its own tighter bounds.
     """
     if isinstance(value, bool):
         raise ValueError(f"expected a duration, got a boolean ({_DURATION_HINT})")
     if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError("a duration must not be negative")
-        return round(value * 1000)
+        return _bounded(value * 1000, value)
     if not isinstance(value, str):
         raise ValueError(f"expected a duration ({_DURATION_HINT})")
     text = value.strip()
@@ -34,13 +34,24 @@ def parse_duration_ms(value: Any) -> int:
     except ValueError:
         pass
     else:
-        if seconds < 0:
-            raise ValueError("a duration must not be negative")
-        return round(seconds * 1000)
+        return _bounded(seconds * 1000, value)
     parts = re.findall(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)", text)
     if not parts or re.sub(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)", "", text).strip():
         raise ValueError(f"{value!r} is not a duration ({_DURATION_HINT})")
-    return round(sum(Decimal(n) * _DURATION_UNITS_MS[u] for n, u in parts))
+    return _bounded(sum(Decimal(n) * _DURATION_UNITS_MS[u] for n, u in parts), value)
+
+
+MAX_DURATION_MS = 3653 * 86_400_000  # ten years
+
+
+def _bounded(ms: float | Decimal, written: Any) -> int:
+    if ms != ms or ms in (float("inf"), float("-inf")):  # nan, .inf, 1e400
+        raise ValueError(f"{written!r} is not a finite duration ({_DURATION_HINT})")
+    if ms < 0:
+        raise ValueError("a duration must not be negative")
+    if ms > MAX_DURATION_MS:
+        raise ValueError(f"{written!r} is longer than ten years")
+    return round(ms)
 
 
 def format_duration_ms(ms: int) -> str:
@@ -135,5 +146,39 @@ def parse_host_port(value: str) -> tuple[str, int]:
 
 
 DurationMs = Annotated[int, BeforeValidator(parse_duration_ms), PlainSerializer(format_duration_ms)]
+
+DAY_MS = 86_400_000
+
+
+def _between(low_ms: int, high_ms: int) -> AfterValidator:
+    """Bound a duration setting to ``[low_ms, high_ms]``, refused with the bounds in duration form.
+
+    Zero or absurd values were accepted and did harm: ``timeout: 0`` recorded a healthy target down,
+    ``retry_interval: 0`` sent hundreds of requests a second to a failing target, ``heartbeat: 0`` spun a core.
+    """
+
+    def check(ms: int) -> int:
+        if not low_ms <= ms <= high_ms:
+            raise ValueError(f"{format_duration_ms(ms)} is outside {_in_days(low_ms)} to {_in_days(high_ms)}")
+        return ms
+
+    return AfterValidator(check)
+
+
+def _in_days(ms: int) -> str:
+    return f"{ms // DAY_MS}d" if ms >= DAY_MS and ms % DAY_MS == 0 else format_duration_ms(ms)
+
+
+# The bounds of every duration setting (README, "Reference"); where one must be shorter than another (timeout <
+# interval) that is checked across fields.
+_D = BeforeValidator(parse_duration_ms)
+_S = PlainSerializer(format_duration_ms)
+Timeout = Annotated[int, _D, _between(100, 366 * DAY_MS), _S]
+Interval = Annotated[int, _D, _between(1000, 366 * DAY_MS), _S]
+Grace = Annotated[int, _D, _between(0, 366 * DAY_MS), _S]
+Heartbeat = Annotated[int, _D, _between(1000, 60_000), _S]
+Retention = Annotated[int, _D, _between(DAY_MS, 3650 * DAY_MS), _S]
+StopTimeout = Annotated[int, _D, _between(0, 3_600_000), _S]
+ControlCache = Annotated[int, _D, _between(0, 3_600_000), _S]
 Percent = Annotated[Decimal, BeforeValidator(parse_percent), PlainSerializer(lambda d: f"{d}%")]
 SizeBytes = Annotated[int, BeforeValidator(parse_size)]

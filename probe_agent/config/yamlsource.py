@@ -2,8 +2,10 @@
 
 PyYAML's safe composer builds a node tree; we turn it into dicts/lists/scalars ourselves so that we can (1) record
 ``path -> file:line:col`` for error messages, (2) refuse every tag that is not plain YAML (``!!python/...``,
-custom tags), (3) refuse duplicate keys, which plain YAML silently lets the last one win, and (4) keep
-timestamps as strings (YAML 1.1 would turn an unquoted ISO time into a naive datetime).
+custom tags), (3) refuse duplicate keys, which plain YAML silently lets the last one win, (4) keep
+timestamps as strings (YAML 1.1 would turn an unquoted ISO time into a naive datetime), and (5) bound what a
+document may cost: at most ``MAX_ALIASES`` alias expansions (a "billion laughs" include took 2.9 GB on reload) and
+``MAX_DEPTH`` levels of nesting (deeper input overflowed the parser's recursion). ``MAX_BYTES`` bounds a file.
 """
 
 from __future__ import annotations
@@ -17,6 +19,15 @@ import yaml
 Path_ = tuple[str | int, ...]
 
 _PLAIN = "tag:yaml.org,2002:"
+MAX_BYTES = 10 * 1024 * 1024
+MAX_DEPTH = 100
+MAX_ALIASES = 100
+
+
+class _TooCostly(Exception):
+    """Building stopped: the document is over one of the limits (the problem is already recorded)."""
+
+
 _SCALAR_TAGS = {_PLAIN + t for t in ("str", "int", "float", "bool", "null", "timestamp", "binary")}
 
 
@@ -99,8 +110,16 @@ def load_yaml(text: str, file: str) -> tuple[Any, Positions, list[Problem]]:
     """Parse one YAML document. Returns (data, positions, problems); data is None on a syntax error."""
     positions = Positions()
     problems: list[Problem] = []
+    if len(text) > MAX_BYTES:
+        problems.append(Problem(Mark(file, 1, 1), "", f"the file is larger than {MAX_BYTES // 1024 // 1024} MiB"))
+        return None, positions, problems
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        problems.append(
+            Problem(Mark(file, 1, 1), "", f"nested more than {MAX_DEPTH} levels deep", "flatten the structure")
+        )
+        return None, positions, problems
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Mark(file, mark.line + 1, mark.column + 1) if mark else Mark(file, 1, 1)
@@ -112,8 +131,30 @@ def load_yaml(text: str, file: str) -> tuple[Any, Positions, list[Problem]]:
     if node is None:
         return {}, positions, problems
     constructor = yaml.SafeLoader("")
+    built: set[int] = set()  # collection nodes already built once: meeting one again is an alias expansion
+    aliases = 0
 
     def build(n: yaml.Node, path: Path_) -> Any:
+        nonlocal aliases
+        if len(path) > MAX_DEPTH:
+            problems.append(
+                Problem(_mark(n, file), dotted(path[:3]) + "...", f"nested more than {MAX_DEPTH} levels deep")
+            )
+            raise _TooCostly
+        if isinstance(n, yaml.CollectionNode):
+            if id(n) in built:
+                aliases += 1
+                if aliases > MAX_ALIASES:
+                    problems.append(
+                        Problem(
+                            _mark(n, file),
+                            dotted(path),
+                            f"more than {MAX_ALIASES} alias expansions (*name)",
+                            "write the values out, or use `defaults:` for shared settings",
+                        )
+                    )
+                    raise _TooCostly
+            built.add(id(n))
         positions.values.setdefault(path, _mark(n, file))
         if isinstance(n, yaml.MappingNode):
             if n.tag != _PLAIN + "map":
@@ -160,7 +201,10 @@ def load_yaml(text: str, file: str) -> tuple[Any, Positions, list[Problem]]:
             return n.value  # keep as written; the field's own parser reads it
         return constructor.construct_object(n, deep=True)
 
-    return build(node, ()), positions, problems
+    try:
+        return build(node, ()), positions, problems
+    except _TooCostly:
+        return None, positions, problems
 
 
 def _bad_tag(node: yaml.Node, file: str, path: Path_) -> Problem:

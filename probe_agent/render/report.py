@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from probe_agent.render.csvout import to_csv
-from probe_agent.render.markdown import md_table
+from probe_agent.render.markdown import md_table, md_text
 from probe_agent.render.table import format_table
 
 
@@ -190,7 +190,10 @@ def _lists_text(doc: dict[str, Any]) -> list[str]:
 
 
 def report_markdown(doc: dict[str, Any]) -> str:
-    parts = [f"# SLA report: {doc['sla']}, cycle {doc['cycle']['label']}", md_table(["", ""], summary_rows(doc))]
+    parts = [
+        md_text(f"# SLA report: {doc['sla']}, cycle {doc['cycle']['label']}"),
+        md_table(["", ""], summary_rows(doc)),
+    ]
     if doc.get("services"):
         parts += [
             "## Services",
@@ -213,9 +216,9 @@ def report_markdown(doc: dict[str, Any]) -> str:
             ),
         ]
     if doc.get("credit"):
-        parts += ["## Credit computation", "\n".join(f"1. {step}" for step in doc["credit"]["steps"])]
+        parts += ["## Credit computation", "\n".join(f"1. {md_text(step)}" for step in doc["credit"]["steps"])]
     if doc.get("warnings"):
-        parts += ["## Warnings", "\n".join(f"- {w}" for w in doc["warnings"])]
+        parts += ["## Warnings", "\n".join(f"- {md_text(w)}" for w in doc["warnings"])]
     parts += ["## How to verify", f"`{doc['verify']['command']}` (inputs hash `{doc['inputs_hash']}`)"]
     return "\n\n".join(parts) + "\n"
 

@@ -37,6 +37,10 @@ from probe_agent.store.rows import Exclusion, RollupSums
 DAY_MS = 86_400_000
 # Intervals are read this far past the period's end, so an outage that crosses the end keeps its true end.
 LOOKAHEAD_MS = 31 * DAY_MS
+# With slice counting and min_run > 1, intervals, exclusions and maintenance windows are also read this far before
+# the period's start (and exclusions and windows as far past its end as intervals), so a run of down slices that
+# crosses an edge is judged on its whole length, with the same excluded time in both cycles.
+LOOKBEHIND_MS = 31 * DAY_MS
 _MICRO = Decimal("0.001")  # ms
 
 
@@ -96,14 +100,18 @@ def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Per
     endpoints = scope.scope_endpoints(config, sla)
     spec = scope.sla_spec(config, sla)
     load_end = min(now_ms, period.end_ms + LOOKAHEAD_MS)
-    intervals = load_intervals(conn, config, endpoints, period.start_ms, load_end)
+    runs_across = spec.counting is not None and spec.counting.min_run > 1
+    load_start = period.start_ms - LOOKBEHIND_MS if runs_across else period.start_ms
+    around_end = max(period.end_ms, load_end) if runs_across else period.end_ms
+    intervals = load_intervals(conn, config, endpoints, load_start, load_end)
     first = monitoring_start(conn, config, endpoints)
-    exclusions = applicable_exclusions(
-        config, sla, queries.exclusions(conn, start_ms=period.start_ms, end_ms=period.end_ms)
-    )
+    applied = applicable_exclusions(config, sla, queries.exclusions(conn, start_ms=load_start, end_ms=around_end))
+    # The report lists the exclusions of the period; those around it only serve to judge slice runs.
+    exclusions = [e for e in applied if e.start_ms < period.end_ms and e.end_ms > period.start_ms]
     announced = announcement_times(conn, config, sla)
-    windows = scope.maintenance_windows(config, sla, period.start_ms, period.end_ms, announced)
-    sla_wide, per_endpoint, per_service = split_exclusions(exclusions)
+    windows = scope.maintenance_windows(config, sla, load_start, around_end, announced)
+    sla_wide, per_endpoint, per_service = split_exclusions(applied)
+    # Objectives leave out the results of excluded time (cut to the measured range by _objective_inputs).
     left_out = objective_exclusions_of(spec, windows, sla_wide, per_endpoint, per_service)
     counts, histogram = _objective_inputs(conn, sla, endpoints, period, now_ms, left_out)
     evaluation: SlaEvaluation | None = None
@@ -126,7 +134,7 @@ def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Per
             result_counts=counts,
         )
     credit = _credit(sla, evaluation)
-    inputs_hash = _inputs_hash(sla, period, intervals, exclusions, windows)
+    inputs_hash = _inputs_hash(sla, period, intervals, applied, windows)
     doc = _document(config, sla, period, tz, now_ms, evaluation, credit, exclusions, warnings, inputs_hash)
     return SlaReport(sla, period, evaluation, credit, doc, inputs_hash)
 
@@ -150,9 +158,10 @@ def _objective_inputs(
 
 
 def downtime_for_credit(result: ScopeResult) -> int:
-    """Counted downtime in ms; with slice counting, down slices x unit (what the contract counts)."""
+    """Counted downtime in ms; with slice counting, the down slices' total length (what the contract counts): a
+    unit per whole slice, a slice cut short by the cycle's edge its actual length, so never more than the cycle."""
     if result.slices is not None:
-        return result.slices.down_slices * result.slices.counting.unit_ms
+        return result.slices.down_ms
     return result.availability.counted_down_ms
 
 

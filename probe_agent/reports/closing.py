@@ -25,6 +25,15 @@ class CycleNotOver(ValueError):
     pass
 
 
+class CycleNotSettled(CycleNotOver):
+    """The cycle has ended but a down run touching its end is still open and shorter than ``min_run``: whether it
+    counts is decided only at ``until_ms``."""
+
+    def __init__(self, message: str, until_ms: int) -> None:
+        super().__init__(message)
+        self.until_ms = until_ms
+
+
 def apply_closed(conn: sqlite3.Connection, doc: dict[str, Any]) -> dict[str, Any]:
     """The document to show for a cycle: the stored one if the cycle was closed (with any drift noted)."""
     start_ms = dt_to_ms(datetime.fromisoformat(doc["cycle"]["start"]))
@@ -59,12 +68,32 @@ def apply_closed(conn: sqlite3.Connection, doc: dict[str, Any]) -> dict[str, Any
 
 
 def close_cycle(conn: sqlite3.Connection, config: Config, sla: Sla, period: Period, now_ms: int) -> dict[str, Any]:
-    """Store the final report and credit of a cycle that has ended. Raises CycleNotOver, CycleAlreadyClosed."""
+    """Store the final report and credit of a cycle that has ended. Raises CycleNotOver, CycleAlreadyClosed.
+
+    With slice counting and ``min_run``, a down run that touches the cycle's end and is still open and too short to
+    count (it may yet grow into a counted run) keeps the cycle open until the moment it is decided
+    (``OpenRun.decided_by_ms``): CycleNotSettled says until when. Still open then (no data after it), it counts as
+    up and the cycle closes.
+    """
     if now_ms < period.end_ms:
         raise CycleNotOver(f"cycle {period.label} of {sla.id} runs until {iso(period.end_ms)}; it cannot close yet")
     rep = build_report(conn, config, sla, period, now_ms)
     if rep.evaluation is None:
         raise CycleNotOver(f"cycle {period.label} of {sla.id} has no data at all; there is nothing to close")
+    ev = rep.evaluation
+    pending = [
+        (s.open_run, s.counting.min_run)
+        for s in (r.slices for r in (ev.overall, *ev.services.values()))
+        if s is not None and s.open_run is not None and s.open_run.decided_by_ms > now_ms
+    ]
+    if pending:
+        run, min_run = max(pending, key=lambda p: p[0].decided_by_ms)
+        raise CycleNotSettled(
+            f"cycle {period.label} of {sla.id} cannot close yet: a down run of {run.down_slices} slice(s) from "
+            f"{iso(run.start_ms)} touches the cycle's end and is still open, shorter than min_run {min_run}; "
+            f"it is decided by {iso(run.decided_by_ms)}: close the cycle then",
+            run.decided_by_ms,
+        )
     doc = dict(rep.doc)
     doc["closed"] = None
     records.close_cycle(

@@ -145,8 +145,8 @@ class CreditTerms:
 class CreditInputs:
     """What the SLA core measured for one cycle.
 
-    ``downtime_ms``: counted-down time (with slice counting: down slices x unit). ``allowance_ms``: the error
-    budget, (1 - target) x (cycle - excluded). ``incident_durations_ms``: whole incidents, start to end.
+    ``downtime_ms``: counted-down time (with slice counting: the down slices' total length). ``allowance_ms``: the
+    error budget, (1 - target) x (cycle - excluded). ``incident_durations_ms``: whole incidents, start to end.
     ``period_ms``: the full cycle's length; ``covered_period_ms``: the part the fee is prorated to (monitoring
     started mid-cycle, or an explicit short cycle); equal to ``period_ms`` for a full cycle.
     """

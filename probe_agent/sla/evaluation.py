@@ -21,7 +21,10 @@ cycle boundary keeps its true start and end in both cycles, while its down ms ar
 bucket figures.
 
 Callers must hand over every interval that overlaps ``[period start, now)`` for each endpoint, including the
-open one up to ``now``: an outage without a later up interval is reported as ongoing.
+open one up to ``now``: an outage without a later up interval is reported as ongoing. With slice counting and
+``min_run`` > 1, a run of down slices is judged on its whole length across the period's edges, on the data handed
+over (so callers hand over intervals, exclusions and maintenance windows from before the period too); maintenance
+windows outside the period are applied but not reported.
 """
 
 from __future__ import annotations
@@ -189,7 +192,9 @@ def evaluate(
     all_intervals = [iv for e in names for iv in intervals_by_endpoint.get(e, ())]
     window_start = min([period.start_ms, *(iv.start_ms for iv in all_intervals)])
     window_end = max([measured_end, *(iv.end_ms for iv in all_intervals)])
-    ctx = _Context(spec, period, measured_end, excluded, probe_interval_ms or {}, window_start, window_end)
+    ctx = _Context(
+        spec, period, measured_end, excluded, probe_interval_ms or {}, window_start, window_end, origin_ms=full.start_ms
+    )
 
     agent_timelines: dict[str, list[list[Span]]] = {}
     vantage_timelines: dict[tuple[str, CombineRule], list[Span]] = {}
@@ -251,6 +256,8 @@ def evaluate(
     slowest = max((ctx.intervals.get(e, 0) for e in names), default=0)
     if slowest:
         warnings += resolution_warnings(slowest, spec.counting.unit_ms if spec.counting else None, spec.max_incident_ms)
+    # Windows around the cycle (handed over to judge slice runs across its edges) are applied, not reported.
+    decisions = [d for d in decisions if d.window.start_ms < full.end_ms and d.window.end_ms > full.start_ms]
     warnings += [f"maintenance {d.window.label or d.window.start_ms}: {d.reason}" for d in decisions if not d.excluded]
     return SlaEvaluation(
         period=period,
@@ -282,6 +289,7 @@ class _Context:
     intervals: Mapping[str, int]
     window_start: int
     window_end: int
+    origin_ms: int  # the full cycle's start: slices align to it even when monitoring began later
 
     def scope(
         self,
@@ -298,7 +306,18 @@ class _Context:
         avail = availability_of(BucketTotals.of(buckets), spec.policies, spec.target)
         slice_result = None
         if slices and spec.counting is not None:
-            slice_result = count_slices(buckets, start, end, spec.policies, spec.counting, spec.target)
+            # With min_run, a run is judged on its whole length: the slices see the data around the period too.
+            around = spec.counting.min_run > 1 and (self.window_start < start or self.window_end > end)
+            slice_result = count_slices(
+                bucketize(timeline, self.window_start, self.window_end, excluded) if around else buckets,
+                start,
+                end,
+                spec.policies,
+                spec.counting,
+                spec.target,
+                origin_ms=self.origin_ms,
+                context=(self.window_start, self.window_end) if around else None,
+            )
         # The budget stays time-based when counting slices: used = counted-down ms, as the design defines it.
         whole_excluded = overlap_ms(excluded, start, self.period.end_ms)
         budget = error_budget(self.period, whole_excluded, spec.target, avail.counted_down_ms, self.measured_end)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import glob
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -206,3 +209,108 @@ def test_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 def test_example_configs_load(path: str) -> None:
     loaded = load_config(path, env={"SHOP_TOKEN": "example-token"})
     assert loaded.config.endpoints
+
+
+def test_a_secret_inside_an_invalid_value_is_never_printed(tmp_path: Path) -> None:
+    """Validation echoes the bad value; every resolved secret in it (env, file) is redacted, hints included."""
+    (tmp_path / "tok").write_text("file-canary-93\n")
+    path = write(
+        tmp_path,
+        """
+        endpoints:
+          - id: a
+            http: "htp://host/h?token=${TOK}"
+          - id: b
+            http: "file:TOKFILE"
+          - id: c
+            http: {url: "http://h/", method: "${TOK}"}
+        """.replace("TOKFILE", str(tmp_path / "tok")),
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={"TOK": "env-canary-17"})
+    text = str(info.value)
+    assert "canary" not in text
+    assert "endpoints[0].http.url: 'htp://host/h?token=***' is not an http:// or https:// URL" in text
+    assert "endpoints[1].http.url: '***' is not" in text
+    assert "endpoints[2].http.method" in text  # still located, value or not
+
+
+def test_config_validate_never_prints_a_secret(tmp_path: Path) -> None:
+    path = write(tmp_path, 'endpoints:\n  - id: a\n    http: "htp://host/?token=${TOK}"\n')
+    for command in (["config", "validate"], ["run"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "probe_agent.cli", *command, "-c", str(path)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TOK": "cli-canary-55"},
+            timeout=60,
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert "token=***" in proc.stderr and "canary" not in proc.stdout + proc.stderr
+
+
+LAUGHS = "x0: &l0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"x{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]\n" for i in range(1, 9)
+)  # 10^9 strings once expanded
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        (LAUGHS, (1, "x2[8][1]"), "more than 100 alias expansions (*name)"),  # the 101st; line: the anchor
+        ("endpoints: " + "[" * 10_000 + "]" * 10_000 + "\n", (1, ""), "nested more than 100 levels deep"),
+        ("endpoints: " + "[" * 150 + "]" * 150 + "\n", (1, "endpoints[0][0]..."), "nested more than 100 levels deep"),
+        ("endpoints: &a [*a]\n", (1, "endpoints[0][0]..."), "nested more than 100 levels deep"),
+        ("agent: {timeout: .inf}\nendpoints: [{id: a, tcp: 'h:1', interval: 1e400}]\n", None, "not a finite duration"),
+    ],
+)
+def test_costly_or_hostile_yaml_is_refused_with_a_located_message(
+    tmp_path: Path, text: str, where: tuple[int, str] | None, message: str
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    found = problems(path)
+    assert any(message in m for _, _, m in found), found
+    if where is not None:
+        assert (found[0][0], found[0][1]) == where
+
+
+def test_a_byte_that_is_not_utf8_is_located(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"endpoints:\n  - id: a\n    tcp: 'h\xff:1'\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    (problem,) = info.value.problems
+    assert (str(problem.mark), problem.message) == (f"{path}:3:12", "not UTF-8 text (byte 0xff)")
+
+
+def test_a_file_over_10_mib_is_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("endpoints: []\n# " + "x" * (10 * 1024 * 1024) + "\n")
+    assert problems(path) == [(0, "", f"{path} is larger than 10 MiB")]
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("defaults: {timeout: 0}", "defaults.timeout: 0s is outside 100ms to 366d"),
+        ("defaults: {interval: 500ms, timeout: 200ms}", "defaults.interval: 500ms is outside 1s to 366d"),
+        ("defaults: {retry_interval: 0}", "defaults.retry_interval: 0s is outside 1s to 366d"),
+        ("defaults: {confirm: 21}", "defaults.confirm: Input should be less than or equal to 20"),
+        ("agent: {heartbeat: 0}", "agent.heartbeat: 0s is outside 1s to 1m"),
+        ("agent: {heartbeat: 2m}", "agent.heartbeat: 2m is outside 1s to 1m"),
+        ("agent: {retention: 1h}", "agent.retention: 1h is outside 1d to 3650d"),
+        ("defaults: {interval: 400d}", "defaults.interval: 57w1d is outside 1s to 366d"),
+        ("endpoints: [{id: x, http: 'http://h:99999/'}]", "endpoints[0].http.url: 'http://h:99999/': the port"),
+        ("endpoints: [{id: x, http: 'http://h:0/'}]", "endpoints[0].http.url: 'http://h:0/': the port"),
+        ("endpoints: [{id: x, tcp: 'h:99999'}]", "endpoints[0].tcp: 'h:99999': the port must be a number from 1"),
+    ],
+)
+def test_durations_and_numbers_have_sane_bounds(tmp_path: Path, setting: str, message: str) -> None:
+    """Zero or absurd settings did harm (timeout 0 recorded a healthy target down, retry_interval 0 sent 664
+    requests/s, heartbeat 0 spun a core): each is exit 2 with its key path and the bounds."""
+    text = setting + "\n" + ("" if setting.startswith("endpoints") else "endpoints: [{id: a, tcp: 'h:1'}]\n")
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    found = [f"{p}: {m}" for _, p, m in problems(path)]
+    assert any(f.startswith(message) for f in found), found

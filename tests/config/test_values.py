@@ -25,7 +25,10 @@ def test_durations(text: object, ms: int) -> None:
     assert parse_duration_ms(text) == ms
 
 
-@pytest.mark.parametrize("bad", ["", "10 parsecs", "-5s", -1, True, "5m garbage", None, [1]])
+@pytest.mark.parametrize(
+    "bad",
+    ["", "10 parsecs", "-5s", -1, True, "5m garbage", None, [1], float("inf"), float("nan"), "1e400", "inf", "3654d"],
+)
 def test_bad_durations(bad: object) -> None:
     with pytest.raises(ValueError):
         parse_duration_ms(bad)

@@ -133,3 +133,33 @@ async def test_second_daemon_with_the_same_agent_id_refuses_to_start(
     assert [(r.run_id, r.stopped_ms) for r in store.runs()] == [(1, None)]
     assert await first.stop() == 0
     assert [(r.run_id, r.clean) for r in store.runs()] == [(1, 1)]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+async def test_a_paused_daemon_keeps_its_lock_so_a_second_one_is_refused(
+    tmp_path: Path, db: Path, store: StoreReader, launcher: DaemonLauncher, recorder: RecordingTarget
+) -> None:
+    """SIGSTOP for longer than three heartbeats made the first daemon look dead: a second one started, both wrote,
+    and the intervals overlapped for good. The OS lock is still held by the paused process."""
+    cfg = write_config(tmp_path / "c.yaml", agent_config(db, [{"id": "a", "http": recorder.url("a")}]))
+    first = await launcher.start(cfg)
+    await wait_until(lambda: store.results("a"), timeout=15, what="first daemon probing", daemon=first)
+    first.signal(signal.SIGSTOP)
+    try:
+        (heartbeat_ms,) = store.rows("SELECT heartbeat_ms FROM runs WHERE run_id = 1")[0]
+        await asyncio.sleep(3.5)  # heartbeat 1 s: past three heartbeats, the run's heartbeat is stale
+        second = await launcher.start(cfg)
+        assert await second.wait(15) == 1
+        log = second.log()
+        assert f"another probe-agent with agent id 't1' is running on this database (pid {first.pid}" in log, log
+        assert "Traceback" not in log
+    finally:
+        first.signal(signal.SIGCONT)
+    assert [(r.run_id, r.stopped_ms) for r in store.runs()] == [(1, None)], "the paused run was not closed"
+    before = len(store.results("a"))
+    await wait_until(lambda: len(store.results("a")) > before, timeout=10, what="probing resumed", daemon=first)
+    assert await first.stop() == 0
+    assert [(r.run_id, r.clean) for r in store.runs()] == [(1, 1)]
+    assert heartbeat_ms < store.runs()[0].stopped_ms
+    assert_tiled(store.intervals("a"))

@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+import yaml
 
 from probe_agent.demo_targets import Targets
 from tests.e2e.harness import (
@@ -60,11 +61,18 @@ async def test_sighup_refuses_broken_configs_then_applies_an_edited_one(
     daemon = await launcher.start(path)
     await wait_until(lambda: store.results("keep") and store.results("old"), timeout=15, what="probing", daemon=daemon)
 
+    # A secret (rotated in since start-up, so the log's redaction has never seen it) inside a value that fails
+    # validation: the refusal must not echo it.
+    canary = "htp://host/h?token=rotated-canary-7f3a"
+    (tmp_path / "url-secret").write_text(canary)
+    leaky = {"id": "leaky", "http": f"file:{tmp_path / 'url-secret'}"}
     broken = {
         "invalid YAML": "agent: {id: t1\nendpoints: [\n",
         "an unknown key": path.read_text().replace("heartbeat:", "hartbeat:"),
+        "a secret in an invalid value": None,
         "a missing file": None,
     }
+    broken["a secret in an invalid value"] = yaml.safe_dump(agent_config(db, [keep, old, in_flight, leaky]))
     for n, (what, text) in enumerate(broken.items(), start=1):
         if text is None:
             path.unlink()
@@ -74,6 +82,7 @@ async def test_sighup_refuses_broken_configs_then_applies_an_edited_one(
         await wait_until(partial(refused, daemon, n), timeout=5, what=f"refusal of {what}", daemon=daemon)
         await results_keep_arriving(store, daemon, "keep", "old")
     assert len(store.rows("SELECT * FROM config_activations")) == 1, "a refused config never took effect"
+    assert "rotated-canary" not in daemon.log() and "url: '***' is not an http" in daemon.log()
 
     new = {"id": "new", "http": targets.url("/healthy")}
     write_config(path, agent_config(db, [keep, new]))

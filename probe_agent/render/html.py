@@ -234,7 +234,7 @@ def _measurement(doc: dict[str, Any]) -> Html:
         )
     for name, o in (doc.get("objectives") or {}).items():
         if name == "latency":
-            value = "no samples" if o["value_ms"] is None else f"{o['value_ms']:.1f} ms"
+            value = "no samples" if o["value_ms"] is None else f"{o['value_ms']:.3f} ms"
             rows.append(
                 (
                     f"Latency p{o['percentile']:g}",

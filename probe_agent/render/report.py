@@ -86,7 +86,7 @@ def summary_rows(doc: dict[str, Any]) -> list[tuple[str, str]]:
         )
     for name, o in (doc.get("objectives") or {}).items():
         if name == "latency":
-            value = "-" if o["value_ms"] is None else f"{o['value_ms']:.1f} ms"
+            value = "-" if o["value_ms"] is None else f"{o['value_ms']:.3f} ms"
             objective = f"objective below {o['below_ms']:.0f} ms: {met_text(o['met'])}"
             rows.append((f"Latency p{o['percentile']:g}", f"{value} ({objective})"))
         else:

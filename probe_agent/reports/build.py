@@ -11,6 +11,7 @@ import hashlib
 import json
 import sqlite3
 from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
 from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +22,7 @@ from probe_agent.model import StateInterval, iso, ms_to_dt
 from probe_agent.reports import scope
 from probe_agent.reports.announce import announcement_times
 from probe_agent.reports.days import daily_bars
+from probe_agent.reports.objective_inputs import LeftOut, excluded_result_sums, objective_exclusions_of
 from probe_agent.reports.status import percent
 from probe_agent.reports.timelines import load_intervals, monitoring_start
 from probe_agent.sla.availability import Availability
@@ -40,6 +42,7 @@ LOOKAHEAD_MS = 31 * DAY_MS
 # the period's start (and exclusions and windows as far past its end as intervals), so a run of down slices that
 # crosses an edge is judged on its whole length, with the same excluded time in both cycles.
 LOOKBEHIND_MS = 31 * DAY_MS
+_MICRO = Decimal("0.001")  # ms
 
 
 @dataclass(frozen=True)
@@ -108,10 +111,12 @@ def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Per
     exclusions = [e for e in applied if e.start_ms < period.end_ms and e.end_ms > period.start_ms]
     announced = announcement_times(conn, config, sla)
     windows = scope.maintenance_windows(config, sla, load_start, around_end, announced)
-    counts, histogram = _objective_inputs(conn, sla, endpoints, period, now_ms)
+    sla_wide, per_endpoint, per_service = split_exclusions(applied)
+    # Objectives leave out the results of excluded time (cut to the measured range by _objective_inputs).
+    left_out = objective_exclusions_of(spec, windows, sla_wide, per_endpoint, per_service)
+    counts, histogram = _objective_inputs(conn, sla, endpoints, period, now_ms, left_out)
     evaluation: SlaEvaluation | None = None
     warnings: list[str] = []
-    sla_wide, per_endpoint, per_service = split_exclusions(applied)
     if first is None or first >= min(now_ms, period.end_ms):
         warnings.append("no data for this period: nothing was probed or imported for its endpoints yet")
     else:
@@ -162,16 +167,19 @@ def whole_cycle(sla: Sla) -> bool:
 
 
 def _objective_inputs(
-    conn: sqlite3.Connection, sla: Sla, endpoints: list[str], period: Period, now_ms: int
+    conn: sqlite3.Connection, sla: Sla, endpoints: list[str], period: Period, now_ms: int, left_out: LeftOut
 ) -> tuple[ResultCounts | None, LatencyHistogram | None]:
+    """Counts and histogram of the measured range, less each endpoint's results in excluded time (``left_out``)."""
     objectives = sla.objectives
     if objectives.latency is None and objectives.error_rate is None:
         return None, None
     end = min(now_ms, period.end_ms)
     if end <= period.start_ms:
         return ResultCounts(), LatencyHistogram()
-    sums = queries.rollup_sums(conn, period.start_ms, end, endpoints, with_histograms=objectives.latency is not None)
+    with_histograms = objectives.latency is not None
+    sums = queries.rollup_sums(conn, period.start_ms, end, endpoints, with_histograms=with_histograms)
     total = RollupSums.merged(sums.values())
+    total.subtract(excluded_result_sums(conn, left_out, period.start_ms, end, with_histograms=with_histograms))
     counts = ResultCounts(up=total.n_up, degraded=total.n_degraded, down=total.n_down, unknown=total.n_unknown)
     return counts, total.histogram
 
@@ -453,7 +461,8 @@ def _objectives(ev: SlaEvaluation) -> dict[str, Any]:
         out["latency"] = {
             "percentile": lat.objective.percentile,
             "below_ms": lat.objective.below_ms,
-            "value_ms": None if lat.value_ms is None else round(lat.value_ms, 3),
+            # Rounded up to the microsecond, so the printed value is never below the truth either.
+            "value_ms": None if lat.value_ms is None else float(Decimal(lat.value_ms).quantize(_MICRO, ROUND_CEILING)),
             "samples": lat.samples,
             "met": lat.met,
         }

@@ -2,6 +2,7 @@
 
 A day's segments come from the SLA's bucketed timeline (one bucket per instant, exclusions applied). Time before
 monitoring began, and time not yet measured (a cycle still running), has no segment: the bar is blank there.
+A day's ``availability_percent`` is rounded like the report's (6 decimals, ``status.percent``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from probe_agent.model import ms_to_dt
+from probe_agent.reports.status import percent
 from probe_agent.sla.availability import BucketSpan, BucketTotals, Policies, availability_of
 from probe_agent.sla.periods import Period, local_midnight_ms
 
@@ -60,7 +62,7 @@ def daily_bars(
                 "start": local_iso(start, tz),
                 "end": local_iso(end, tz),
                 "segments": segments,
-                "availability_percent": None if avail is None else round(float(avail * 100), 4),
+                "availability_percent": percent(avail),  # 6 decimals, like every availability_percent
                 "down_s": round(totals.down_ms / 1000, 3),
             }
         )

@@ -157,29 +157,33 @@ def scope_endpoints(config: Config, sla: Sla) -> list[str]:
 
 
 def sla_spec(config: Config, sla: Sla) -> SlaSpec:
-    """The SLA as the core's ``SlaSpec``. An endpoint-scoped SLA treats each endpoint as a one-member service."""
+    """The SLA as the core's ``SlaSpec``. An endpoint-scoped SLA treats each endpoint as a one-member service.
+
+    Each service carries its own ``vantage`` rule; the SLA-wide ``vantage_rule`` stays the default
+    (``with_data``), which only decides an endpoint's own figures when two of its services disagree.
+    """
     if sla.services:
         services = tuple(
-            ServiceSpec(s, config.service(s).endpoints, combine_rule(config.service(s).rule)) for s in sla.services
+            ServiceSpec(
+                s,
+                config.service(s).endpoints,
+                combine_rule(config.service(s).rule),
+                vantage=combine_rule(config.service(s).vantage),
+            )
+            for s in sla.services
         )
-        vantages = {str(config.service(s).vantage) for s in sla.services}
-        first = config.service(sla.services[0]).vantage
-        vantage = combine_rule(first) if len(vantages) == 1 else VANTAGE
     else:
         services = tuple(ServiceSpec(e, (e,), ALL) for e in sla.endpoints)
-        vantage = VANTAGE
     counting = None
     if sla.counting.method == "slices":
         counting = SliceCounting(sla.counting.unit, sla.counting.partial, sla.counting.min_run)
     objectives = sla.objectives
-    notice = max((m.notice for m in sla.maintenance if m.notice), default=None)
     return SlaSpec(
         target=Fraction(sla.target) / 100,
         services=services,
         policies=Policies(unknown=sla.unknown, no_data=sla.no_data, degraded_counts_as=sla.degraded_counts_as),
         counting=counting,
-        vantage_rule=vantage,
-        notice_ms=notice,
+        vantage_rule=VANTAGE,
         max_incident_ms=sla.max_incident_duration,
         latency=(
             LatencyObjective(objectives.latency.percentile, objectives.latency.below) if objectives.latency else None
@@ -200,7 +204,8 @@ def maintenance_windows(
 
     A window's announcement time is its ``announced`` timestamp, else when a config carrying it first took
     effect (``announced_by_config``, from the store's config history), else unknown: with a ``notice``
-    requirement, an unknown announcement does not count as notice given.
+    requirement, an unknown announcement does not count as notice given. Each window carries its own entry's
+    ``notice`` (None: none required), never another entry's.
     """
     tz = sla_zone(config, sla)
     out: list[MaintenanceWindow] = []
@@ -209,12 +214,14 @@ def maintenance_windows(
         label = m.reason or (m.cron or "maintenance")
         if m.cron is not None:
             assert m.duration is not None
-            out += recurring_windows(m.cron, m.duration, start_ms, end_ms, tz, announced_ms=announced, label=label)
+            out += recurring_windows(
+                m.cron, m.duration, start_ms, end_ms, tz, announced_ms=announced, label=label, notice_ms=m.notice
+            )
         else:
             assert m.from_ is not None and m.to is not None
             lo, hi = parse_bound(m.from_, tz), parse_bound(m.to, tz)
             if lo < end_ms and hi > start_ms:
-                out.append(MaintenanceWindow(lo, hi, announced, label))
+                out.append(MaintenanceWindow(lo, hi, announced, label, notice_ms=m.notice))
     return out
 
 

@@ -5,8 +5,10 @@
 
 How the scopes are built:
 
-1. per endpoint, its agents' intervals combine by ``vantage_rule`` (default: down only when every agent with
-   data sees it down);
+1. per endpoint, its agents' intervals combine by the vantage rule of the service it is counted in (each
+   ``ServiceSpec.vantage``, else ``SlaSpec.vantage_rule``; default: down only when every agent with data sees it
+   down), so one SLA over a ``vantage: all`` service and a ``vantage: any`` service applies each rule to its own
+   endpoints. An endpoint's own figures use its services' rule when they agree, else ``SlaSpec.vantage_rule``;
 2. per service, its endpoints combine by the service's rule;
 3. the SLA as a whole combines its services by ``sla_rule`` (default ``all``: the SLA is down when any service
    is).
@@ -75,9 +77,13 @@ from probe_agent.sla.timeline import ALL, VANTAGE, CombineRule, Span, combine, c
 
 @dataclass(frozen=True, slots=True)
 class ServiceSpec:
+    """A service: its endpoints combine by ``rule``; each endpoint's agents by ``vantage`` (None: the SLA's
+    ``vantage_rule``)."""
+
     name: str
     endpoints: tuple[str, ...]
     rule: CombineRule = ALL
+    vantage: CombineRule | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +91,8 @@ class SlaSpec:
     """What an SLA promises; ``target`` is a fraction in [0, 1] (99.9 % is ``Fraction(999, 1000)``).
 
     ``counting`` None means time-based availability; a ``SliceCounting`` makes slices the figure that decides
-    ``met``.
+    ``met``. ``vantage_rule`` is the vantage rule of services that state none, and of an endpoint's own figures
+    when the services that count it state different ones.
     """
 
     target: Fraction
@@ -94,7 +101,6 @@ class SlaSpec:
     counting: SliceCounting | None = None
     sla_rule: CombineRule = ALL
     vantage_rule: CombineRule = VANTAGE
-    notice_ms: int | None = None
     max_incident_ms: int | None = None
     latency: LatencyObjective | None = None
     error_rate_below_percent: Fraction | None = None
@@ -179,7 +185,7 @@ def evaluate(
             raise ValueError(f"monitoring started after period {period.label} ended")
         period, covered = partial.period, partial.covered
     measured_end = min(max(now_ms, period.start_ms), period.end_ms)
-    decisions = decide_windows(maintenance, spec.notice_ms)
+    decisions = decide_windows(maintenance)
     excluded = excluded_ranges(exclusions, decisions)
     ep_excl = {k: merge_ranges(v) for k, v in (endpoint_exclusions or {}).items()}
     svc_excl = {k: merge_ranges(v) for k, v in (service_exclusions or {}).items()}
@@ -192,7 +198,18 @@ def evaluate(
         spec, period, measured_end, excluded, probe_interval_ms or {}, window_start, window_end, origin_ms=full.start_ms
     )
 
-    endpoint_timelines: dict[str, list[Span]] = {}
+    agent_timelines: dict[str, list[list[Span]]] = {}
+    vantage_timelines: dict[tuple[str, CombineRule], list[Span]] = {}
+
+    def endpoint_timeline(name: str, rule: CombineRule) -> list[Span]:
+        """The endpoint's agents combined by ``rule`` (computed once per endpoint and rule)."""
+        if (name, rule) not in vantage_timelines:
+            vantage_timelines[(name, rule)] = combine(agent_timelines[name], rule, window_start, window_end)
+        return vantage_timelines[(name, rule)]
+
+    def vantage_of(service: ServiceSpec) -> CombineRule:
+        return service.vantage if service.vantage is not None else spec.vantage_rule
+
     endpoint_outages: dict[str, list[Outage]] = {}
     endpoints: dict[str, ScopeResult] = {}
     for name in names:
@@ -200,12 +217,13 @@ def evaluate(
         by_agent: dict[str, list[StateInterval]] = {}
         for iv in ivs:
             by_agent.setdefault(iv.agent, []).append(iv)
-        members = [normalize(a) for a in by_agent.values()]
-        endpoint_timelines[name] = combine(members, spec.vantage_rule, window_start, window_end)
+        agent_timelines[name] = [normalize(a) for a in by_agent.values()]
+        rules = {vantage_of(s) for s in spec.services if name in s.endpoints}
+        own_rule = rules.pop() if len(rules) == 1 else spec.vantage_rule
         endpoint_outages[name] = outages_of(ivs)
         own = merge_ranges([*excluded, *ep_excl.get(name, ())])
         endpoints[name] = ctx.scope(
-            name, (name,), endpoint_timelines[name], endpoint_outages[name], slices=False, excluded=own
+            name, (name,), endpoint_timeline(name, own_rule), endpoint_outages[name], slices=False, excluded=own
         )
 
     services: dict[str, ScopeResult] = {}
@@ -213,7 +231,7 @@ def evaluate(
     service_masks: list[list[tuple[int, int]]] = []
     for service in spec.services:
         timeline, all_masked = combine_masked(
-            [endpoint_timelines[e] for e in service.endpoints],
+            [endpoint_timeline(e, vantage_of(service)) for e in service.endpoints],
             [ep_excl.get(e, ()) for e in service.endpoints],
             service.rule,
             window_start,

@@ -131,6 +131,17 @@ class RollupSums:
         self.n_recheck += other.n_recheck
         self.histogram.merge(other.histogram)
 
+    def subtract(self, other: RollupSums) -> None:
+        """Remove ``other``, a part of these sums (the results of a sub-range): counts and histogram."""
+        self.n_up -= other.n_up
+        self.n_degraded -= other.n_degraded
+        self.n_down -= other.n_down
+        self.n_unknown -= other.n_unknown
+        self.n_recheck -= other.n_recheck
+        if min(self.n_up, self.n_degraded, self.n_down, self.n_unknown, self.n_recheck) < 0:
+            raise ValueError("subtracted more results than these sums hold")
+        self.histogram.subtract(other.histogram)
+
     @classmethod
     def merged(cls, parts: Iterable[RollupSums]) -> RollupSums:
         total = cls()

@@ -40,6 +40,8 @@ from pathlib import Path
 
 import sqlite_utils
 
+from probe_agent.sla.histogram import bucket_of
+
 BUSY_TIMEOUT_MS = 5000
 WAL_SIZE_LIMIT = 8 * 1024 * 1024  # bytes a reset WAL file is truncated to
 MIGRATION_SET = "probe_agent"
@@ -239,6 +241,34 @@ def _m004_closed_cycles_no_replace(db: sqlite_utils.Database) -> None:
                WHEN EXISTS (SELECT 1 FROM closed_cycles
                             WHERE (sla = NEW.sla AND cycle_start_ms = NEW.cycle_start_ms) OR id = NEW.id)
                BEGIN SELECT RAISE(ABORT, 'closed cycles are immutable: this cycle is already closed'); END""",
+        ),
+    )
+
+
+@migrations(name="m005_latency_buckets_below_0_1ms")
+def _m005_latency_buckets_below_0_1ms(db: sqlite_utils.Database) -> None:
+    """Latency histograms gained buckets below 0.1 ms (bucket 0 held everything at or below 0.1 ms before).
+
+    Every rollup whose bucket 0 holds samples is re-bucketed from its hour's raw results, where they are still
+    stored (pruning removes whole hours); a rollup whose raw results were pruned keeps bucket 0, whose upper edge is
+    still 0.1 ms, so it reads no lower than the truth. Counts do not change.
+    """
+    db.conn.create_function("probe_latency_bucket", 1, bucket_of, deterministic=True)
+    same_hour = (
+        "results.agent = rollups.agent AND results.endpoint = rollups.endpoint "
+        "AND results.ts_ms >= rollups.hour_ms AND results.ts_ms < rollups.hour_ms + 3600000"
+    )
+    _run_all(
+        db,
+        5,
+        (
+            f"""UPDATE rollups SET histogram = (
+                SELECT json_group_object(bucket, n) FROM (
+                    SELECT probe_latency_bucket(latency_ms) AS bucket, count(*) AS n FROM results
+                    WHERE {same_hour} AND outcome IN ('up', 'degraded') AND latency_ms IS NOT NULL
+                    GROUP BY bucket ORDER BY bucket))
+            WHERE EXISTS (SELECT 1 FROM json_each(rollups.histogram) WHERE key = '0')
+              AND EXISTS (SELECT 1 FROM results WHERE {same_hour})""",
         ),
     )
 

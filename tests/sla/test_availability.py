@@ -102,14 +102,15 @@ def test_policies_validate() -> None:
 def test_notice_rule() -> None:
     hour = 3_600_000
     windows = [
-        MaintenanceWindow(100 * hour, 101 * hour, announced_ms=52 * hour, label="on time"),  # exactly 48 h ahead
-        MaintenanceWindow(200 * hour, 201 * hour, announced_ms=190 * hour, label="late"),
-        MaintenanceWindow(300 * hour, 301 * hour, announced_ms=None, label="never"),
+        MaintenanceWindow(100 * hour, 101 * hour, 52 * hour, "on time", notice_ms=48 * hour),  # exactly 48 h ahead
+        MaintenanceWindow(200 * hour, 201 * hour, 190 * hour, "late", notice_ms=48 * hour),
+        MaintenanceWindow(300 * hour, 301 * hour, None, "never", notice_ms=48 * hour),
     ]
-    decisions = decide_windows(windows, notice_ms=48 * hour)
+    decisions = decide_windows(windows)
     assert [d.excluded for d in decisions] == [True, False, False]
     assert "notice requires" in decisions[1].reason and "never announced" in decisions[2].reason
-    assert all(d.excluded for d in decide_windows(windows, notice_ms=None))
+    without_notice = [MaintenanceWindow(w.start_ms, w.end_ms, w.announced_ms, w.label) for w in windows]
+    assert all(d.excluded for d in decide_windows(without_notice))
     assert excluded_ranges([(0, 10)], decisions) == [(0, 10), (100 * hour, 101 * hour)]
 
 
@@ -122,8 +123,10 @@ def test_recurring_windows_and_notice() -> None:
     hour = 3_600_000
     day = 24 * hour
     # Daily 01:00-02:00 UTC over three days; the rule was announced at hour 0 with 48 h notice required.
-    windows = recurring_windows("0 1 * * *", hour, 0, 3 * day, ZoneInfo("UTC"), announced_ms=0, label="nightly")
+    windows = recurring_windows(
+        "0 1 * * *", hour, 0, 3 * day, ZoneInfo("UTC"), announced_ms=0, label="nightly", notice_ms=48 * hour
+    )
     assert [(w.start_ms, w.end_ms) for w in windows] == [(d * day + hour, d * day + 2 * hour) for d in range(3)]
-    decisions = decide_windows(windows, notice_ms=48 * hour)
+    decisions = decide_windows(windows)
     # Only the third night starts 48 h or more after the announcement.
     assert [d.excluded for d in decisions] == [False, False, True]

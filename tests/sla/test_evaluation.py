@@ -74,8 +74,9 @@ def test_outage_across_a_cycle_boundary_is_split_by_time_and_kept_whole_as_an_in
 def test_maintenance_window_overlapping_an_outage(announced_hours_ahead: int, excluded: bool) -> None:
     period = explicit_period(0, DAY)
     intervals = {"web": [iv(0, 10 * H, U), iv(10 * H, 11 * H, D, 10 * H, "http_status"), iv(11 * H, DAY, U)]}
-    window = MaintenanceWindow(10 * H + 30 * M, 12 * H, announced_ms=10 * H - announced_hours_ahead * H, label="db")
-    spec = one_service(notice_ms=48 * H)
+    announced = 10 * H - announced_hours_ahead * H
+    window = MaintenanceWindow(10 * H + 30 * M, 12 * H, announced_ms=announced, label="db", notice_ms=48 * H)
+    spec = one_service()
     result = evaluate(spec, period, intervals, DAY, maintenance=[window]).overall.availability
     if excluded:
         assert (result.counted_down_ms, result.buckets.excluded_ms) == (30 * M, 90 * M)
@@ -131,6 +132,26 @@ def test_vantage_points_down_only_when_every_agent_with_data_sees_it() -> None:
     all_unknown = [iv(0, 100 * M, K, agent="x")]
     blind = evaluate(one_service(), period, {"web": all_unknown}, 100 * M).overall.availability
     assert (blind.buckets.unknown_ms, blind.counted_down_ms, blind.availability) == (100 * M, 0, None)
+
+
+def test_each_service_combines_its_agents_by_its_own_vantage_rule() -> None:
+    # One endpoint in two services: agent x sees it down 10-20 min, agent y sees it up throughout.
+    period = explicit_period(0, 100 * M)
+    views = [iv(0, 10 * M, U, agent="x"), iv(10 * M, 20 * M, D, 10 * M, agent="x"), iv(20 * M, 100 * M, U, agent="x")]
+    views.append(iv(0, 100 * M, U, agent="y"))
+    spec = SlaSpec(
+        TARGET, (ServiceSpec("strict", ("web",), vantage=ALL), ServiceSpec("lenient", ("web",), vantage=ANY))
+    )
+    result = evaluate(spec, period, {"web": views}, 100 * M)
+    assert result.services["strict"].availability.counted_down_ms == 10 * M  # all: down if any agent sees it
+    assert result.services["lenient"].availability.counted_down_ms == 0  # any: up while any agent sees it up
+    assert result.overall.availability.counted_down_ms == 10 * M  # the SLA is down when any service is
+    # The endpoint's own figures: its services disagree, so the SLA's default (with_data: y sees it up) decides.
+    assert result.endpoints["web"].availability.counted_down_ms == 0
+    only_strict = SlaSpec(TARGET, (ServiceSpec("strict", ("web",), vantage=ALL),))
+    assert (
+        evaluate(only_strict, period, {"web": views}, 100 * M).endpoints["web"].availability.counted_down_ms == 10 * M
+    )
 
 
 def test_time_before_monitoring_started_is_not_billed() -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 from pathlib import Path
 
 import pytest
 import sqlite_utils
 
+from probe_agent.sla.histogram import upper_edge
 from probe_agent.store import DatabaseMissing, SchemaOutdated, SchemaTooNew, StoreError, open_db, transaction
 from probe_agent.store.schema import (
     KNOWN_MIGRATIONS,
@@ -43,7 +45,7 @@ def test_new_database_has_every_table_and_the_current_version(db_path: Path) -> 
     conn = open_db(db_path)
     tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert tables >= EXPECTED_TABLES
-    assert schema_version(conn) == SCHEMA_VERSION == len(KNOWN_MIGRATIONS) == 4
+    assert schema_version(conn) == SCHEMA_VERSION == len(KNOWN_MIGRATIONS) == 5
     assert applied_migrations(conn) == list(KNOWN_MIGRATIONS)
     conn.close()
 
@@ -84,12 +86,45 @@ def test_an_older_database_is_migrated_and_keeps_its_data(db_path: Path) -> None
     conn.close()
 
 
+def test_rollups_from_before_the_buckets_below_0_1ms_are_rebucketed_from_raw_results(db_path: Path) -> None:
+    # Before m005 bucket 0 held every latency at or below 0.1 ms. Hour 0 still has its raw results: 0.02 ms and
+    # 0.05 ms (both stored in bucket 0), 3.0 ms (bucket 70) and a down result. Hour 1's raw results were pruned.
+    hour = 3_600_000
+    old = sqlite3.connect(db_path, isolation_level=None)
+    migrations.apply(sqlite_utils.Database(old, execute_plugins=False), stop_before="m005_latency_buckets_below_0_1ms")
+    for ts, outcome, latency in (
+        (0, "up", 0.02),
+        (60_000, "up", 0.05),
+        (120_000, "degraded", 3.0),
+        (180_000, "down", None),
+    ):
+        old.execute(
+            "INSERT INTO results (agent, endpoint, ts_ms, outcome, latency_ms) VALUES ('ams', 'api', ?, ?, ?)",
+            (ts, outcome, latency),
+        )
+    insert = "INSERT INTO rollups VALUES ('api', ?, 'ams', ?, ?, 1, 0, 0, ?)"
+    old.execute(insert, (0, 2, 1, '{"0":2,"70":1}'))
+    old.execute(insert, (hour, 2, 0, '{"0":2}'))
+    old.execute("INSERT INTO rollup_marks VALUES (0, ?), (?, ?)", (2 * hour, hour, 2 * hour))
+    old.close()
+
+    conn = open_db(db_path)
+    rows = dict(conn.execute("SELECT hour_ms, histogram FROM rollups").fetchall())
+    # 0.02 ms: 0.1 x 1.05^-33 = 0.01997 < 0.02 <= 0.1 x 1.05^-32 = 0.02097; 0.05 ms: 0.04810 < 0.05 <= 0.05051.
+    assert json.loads(rows[0]) == {"-32": 1, "-14": 1, "70": 1}
+    assert upper_edge(-33) < 0.02 <= upper_edge(-32) and upper_edge(-15) < 0.05 <= upper_edge(-14)
+    assert json.loads(rows[hour]) == {"0": 2}  # nothing to re-bucket from: reads 0.1 ms, as before
+    counts = conn.execute("SELECT n_up, n_degraded, n_down FROM rollups WHERE hour_ms = 0").fetchone()
+    assert counts == (2, 1, 1)
+    conn.close()
+
+
 def test_read_only_open_of_an_older_database_refuses_without_migrating(db_path: Path) -> None:
     old = sqlite3.connect(db_path, isolation_level=None)
     migrations.apply(sqlite_utils.Database(old, execute_plugins=False), stop_before="m002_rollups")
     old.close()
     before = _digest(db_path)
-    with pytest.raises(SchemaOutdated, match="3 pending"):
+    with pytest.raises(SchemaOutdated, match=f"{SCHEMA_VERSION - 1} pending"):
         open_db(db_path, readonly=True)
     assert _digest(db_path) == before
 

@@ -9,6 +9,7 @@ from typing import Any
 from probe_agent.config.document import Config
 from probe_agent.reports import scope
 from probe_agent.reports.build import LOOKAHEAD_MS, incident_json, seconds
+from probe_agent.reports.outage_history import with_outage_history
 from probe_agent.reports.timelines import load_intervals
 from probe_agent.sla.evaluation import ServiceSpec, SlaSpec, evaluate
 from probe_agent.sla.incidents import Incident, incident_stats
@@ -66,10 +67,10 @@ def list_incidents(
     found: list[Incident] = []
     for spec in specs:
         endpoints = sorted({e for s in spec.services for e in s.endpoints})
-        intervals = load_intervals(conn, config, endpoints, start, min(now_ms, end + LOOKAHEAD_MS))
-        if not any(intervals.values()):
+        loaded = load_intervals(conn, config, endpoints, start, min(now_ms, end + LOOKAHEAD_MS))
+        if not any(loaded.values()):
             continue
-        found += evaluate(spec, period, intervals, now_ms).overall.incidents
+        found += evaluate(spec, period, with_outage_history(conn, loaded), now_ms).overall.incidents
     found.sort(key=lambda i: (i.start_ms, i.endpoints))
     stats = incident_stats(found)
     return {

@@ -142,6 +142,29 @@ def test_an_incident_keeps_its_true_start_and_whole_duration_in_the_next_cycle(b
         assert json.loads(out)["incidents"] == [INCIDENT], window
 
 
+def test_a_per_incident_credit_is_paid_once_in_the_cycle_the_incident_started(tmp_path: Path) -> None:
+    """The issue's case: down from Oct 31 21:00 to Nov 1 02:00 (5 h, every result down), so both cycles see the
+    whole 5-hour incident. Longer than 4 h: 10 % of 100.00 = 10.00 EUR in October, where it started, and nothing
+    in November (it used to pay 10.00 EUR in both)."""
+    cfg = config(tmp_path)
+    down = (datetime(2026, 10, 31, 21, 0, tzinfo=UTC), datetime(2026, 11, 1, 2, 0, tzinfo=UTC))
+    minutes = int((END - START) / timedelta(minutes=1))
+    stamps = [START + timedelta(minutes=m) for m in range(minutes)]
+    import_rows(cfg, tmp_path, [row(ts, "down" if down[0] <= ts < down[1] else "up") for ts in stamps])
+    october, november = doc(cfg, "credits", "2026-10"), doc(cfg, "credits", "2026-11")
+    whole = {"start": "2026-10-31T21:00:00+00:00", "end": "2026-11-01T02:00:00+00:00", "duration_s": 18_000.0}
+    for label in ("2026-10", "2026-11"):
+        too_long = doc(cfg, "report", label)["incidents_too_long"]
+        assert [{k: i[k] for k in whole} for i in too_long] == [whole]
+    assert (october["credit"]["percent"], october["credit"]["amount"]) == ("10", "10.00")
+    assert (november["credit"]["percent"], november["credit"]["amount"]) == ("0", "0.00")  # was 10 / 10.00
+
+
+def test_the_boundary_incident_is_credited_once_too(boundary_cfg: Path) -> None:
+    october, november = doc(boundary_cfg, "credits", "2026-10"), doc(boundary_cfg, "credits", "2026-11")
+    assert (october["credit"]["amount"], november["credit"]["amount"]) == ("10.00", "0.00")
+
+
 def test_an_outage_whose_first_failure_was_stored_just_before_a_crash_keeps_that_start(tmp_path: Path) -> None:
     """Interval 1 s, confirm 3. Run 1 probes up at 12:00:00-12:00:09, stores its first failure (1 of 3) at
     12:00:10 and is killed: its last sign of life is that result, so it speaks for no time. Run 2 starts at

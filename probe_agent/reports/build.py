@@ -179,7 +179,7 @@ def _credit(sla: Sla, evaluation: SlaEvaluation | None) -> CreditResult | None:
         availability=overall.value,
         downtime_ms=downtime_for_credit(overall),
         allowance_ms=int(overall.budget.allowed_ms),
-        incident_durations_ms=overall.incident_counted_ms,
+        incident_durations_ms=evaluation.credited_incident_ms,
         period_ms=evaluation.full_period.duration_ms,
         covered_period_ms=evaluation.period.duration_ms,
     )

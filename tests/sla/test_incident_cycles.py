@@ -63,6 +63,14 @@ def test_the_next_cycle_dates_an_incident_from_its_stored_outage_start() -> None
     assert whole.too_long == (incident,)  # 5 h > 4 h: listed in November too
 
 
+def test_a_per_incident_credit_counts_only_in_the_cycle_the_incident_started() -> None:
+    october = evaluate(SPEC, OCTOBER, {"web": HISTORY}, NOVEMBER.end_ms)
+    november = evaluate(SPEC, NOVEMBER, {"web": HISTORY}, NOVEMBER.end_ms)
+    assert october.overall.incident_counted_ms == november.overall.incident_counted_ms == (18_000 * S,)
+    assert october.credited_incident_ms == (18_000 * S,)
+    assert november.credited_incident_ms == ()  # was (18,000 s,): 10 % paid again
+
+
 def test_a_crash_right_after_the_first_failure_keeps_the_outage_start() -> None:
     """Interval 1 s, confirm 3: up 0-9 s, first failure at 10 s, killed (the run's last sign of life is that
     result, so it speaks for no time); the next run fails at 15 s and 16 s (confirmed: the outage started at
@@ -162,3 +170,14 @@ def test_an_incident_is_the_same_whichever_cycle_reports_it(
                 whole.ongoing,
                 whole.cause,
             )
+
+
+@settings(max_examples=300, deadline=None)
+@given(PARAMS, STEPS, st.lists(st.integers(1, 1000), max_size=3))
+def test_per_incident_credits_over_consecutive_cycles_count_each_incident_once(
+    params: FoldParams, steps: list[tuple[int, Outcome, bool]], cuts: list[int]
+) -> None:
+    intervals, end = folded(params, steps)
+    whole = evaluate(SPEC, explicit_period(0, end), {"web": intervals}, end).overall.incident_counted_ms
+    credited = [ms for a, b in cycles(cuts, end) for ms in as_read(intervals, a, b, end).credited_incident_ms]
+    assert sorted(credited) == sorted(whole)

@@ -165,6 +165,19 @@ def test_the_boundary_incident_is_credited_once_too(boundary_cfg: Path) -> None:
     assert (october["credit"]["amount"], november["credit"]["amount"]) == ("10.00", "0.00")
 
 
+def test_mtbf_is_counted_up_time_per_incident_started_in_the_window(boundary_cfg: Path) -> None:
+    # October: monitoring from Oct 25; 7 days less 2 h 30 min down less 1 h 30 min unknown/no_data (excluded)
+    # = 604,800 - 9,000 - 5,400 = 590,400 s counted up, one incident started: MTBF 590,400 s.
+    assert doc(boundary_cfg, "report", "2026-10")["incident_stats"] == {
+        "count": 1,
+        "mttr_s": 18_000.0,
+        "mtbf_s": 590_400.0,
+        "longest_s": 18_000.0,
+    }
+    # November: the incident is carried over (listed, counted), but no failure started in it: MTBF null.
+    assert doc(boundary_cfg, "report", "2026-11")["incident_stats"]["mtbf_s"] is None
+
+
 def test_an_outage_whose_first_failure_was_stored_just_before_a_crash_keeps_that_start(tmp_path: Path) -> None:
     """Interval 1 s, confirm 3. Run 1 probes up at 12:00:00-12:00:09, stores its first failure (1 of 3) at
     12:00:10 and is killed: its last sign of life is that result, so it speaks for no time. Run 2 starts at
@@ -200,3 +213,38 @@ def test_an_outage_whose_first_failure_was_stored_just_before_a_crash_keeps_that
         ("2026-11-10T12:00:10+00:00", "2026-11-10T12:00:17+00:00", 7.0, 2.0)
     ]
     assert listed["stats"]["mttr_s"] == 7.0
+
+
+def test_mtbf_of_several_endpoints_is_averaged_per_endpoint_and_never_negative(tmp_path: Path) -> None:
+    """Nov 10 2026, results every minute all day: web down 10:00-11:00, db down 10:30-10:45. The overlapping
+    incidents made the old gap-based MTBF 10:30 - 11:00 = -1,800 s. Per endpoint: web 86,400 - 3,600 = 82,800 s
+    up / 1 incident, db 86,400 - 900 = 85,500 s / 1; the listing averages them: 84,150 s."""
+    path = tmp_path / "probe-agent.yaml"
+    path.write_text(
+        textwrap.dedent(
+            f"""
+            agent: {{id: ams-1, database: {tmp_path / "pa.db"}, timezone: UTC}}
+            defaults: {{interval: 60s, timeout: 10s, retry_interval: 60s, confirm: 3}}
+            endpoints:
+              - {{id: web, http: "http://127.0.0.1:9/"}}
+              - {{id: db, tcp: "127.0.0.1:9"}}
+            """
+        )
+    )
+    day = datetime(2026, 11, 10, tzinfo=UTC)
+    down = {"web": (day + timedelta(hours=10), day + timedelta(hours=11)),
+            "db": (day + timedelta(hours=10, minutes=30), day + timedelta(hours=10, minutes=45))}  # fmt: skip
+    rows = []
+    for m in range(24 * 60):
+        ts = day + timedelta(minutes=m)
+        for endpoint, (a, b) in down.items():
+            rows.append(row(ts, "down" if a <= ts < b else "up") | {"endpoint": endpoint})
+    import_rows(path, tmp_path, rows)
+    code, out = cli("incidents", "--from", "2026-11-10", "--to", "2026-11-11", "--format", "json", "-c", str(path))
+    assert code == 0, out
+    listed = json.loads(out)
+    assert [(i["start"], i["duration_s"]) for i in listed["incidents"]] == [
+        ("2026-11-10T10:00:00+00:00", 3_600.0),
+        ("2026-11-10T10:30:00+00:00", 900.0),
+    ]
+    assert listed["stats"] == {"count": 2, "mttr_s": 2_250.0, "mtbf_s": 84_150.0, "longest_s": 3_600.0}

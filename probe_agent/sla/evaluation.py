@@ -338,7 +338,7 @@ class _Context:
             slices=slice_result,
             budget=budget,
             incidents=tuple(found),
-            stats=incident_stats(found),
+            stats=incident_stats(found, avail.counted_up_ms, start),
             too_long=(
                 tuple(i for i, c in zip(found, counted, strict=True) if c > spec.max_incident_ms)
                 if spec.max_incident_ms is not None

@@ -25,7 +25,6 @@ import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from itertools import pairwise
 
 from probe_agent.model import State, StateInterval
 from probe_agent.sla.exclusions import merge_ranges
@@ -63,8 +62,9 @@ class Incident:
 
 @dataclass(frozen=True, slots=True)
 class IncidentStats:
-    """Count; MTTR = mean duration of resolved incidents; MTBF = mean time from one incident's end to the
-    next one's start (needs two incidents); the longest incident (ongoing ones included). Means in ms."""
+    """Count; MTTR = mean duration of resolved incidents; MTBF = counted up time / the incidents that started in
+    the window (None with none started: never negative, even when incidents of several endpoints overlap); the
+    longest incident (ongoing ones included). Means in ms."""
 
     count: int
     mttr_ms: Fraction | None
@@ -195,15 +195,19 @@ def _incident(downs: list[Span], start: int, stop: int, overlapping: Sequence[Ou
     )
 
 
-def incident_stats(incidents: Sequence[Incident]) -> IncidentStats:
-    """Count, MTTR, MTBF and the longest of ``incidents`` (sorted by start)."""
+def incident_stats(incidents: Sequence[Incident], counted_up_ms: int | None, window_start_ms: int) -> IncidentStats:
+    """Count, MTTR, MTBF and the longest of ``incidents`` (those overlapping a window that starts at
+    ``window_start_ms``; ``counted_up_ms``: the window's counted up time). MTBF divides the counted up time by the
+    incidents that *started* in the window, so an incident that began in an earlier window is listed and counted
+    here but adds no failure: over consecutive windows each incident is one failure. With ``counted_up_ms`` None
+    (incidents of several scopes merged, which have no one up time) MTBF is None: average the scopes' MTBFs."""
     ordered = sorted(incidents, key=lambda i: i.start_ms)
     resolved = [i.duration_ms for i in ordered if not i.ongoing]
-    gaps = [b.start_ms - a.end_ms for a, b in pairwise(ordered)]
+    started = sum(1 for i in ordered if i.start_ms >= window_start_ms)
     return IncidentStats(
         count=len(ordered),
         mttr_ms=Fraction(sum(resolved), len(resolved)) if resolved else None,
-        mtbf_ms=Fraction(sum(gaps), len(gaps)) if gaps else None,
+        mtbf_ms=Fraction(counted_up_ms, started) if started and counted_up_ms is not None else None,
         longest=max(ordered, key=lambda i: i.duration_ms) if ordered else None,
     )
 

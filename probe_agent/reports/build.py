@@ -23,6 +23,7 @@ from probe_agent.reports import scope
 from probe_agent.reports.announce import announcement_times
 from probe_agent.reports.days import daily_bars
 from probe_agent.reports.objective_inputs import LeftOut, excluded_result_sums, objective_exclusions_of
+from probe_agent.reports.outage_history import with_outage_history
 from probe_agent.reports.status import percent
 from probe_agent.reports.timelines import load_intervals, monitoring_start
 from probe_agent.sla.availability import Availability
@@ -104,7 +105,7 @@ def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Per
     runs_across = spec.counting is not None and spec.counting.min_run > 1
     load_start = period.start_ms - LOOKBEHIND_MS if runs_across else period.start_ms
     around_end = max(period.end_ms, load_end) if runs_across else period.end_ms
-    intervals = load_intervals(conn, config, endpoints, load_start, load_end)
+    intervals = with_outage_history(conn, load_intervals(conn, config, endpoints, load_start, load_end))
     first = monitoring_start(conn, config, endpoints)
     applied = applicable_exclusions(config, sla, queries.exclusions(conn, start_ms=load_start, end_ms=around_end))
     # The report lists the exclusions of the period; those around it only serve to judge slice runs.
@@ -203,7 +204,7 @@ def _credit(sla: Sla, evaluation: SlaEvaluation | None) -> CreditResult | None:
         availability=overall.value,
         downtime_ms=downtime_for_credit(overall),
         allowance_ms=int(overall.budget.allowed_ms),
-        incident_durations_ms=overall.incident_counted_ms,
+        incident_durations_ms=evaluation.credited_incident_ms,
         period_ms=evaluation.full_period.duration_ms,
         covered_period_ms=evaluation.period.duration_ms,
     )

@@ -9,6 +9,7 @@ from typing import Any
 from probe_agent.config.document import Config
 from probe_agent.reports import scope
 from probe_agent.reports.build import LOOKAHEAD_MS, incident_json, seconds
+from probe_agent.reports.outage_history import with_outage_history
 from probe_agent.reports.timelines import load_intervals
 from probe_agent.sla.evaluation import ServiceSpec, SlaSpec, evaluate
 from probe_agent.sla.incidents import Incident, incident_stats
@@ -64,14 +65,21 @@ def list_incidents(
         raise ValueError("--to must be after --from")
     period = explicit_period(start, end)
     found: list[Incident] = []
+    mtbfs: list[Fraction] = []  # per scope listed (each endpoint, or the one service or SLA)
     for spec in specs:
         endpoints = sorted({e for s in spec.services for e in s.endpoints})
-        intervals = load_intervals(conn, config, endpoints, start, min(now_ms, end + LOOKAHEAD_MS))
-        if not any(intervals.values()):
+        loaded = load_intervals(conn, config, endpoints, start, min(now_ms, end + LOOKAHEAD_MS))
+        if not any(loaded.values()):
             continue
-        found += evaluate(spec, period, intervals, now_ms).overall.incidents
+        overall = evaluate(spec, period, with_outage_history(conn, loaded), now_ms).overall
+        found += overall.incidents
+        if overall.stats.mtbf_ms is not None:
+            mtbfs.append(overall.stats.mtbf_ms)
     found.sort(key=lambda i: (i.start_ms, i.endpoints))
-    stats = incident_stats(found)
+    stats = incident_stats(found, None, start)
+    # MTBF is per scope (its counted up time / the incidents that started in it): several endpoints' figures are
+    # averaged, never merged (overlapping incidents of different endpoints would make a gap-based mean negative).
+    mtbf_ms = sum(mtbfs, Fraction(0)) / len(mtbfs) if mtbfs else None
     return {
         "scope": label,
         "from": scope_iso(start, tz),
@@ -80,7 +88,7 @@ def list_incidents(
         "stats": {
             "count": stats.count,
             "mttr_s": None if stats.mttr_ms is None else seconds(stats.mttr_ms),
-            "mtbf_s": None if stats.mtbf_ms is None else seconds(stats.mtbf_ms),
+            "mtbf_s": None if mtbf_ms is None else seconds(mtbf_ms),
             "longest_s": None if stats.longest is None else seconds(stats.longest.duration_ms),
         },
     }

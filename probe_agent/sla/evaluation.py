@@ -16,15 +16,18 @@ How the scopes are built:
 Figures are computed over the *measured* range ``[period start, min(now, period end))``; the error budget over
 the whole period. Time before ``monitoring_start_ms`` is cut off the period (it is not no_data: a
 ``no_data: down`` policy would otherwise bill the time before the customer signed up), and ``covered`` tells
-credits how much of the cycle is left. Incidents are found on the whole data handed over, so an outage that crosses a
-cycle boundary keeps its true start and end in both cycles, while its down ms are split between them by the
-bucket figures.
+credits how much of the cycle is left. Incidents are found on the whole data handed over and dated from the stored
+outage start, so an outage that crosses a cycle boundary keeps its true start and end in both cycles, while its
+down ms are split between them by the bucket figures. It is credited per-incident only in the cycle it started in
+(``credited_incident_ms``).
 
 Callers must hand over every interval that overlaps ``[period start, now)`` for each endpoint, including the
-open one up to ``now``: an outage without a later up interval is reported as ongoing. With slice counting and
-``min_run`` > 1, a run of down slices is judged on its whole length across the period's edges, on the data handed
-over (so callers hand over intervals, exclusions and maintenance windows from before the period too); maintenance
-windows outside the period are applied but not reported.
+open one up to ``now``: an outage without a later interval is reported as ongoing. An incident's ``down_ms`` (and,
+for services with ``any``/``quorum`` rules, its start) counts only the intervals handed over: reports add the
+earlier intervals of an outage already going on at the period start (``reports.outage_history``). With slice
+counting and ``min_run`` > 1, a run of down slices is judged on its whole length across the period's edges, on the
+data handed over (so callers hand over intervals, exclusions and maintenance windows from before the period too);
+maintenance windows outside the period are applied but not reported.
 """
 
 from __future__ import annotations
@@ -152,6 +155,18 @@ class SlaEvaluation:
     @property
     def met(self) -> bool | None:
         return self.overall.met
+
+    @property
+    def credited_incident_ms(self) -> tuple[int, ...]:
+        """What per-incident credits count: the counted ms of each whole-SLA incident that started in this cycle.
+        An incident is credited once, in the cycle it started in; one carried over from the previous cycle is still
+        listed (with its true start and whole duration) but was credited there."""
+        overall = self.overall
+        return tuple(
+            counted
+            for incident, counted in zip(overall.incidents, overall.incident_counted_ms, strict=True)
+            if incident.start_ms >= self.full_period.start_ms
+        )
 
 
 def evaluate(
@@ -345,7 +360,7 @@ class _Context:
             slices=slice_result,
             budget=budget,
             incidents=tuple(found),
-            stats=incident_stats(found),
+            stats=incident_stats(found, avail.counted_up_ms, start),
             too_long=(
                 tuple(i for i, c in zip(found, counted, strict=True) if c > spec.max_incident_ms)
                 if spec.max_incident_ms is not None

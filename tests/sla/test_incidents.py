@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 from probe_agent.model import State, StateInterval
 from probe_agent.sla.incidents import Incident, incident_stats, incidents_of, longer_than, outages_of
 from probe_agent.sla.timeline import ALL, ANY, Span, combine, normalize
@@ -105,14 +103,28 @@ def test_stats_and_max_duration() -> None:
         Incident(100, 130, 30, ("e",), None, False),
         Incident(200, 260, 60, ("e",), None, True),
     ]
-    stats = incident_stats(incidents)
+    # A window [0, 260) with 260 - (10 + 20 + 30 + 60) = 140 ms counted up and four incidents started in it.
+    stats = incident_stats(incidents, 140, 0)
     assert stats.count == 4
     assert stats.mttr_ms == 20  # resolved only: (10 + 20 + 30) / 3
-    assert stats.mtbf_ms == Fraction(40 + 30 + 70, 3)
+    assert stats.mtbf_ms == 35  # 140 / 4
     assert stats.longest == incidents[3]
     assert longer_than(incidents, 30) == [incidents[3]]  # exactly 30 is within the maximum
-    empty = incident_stats([])
+    empty = incident_stats([], 260, 0)
     assert (empty.count, empty.mttr_ms, empty.mtbf_ms, empty.longest) == (0, None, None, None)
+
+
+def test_mtbf_is_up_time_per_incident_started_in_the_window_and_never_negative() -> None:
+    # Two endpoints' incidents overlap (A 100-400, B 150-200): the old gap-based mean was 150 - 400 = -250 ms.
+    overlapping = [Incident(100, 400, 300, ("A",), None, False), Incident(150, 200, 50, ("B",), None, False)]
+    assert incident_stats(overlapping, 700, 0).mtbf_ms == 350  # 700 ms up / 2 incidents
+    # A window from 120: the incident that started at 100 is listed but is not a failure of this window.
+    late = incident_stats(overlapping, 580, 120)
+    assert (late.count, late.mtbf_ms) == (2, 580)
+    # One incident is enough for an MTBF; none started in the window (only a carried-over one) gives null.
+    assert incident_stats(overlapping[:1], 600, 0).mtbf_ms == 600
+    assert incident_stats(overlapping[:1], 600, 101).mtbf_ms is None
+    assert incident_stats(overlapping, None, 0).mtbf_ms is None  # merged scopes: no one up time
 
 
 def test_outages_of_several_agents_are_separate() -> None:

@@ -8,7 +8,8 @@ from typing import Any
 
 from probe_agent.config.document import Config
 from probe_agent.reports import scope
-from probe_agent.reports.build import LOOKAHEAD_MS, incident_json, seconds
+from probe_agent.reports.build import LOOKAHEAD_MS
+from probe_agent.reports.document import incident_json, seconds
 from probe_agent.reports.outage_history import with_outage_history
 from probe_agent.reports.timelines import load_intervals
 from probe_agent.sla.evaluation import ServiceSpec, SlaSpec, evaluate
@@ -95,6 +96,6 @@ def list_incidents(
 
 
 def scope_iso(ms: int, tz: Any) -> str:
-    from probe_agent.reports.build import local_iso
+    from probe_agent.reports.document import local_iso
 
     return local_iso(ms, tz)

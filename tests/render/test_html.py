@@ -29,8 +29,8 @@ from probe_agent.render.uptime_bar import (
     tile,
     zone,
 )
-from probe_agent.reports.build import local_iso
 from probe_agent.reports.days import daily_bars
+from probe_agent.reports.document import local_iso
 from probe_agent.sla.availability import Bucket, BucketSpan, Policies
 from probe_agent.sla.periods import Period
 

@@ -219,3 +219,21 @@ def coverage_warning(availability: Availability, threshold: Fraction) -> str | N
         f"coverage {share(base - unseen)} is below the SLA's coverage_warning of {limit}%: "
         f"{share(unseen)} of the cycle had no definite result; {how}"
     )
+
+
+def excluded_warning(availability: Availability) -> str | None:
+    """A warning when half or more of the measured time is excluded (maintenance windows and exclusions), else None.
+
+    Excluded time is time the provider is not measured on, so a mostly excluded cycle says little, and a wholly
+    excluded one nothing: availability is null then, and without this the report would not say why.
+    """
+    totals = availability.buckets
+    if totals.total_ms == 0 or 2 * totals.excluded_ms < totals.total_ms:
+        return None
+    if totals.excluded_ms == totals.total_ms:
+        return "all of the measured time is excluded (maintenance windows and exclusions): there is no availability"
+    share = tidy(display_percent(Fraction(totals.excluded_ms, totals.total_ms) * 100))
+    return (
+        f"{share}% of the measured time is excluded (maintenance windows and exclusions): "
+        "the figures speak for the rest only"
+    )

@@ -45,6 +45,7 @@ from probe_agent.sla.availability import (
     availability_of,
     bucketize,
     coverage_warning,
+    excluded_warning,
 )
 from probe_agent.sla.bounds import DowntimeBounds, downtime_bounds, observed_changes, resolution_warnings
 from probe_agent.sla.budget import ErrorBudget, error_budget
@@ -278,6 +279,8 @@ def evaluate(
     warnings += [f"maintenance {d.window.label or d.window.start_ms}: {d.reason}" for d in decisions if not d.excluded]
     low = None if spec.coverage_warning is None else coverage_warning(overall.availability, spec.coverage_warning)
     warnings += [low] if low else []
+    mostly_excluded = excluded_warning(overall.availability)
+    warnings += [mostly_excluded] if mostly_excluded else []
     return SlaEvaluation(
         period=period,
         full_period=full,

@@ -209,3 +209,27 @@ def test_missing_endpoint_is_no_data_and_objectives_pass_through() -> None:
     assert result.overall.availability.buckets.no_data_ms == 10 * M and result.met is None
     assert result.latency is not None and result.latency.met is True
     assert result.error_rate is not None and result.error_rate.met is False  # 1 % is not below 1 %
+
+
+@pytest.mark.parametrize(
+    ("excluded_hours", "warning"),
+    [
+        (23, None),  # less than half of the 48 h: nothing to say
+        (24, "50% of the measured time is excluded (maintenance windows and exclusions): the figures speak for"),
+        (36, "75% of the measured time is excluded"),
+        (48, "all of the measured time is excluded (maintenance windows and exclusions): there is no availability"),
+    ],
+)
+def test_a_mostly_or_wholly_excluded_period_says_so(excluded_hours: int, warning: str | None) -> None:
+    period = explicit_period(utc(2026, 11, 1), utc(2026, 11, 3), "two days")
+    intervals = {"web": [iv(period.start_ms, period.end_ms, U)]}
+    ev = evaluate(
+        one_service(),
+        period,
+        intervals,
+        period.end_ms,
+        exclusions=[(period.start_ms, period.start_ms + excluded_hours * H)],
+    )
+    found = [w for w in ev.warnings if "excluded" in w]
+    assert found == ([] if warning is None else [found[0]]) and (warning is None or found[0].startswith(warning))
+    assert (ev.overall.availability.availability is None) == (excluded_hours == 48)

@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest faults bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,11 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -m "not long_fault"
+
+## faults: the fault suite (every test marked `fault`, long ones included); writes FAULTS.md from this run
+faults: $(STAMP)
+	FAULTS_MD=FAULTS.md $(BIN)/pytest -q -p no:cacheprovider -m fault
 
 ## bench: run the benchmarks in bench/ and print their figures (copy them into BENCHMARKS.md)
 bench: $(STAMP)

@@ -132,6 +132,9 @@ def test_missing_database(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
+@pytest.mark.fault(
+    "the database locked by another process", expected="status, export and run exit 1 with a message, no traceback"
+)
 def test_a_database_locked_by_another_process_is_a_message_not_a_traceback(tmp_path: Path) -> None:
     """Every command meets a database another process holds (past the 5 s busy timeout) with exit 1 and a
     message; the daemon refuses to start the same way."""

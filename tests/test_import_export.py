@@ -163,6 +163,7 @@ def test_export_then_import_into_a_fresh_database_gives_identical_timelines(
     assert set(folds) == {("ams", "api"), ("ams", "web"), ("fra", "api"), ("fra", "web")}
 
 
+@pytest.mark.fault("formulas in exported cells", expected="escaped with a leading apostrophe, read back exactly")
 def test_csv_export_escapes_formulas_and_import_reads_them_back(cfg: Path, tmp_path: Path) -> None:
     details = ['=HYPERLINK("http://evil")', "'already quoted", "+1", "-x", "@sum", "-5", "plain"]
     results = [res(T0 + i * MIN, "down", detail=d) for i, d in enumerate(details)]
@@ -184,6 +185,9 @@ def test_csv_export_escapes_formulas_and_import_reads_them_back(cfg: Path, tmp_p
     assert [r.detail for r in stored(fresh)[2]] == details
 
 
+@pytest.mark.fault(
+    "a CR (=1+1 after it) in a result's detail, CSV export", expected="the cell is quoted whole; no new row starts"
+)
 def test_csv_export_quotes_every_cell_holding_cr_or_lf(cfg: Path, tmp_path: Path) -> None:
     """A bare CR inside a detail once went out unquoted, so a reader splitting records at CR saw `=1+1` begin an
     unescaped row of its own. Records end in CRLF now, and a cell with CR or LF is quoted whole."""
@@ -203,6 +207,7 @@ def test_csv_export_quotes_every_cell_holding_cr_or_lf(cfg: Path, tmp_path: Path
     assert [r.detail for r in stored(fresh)[2]] == details
 
 
+@pytest.mark.fault("a stray quote in a CSV import", expected="exit 2 at the record, nothing imported")
 def test_a_stray_quote_in_a_csv_import_is_an_error_not_swallowed_rows(cfg: Path, tmp_path: Path) -> None:
     body = (
         "ts,endpoint,outcome,detail\r\n"

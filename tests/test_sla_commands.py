@@ -113,6 +113,7 @@ def test_exclusion_lifts_availability_and_is_listed_then_revoked(cfg: Path) -> N
     assert json.loads(listing)[0]["revoked"] is not None  # revoked, never deleted
 
 
+@pytest.mark.fault("an exclusion from 0001 to 9999 (and other bad exclusions)", expected="exit 2, nothing stored")
 def test_exclusion_errors_exit_2_and_store_nothing(cfg: Path) -> None:
     args = ["exclusions", "add", "--kind", "customer", "--reason", "r", "-c", str(cfg)]
     assert cli(*args, "--endpoint", "nope", "--from", "2026-09-01", "--to", "2026-09-02")[0] == 2

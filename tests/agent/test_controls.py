@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from probe_agent.agent.controls import Controls
 from probe_agent.config.schema import Endpoint
 from probe_agent.model import ErrorKind, Outcome, ProbeResult
@@ -54,6 +56,10 @@ def controls(world: World) -> Controls:
     return Controls([control], world.probe, cache_s=5.0, monotonic=world.clock)
 
 
+@pytest.mark.fault(
+    "the agent's network fails with a 'controls up' verdict cached",
+    expected="a new round of controls: unknown, not the target's downtime",
+)
 async def test_a_cached_up_verdict_does_not_speak_for_a_failure_that_began_after_it() -> None:
     world = World()
     c = controls(world)
@@ -81,6 +87,10 @@ async def test_many_failures_that_began_together_share_one_round() -> None:
     assert {j.outcome for j in judged} == {Outcome.DOWN} and world.rounds == 1
 
 
+@pytest.mark.fault(
+    "the network fails while a control round is under way",
+    expected="the later failure waits for a newer round: unknown",
+)
 async def test_a_round_under_way_since_before_a_failure_is_not_joined() -> None:
     world = World()
     c = controls(world)

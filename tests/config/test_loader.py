@@ -211,6 +211,10 @@ def test_example_configs_load(path: str) -> None:
     assert loaded.config.endpoints
 
 
+@pytest.mark.fault(
+    "secret inside a value that fails validation",
+    expected="every resolved secret replaced by *** in messages and hints",
+)
 def test_a_secret_inside_an_invalid_value_is_never_printed(tmp_path: Path) -> None:
     """Validation echoes the bad value; every resolved secret in it (env, file) is redacted, hints included."""
     (tmp_path / "tok").write_text("file-canary-93\n")
@@ -235,6 +239,10 @@ def test_a_secret_inside_an_invalid_value_is_never_printed(tmp_path: Path) -> No
     assert "endpoints[2].http.method" in text  # still located, value or not
 
 
+@pytest.mark.fault(
+    "secret in a bad URL, config validate and run",
+    expected="exit 2, token=*** on stderr, no canary anywhere in the output",
+)
 def test_config_validate_never_prints_a_secret(tmp_path: Path) -> None:
     path = write(tmp_path, 'endpoints:\n  - id: a\n    http: "htp://host/?token=${TOK}"\n')
     for command in (["config", "validate"], ["run"]):
@@ -264,6 +272,7 @@ LAUGHS = "x0: &l0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
         ("agent: {timeout: .inf}\nendpoints: [{id: a, tcp: 'h:1', interval: 1e400}]\n", None, "not a finite duration"),
     ],
 )
+@pytest.mark.fault("hostile YAML", expected="exit 2 with a located message; no traceback, no memory blow-up")
 def test_costly_or_hostile_yaml_is_refused_with_a_located_message(
     tmp_path: Path, text: str, where: tuple[int, str] | None, message: str
 ) -> None:
@@ -275,6 +284,7 @@ def test_costly_or_hostile_yaml_is_refused_with_a_located_message(
         assert (found[0][0], found[0][1]) == where
 
 
+@pytest.mark.fault("a byte that is not UTF-8 in the config", expected="exit 2 at its line and column")
 def test_a_byte_that_is_not_utf8_is_located(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_bytes(b"endpoints:\n  - id: a\n    tcp: 'h\xff:1'\n")
@@ -284,6 +294,7 @@ def test_a_byte_that_is_not_utf8_is_located(tmp_path: Path) -> None:
     assert (str(problem.mark), problem.message) == (f"{path}:3:12", "not UTF-8 text (byte 0xff)")
 
 
+@pytest.mark.fault("a config file over 10 MiB", expected="refused before it is read")
 def test_a_file_over_10_mib_is_not_read(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("endpoints: []\n# " + "x" * (10 * 1024 * 1024) + "\n")
@@ -306,6 +317,7 @@ def test_a_file_over_10_mib_is_not_read(tmp_path: Path) -> None:
         ("endpoints: [{id: x, tcp: 'h:99999'}]", "endpoints[0].tcp: 'h:99999': the port must be a number from 1"),
     ],
 )
+@pytest.mark.fault("zero or absurd setting", expected="exit 2 with key path and bounds")
 def test_durations_and_numbers_have_sane_bounds(tmp_path: Path, setting: str, message: str) -> None:
     """Zero or absurd settings did harm (timeout 0 recorded a healthy target down, retry_interval 0 sent 664
     requests/s, heartbeat 0 spun a core): each is exit 2 with its key path and the bounds."""

@@ -24,6 +24,9 @@ from tests.e2e.harness import (
 CONFIRM = 3
 
 
+@pytest.mark.fault(
+    "agent network down (controls on a closed port)", expected="failures recorded unknown/controls_failed, no incident"
+)
 @pytest.mark.slow
 @pytest.mark.timeout(60)
 async def test_failures_are_unknown_when_controls_fail_and_down_when_a_control_answers(

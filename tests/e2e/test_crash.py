@@ -12,6 +12,7 @@ import asyncio
 import bisect
 import signal
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -37,10 +38,18 @@ HEARTBEAT_MS = 1000
 STALE_AFTER_MS = 3 * HEARTBEAT_MS  # the daemon treats a run whose heartbeat is older as dead
 
 
+@pytest.mark.fault(
+    "kill -9 at ~160 results/s", expected="at most the last second lost, integrity ok, the gap is no_data"
+)
 @pytest.mark.slow
 @pytest.mark.timeout(90)
 async def test_kill_9_loses_at_most_the_last_second_and_the_restart_marks_the_gap_no_data(
-    tmp_path: Path, db: Path, store: StoreReader, launcher: DaemonLauncher, recorder: RecordingTarget
+    tmp_path: Path,
+    db: Path,
+    store: StoreReader,
+    launcher: DaemonLauncher,
+    recorder: RecordingTarget,
+    observe: Callable[[str], None],
 ) -> None:
     names = [f"e{n:02d}" for n in range(ENDPOINTS)]
     cfg = write_config(
@@ -73,7 +82,9 @@ async def test_kill_9_loses_at_most_the_last_second_and_the_restart_marks_the_ga
         stored[r.endpoint].append(r.ts_ms)
     unmatched = [(name, at) for name, at in served if not _has_result(stored[name], at)]
     ages = sorted(kill_ms - at for _, at in unmatched)
-    print(f"\nkill -9: {len(served)} requests served, {len(unmatched)} without a stored result, ages (ms) {ages}")
+    observe(
+        f"{len(served)} requests served, {len(unmatched)} without a stored result, the oldest {max(ages, default=0)} ms"
+    )
     assert not [age for age in ages if age > LOSS_WINDOW_MS + PROBE_SLACK_MS], "older results were lost"
     assert len(served) - len(unmatched) > ENDPOINTS * 3, "the daemon was writing steadily before the kill"
 
@@ -114,6 +125,7 @@ def _has_result(ts_list: list[int], served_at: int) -> bool:
     return index > 0 and served_at - ts_list[index - 1] <= TIMEOUT_MS
 
 
+@pytest.mark.fault("a second daemon on the same agent id", expected="refused, exit 1, the first undisturbed")
 @pytest.mark.timeout(45)
 async def test_second_daemon_with_the_same_agent_id_refuses_to_start(
     tmp_path: Path, db: Path, store: StoreReader, launcher: DaemonLauncher, recorder: RecordingTarget
@@ -135,6 +147,10 @@ async def test_second_daemon_with_the_same_agent_id_refuses_to_start(
     assert [(r.run_id, r.clean) for r in store.runs()] == [(1, 1)]
 
 
+@pytest.mark.fault(
+    "a daemon paused (SIGSTOP) past three heartbeats, then a second one",
+    expected="the second is refused by the OS lock; no overlapping intervals",
+)
 @pytest.mark.slow
 @pytest.mark.timeout(60)
 async def test_a_paused_daemon_keeps_its_lock_so_a_second_one_is_refused(
@@ -165,6 +181,9 @@ async def test_a_paused_daemon_keeps_its_lock_so_a_second_one_is_refused(
     assert_tiled(store.intervals("a"))
 
 
+@pytest.mark.fault(
+    "the database deleted or replaced while the daemon runs", expected="critical log, no more writes, exit 75"
+)
 @pytest.mark.slow
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("how", ["rm", "mv"])

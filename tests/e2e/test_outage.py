@@ -45,6 +45,7 @@ def outages(store: StoreReader, endpoint: str) -> dict[int, tuple[int, int]]:
     return found
 
 
+@pytest.mark.fault("single failed probes (blips)", expected="never an outage; outage edges within one interval")
 @pytest.mark.slow
 @pytest.mark.timeout(75)
 async def test_outage_edges_within_one_interval_and_single_failures_are_blips(
@@ -105,6 +106,7 @@ def _after_down(results: list[Result], r: Result) -> bool:
     return index > 0 and results[index - 1].outcome == "down"
 
 
+@pytest.mark.fault("a restart in the middle of an outage", expected="one incident, the gap no_data")
 @pytest.mark.slow
 @pytest.mark.timeout(75)
 async def test_restart_mid_outage_resumes_one_outage_with_the_gap_as_no_data(

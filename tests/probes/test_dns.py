@@ -67,6 +67,7 @@ async def test_invalid_names_are_never_asked(dns_server: DnsServer) -> None:
     assert dns_server.queries == []
 
 
+@pytest.mark.fault("a silent resolver", expected="dns_temporary within the timeout")
 async def test_silent_resolver_is_temporary_within_the_timeout(dns_server: DnsServer) -> None:
     start = time.monotonic()
     result = await resolve(dns_server, "silent.test", timeout="400ms")
@@ -89,6 +90,7 @@ async def test_nxdomain_from_the_first_resolver_is_final(dns_server: DnsServer) 
     assert result.latency_ms is not None and result.latency_ms < 500
 
 
+@pytest.mark.fault("every resolver dead", expected="dns_temporary")
 async def test_all_resolvers_dead_is_temporary() -> None:
     dead = [f"{LOOPBACK}:{free_udp_port()}", f"{LOOPBACK}:{free_udp_port()}"]
     result = await resolve(None, "ok.test", resolvers=dead, timeout="600ms")

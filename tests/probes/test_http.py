@@ -78,6 +78,7 @@ async def test_sleep_past_timeout_is_read_timeout_within_deadline(http_server: R
     assert result.latency_ms is not None and 500 <= result.latency_ms < 1000
 
 
+@pytest.mark.fault("a server trickling its body (slowloris)", expected="read_timeout within the deadline")
 async def test_trickling_body_cannot_hold_the_probe_past_its_deadline(http_server: RunningServer) -> None:
     start = time.monotonic()
     result = await probe(http_server.url("/trickle"), timeout="1s")
@@ -86,6 +87,7 @@ async def test_trickling_body_cannot_hold_the_probe_past_its_deadline(http_serve
     assert 1.0 <= elapsed < 1.5  # the deadline, plus slack for a loaded machine
 
 
+@pytest.mark.fault("a body over max_body", expected="too_large quickly")
 @pytest.mark.parametrize("path", ["/big", "/big-chunked"])
 async def test_body_over_cap_is_too_large_quickly(http_server: RunningServer, path: str) -> None:
     start = time.monotonic()
@@ -94,6 +96,7 @@ async def test_body_over_cap_is_too_large_quickly(http_server: RunningServer, pa
     assert time.monotonic() - start < 1.0
 
 
+@pytest.mark.fault("a gzip bomb", expected="too_large without inflating it")
 async def test_gzip_bomb_is_too_large_without_inflating_it(http_server: RunningServer) -> None:
     from tests.probes.servers import gzip_bomb
 
@@ -145,6 +148,7 @@ async def test_body_checks_pass(http_server: RunningServer) -> None:
         ("/chain/6", "more than 5 redirects"),
     ],
 )
+@pytest.mark.fault("redirect tricks", expected="redirect_refused")
 async def test_redirects_refused(http_server: RunningServer, path: str, detail: str) -> None:
     result = await probe(http_server.url(path), http={"follow_redirects": True})
     assert (result.outcome, result.error_kind) == (Outcome.DOWN, ErrorKind.REDIRECT_REFUSED)
@@ -191,6 +195,7 @@ async def test_closed_port_is_connect_refused() -> None:
         ("garbage", ErrorKind.HTTP_STATUS),
     ],
 )
+@pytest.mark.fault("misbehaving servers", expected="each classified within the timeout")
 async def test_misbehaving_servers(mode: str, kind: ErrorKind) -> None:
     server = await start_raw_server(mode)
     try:

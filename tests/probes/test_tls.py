@@ -34,6 +34,7 @@ async def probe(**spec: Any) -> ProbeResult:
         ("self_signed", Outcome.DOWN, ErrorKind.TLS_INVALID, "certificate rejected"),
     ],
 )
+@pytest.mark.fault("bad TLS certificates", expected="tls_invalid / tls_expired")
 async def test_https_certificates(
     tls_material: TlsMaterial, which: str, outcome: Outcome, kind: ErrorKind | None, detail_part: str
 ) -> None:

@@ -220,6 +220,7 @@ def test_missing_endpoint_is_no_data_and_objectives_pass_through() -> None:
         (48, "all of the measured time is excluded (maintenance windows and exclusions): there is no availability"),
     ],
 )
+@pytest.mark.fault("a mostly or wholly excluded SLA", expected="a warning says how much is excluded")
 def test_a_mostly_or_wholly_excluded_period_says_so(excluded_hours: int, warning: str | None) -> None:
     period = explicit_period(utc(2026, 11, 1), utc(2026, 11, 3), "two days")
     intervals = {"web": [iv(period.start_ms, period.end_ms, U)]}

@@ -211,6 +211,10 @@ def test_constraints_reject_bad_rows(conn: sqlite3.Connection, sql: str, message
         conn.execute(sql)
 
 
+@pytest.mark.fault(
+    "a long reader while the writer writes 24 MiB",
+    expected="the WAL is truncated back to 8 MiB once the reader is gone",
+)
 def test_the_wal_shrinks_back_after_a_long_reader(tmp_path: Path) -> None:
     """A reader holding a snapshot stops the WAL from being reset, so it grows past the limit; once the reader is
     gone, the next checkpoint resets it and journal_size_limit truncates the file back."""

@@ -39,6 +39,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import pairwise
 from typing import Literal
 
 from probe_agent.sla.availability import BucketSpan, Policies
@@ -102,14 +103,11 @@ _EXCLUDED, _UP, _DOWN = 0, 1, 2
 def slice_bounds(start_ms: int, end_ms: int, unit_ms: int, origin_ms: int) -> list[tuple[int, int]]:
     """The slices of ``[start_ms, end_ms)`` on the grid ``origin_ms + k * unit_ms``, the first and last cut at the
     range's edges (a range that starts off the grid, e.g. at the monitoring start, starts with a short slice)."""
-    out: list[tuple[int, int]] = []
-    a = start_ms
-    b = origin_ms + ((start_ms - origin_ms) // unit_ms + 1) * unit_ms
-    while a < end_ms:
-        stop = min(b, end_ms)
-        out.append((a, stop))
-        a, b = stop, b + unit_ms
-    return out
+    if end_ms <= start_ms:
+        return []
+    first_end = min(origin_ms + ((start_ms - origin_ms) // unit_ms + 1) * unit_ms, end_ms)
+    edges = [start_ms, *range(first_end, end_ms, unit_ms), end_ms]
+    return list(pairwise(edges))
 
 
 def _judge(up_ms: int, down_ms: int, partial: PartialRule) -> int:
@@ -131,16 +129,18 @@ def classify_slices(
     """Per slice of ``[start_ms, end_ms)`` (see ``slice_bounds``; ``origin_ms`` defaults to ``start_ms``;
     ``buckets`` cover the range): 0 excluded, 1 up, 2 down (before min_run)."""
     bounds = slice_bounds(start_ms, end_ms, counting.unit_ms, start_ms if origin_ms is None else origin_ms)
-    return _classify(buckets, bounds, policies, counting.partial)
+    return _classify(buckets, bounds, policies, counting)
 
 
 def _classify(
-    buckets: Sequence[BucketSpan], bounds: list[tuple[int, int]], policies: Policies, partial: PartialRule
+    buckets: Sequence[BucketSpan], bounds: list[tuple[int, int]], policies: Policies, counting: SliceCounting
 ) -> list[int]:
     if not bounds:
         return []
     start_ms, end_ms = bounds[0][0], bounds[-1][1]
-    starts = [a for a, _ in bounds]
+    # Every slice after the first starts on the grid, one unit apart: a time's slice is found by arithmetic.
+    first_end, unit = bounds[0][1], counting.unit_ms
+    ends = [b for _, b in bounds]
     up = [0] * len(bounds)
     down = [0] * len(bounds)
     for b in buckets:
@@ -149,12 +149,12 @@ def _classify(
             continue
         target = up if as_ == "up" else down
         a, z = max(b.start_ms, start_ms), min(b.end_ms, end_ms)
-        i = bisect_right(starts, a) - 1
+        i = 0 if a < first_end else 1 + (a - first_end) // unit
         while a < z:
-            stop = min(z, bounds[i][1])
+            stop = ends[i] if ends[i] < z else z
             target[i] += stop - a
             a, i = stop, i + 1
-    return [_judge(u, d, partial) for u, d in zip(up, down, strict=True)]
+    return [_judge(u, d, counting.partial) for u, d in zip(up, down, strict=True)]
 
 
 class _Outside:
@@ -244,7 +244,7 @@ def count_slices(
     the buckets cover the range only and runs are judged inside it.
     """
     bounds = slice_bounds(start_ms, end_ms, counting.unit_ms, start_ms if origin_ms is None else origin_ms)
-    kinds = _classify(buckets, bounds, policies, counting.partial)
+    kinds = _classify(buckets, bounds, policies, counting)
     forgiven = 0
     open_run: OpenRun | None = None
     if counting.min_run > 1:
@@ -279,8 +279,7 @@ def count_slices(
                         open_run = OpenRun(start, total, decided)
             up_before = up_before or kind == _UP
             run = []
-    up_ms = sum(b - a for (a, b), k in zip(bounds, kinds, strict=True) if k == _UP)
-    down_ms = sum(b - a for (a, b), k in zip(bounds, kinds, strict=True) if k == _DOWN)
+    up_ms, down_ms = _weigh(bounds, kinds, counting.unit_ms, _UP), _weigh(bounds, kinds, counting.unit_ms, _DOWN)
     value = Fraction(up_ms, up_ms + down_ms) if up_ms + down_ms else None
     return SliceResult(
         counting=counting,
@@ -294,3 +293,13 @@ def count_slices(
         down_ms=down_ms,
         open_run=open_run,
     )
+
+
+def _weigh(bounds: list[tuple[int, int]], kinds: list[int], unit_ms: int, kind: int) -> int:
+    """The total length of the slices of ``kind``: a unit each, less what the range's edges cut off the first and
+    the last slice (the only ones that can be short)."""
+    total = kinds.count(kind) * unit_ms
+    for i in {0, len(kinds) - 1} if kinds else set():
+        if kinds[i] == kind:
+            total -= unit_ms - (bounds[i][1] - bounds[i][0])
+    return total

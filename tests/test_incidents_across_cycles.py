@@ -248,3 +248,33 @@ def test_mtbf_of_several_endpoints_is_averaged_per_endpoint_and_never_negative(t
         ("2026-11-10T10:30:00+00:00", 900.0),
     ]
     assert listed["stats"] == {"count": 2, "mttr_s": 2_250.0, "mtbf_s": 84_150.0, "longest_s": 3_600.0}
+
+
+@pytest.mark.parametrize("excluded_in", ["2026-11", "2026-10"])
+def test_excluded_time_in_either_cycle_counts_against_the_incident_in_both(tmp_path: Path, excluded_in: str) -> None:
+    """Down Oct 31 21:00 to Nov 1 02:00 (5 h), and 2 h of it excluded: in November (00:00-02:00) or in October
+    (21:00-23:00). The README: an incident partly inside excluded time counts only its non-excluded time against
+    max_incident_duration and per-incident credits: 3 h, not over 4 h, so neither cycle lists it as too long and
+    neither pays. The October report once read only October's exclusions and paid 10.00 for the November case."""
+    cfg = config(tmp_path)
+    down = (datetime(2026, 10, 31, 21, 0, tzinfo=UTC), datetime(2026, 11, 1, 2, 0, tzinfo=UTC))
+    minutes = int((END - START) / timedelta(minutes=1))
+    stamps = [START + timedelta(minutes=m) for m in range(minutes)]
+    import_rows(cfg, tmp_path, [row(ts, "down" if down[0] <= ts < down[1] else "up") for ts in stamps])
+    window = (
+        ("2026-11-01T00:00Z", "2026-11-01T02:00Z")
+        if excluded_in == "2026-11"
+        else ("2026-10-31T21:00Z", "2026-10-31T23:00Z")
+    )
+    code, out = cli("exclusions", "add", "--sla", "gold", "--from", window[0], "--to", window[1], "--kind",
+                    "maintenance", "--reason", "planned", "-c", str(cfg))  # fmt: skip
+    assert code == 0, out
+    for label in ("2026-10", "2026-11"):
+        report = doc(cfg, "report", label)
+        assert [i["duration_s"] for i in report["incidents"]] == [18_000.0], label  # listed whole in both
+        assert report["incidents_too_long"] == [], label
+        assert doc(cfg, "credits", label)["credit"]["amount"] == "0.00", label
+    # Only the cycle that holds the exclusion lists it.
+    assert [len(doc(cfg, "report", label)["exclusions"]) for label in ("2026-10", "2026-11")] == (
+        [0, 1] if excluded_in == "2026-11" else [1, 0]
+    )

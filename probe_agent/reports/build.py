@@ -4,20 +4,16 @@ result to ``reports.document`` for the JSON document (whose keys are stable and 
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from probe_agent.config.document import Config
 from probe_agent.config.sla_schema import Sla
-from probe_agent.model import StateInterval
 from probe_agent.reports import scope
 from probe_agent.reports.announce import announcement_times
 from probe_agent.reports.document import report_document
+from probe_agent.reports.inputs_hash import config_inputs, inputs_hash
 from probe_agent.reports.objective_inputs import LeftOut, excluded_result_sums, objective_exclusions_of
 from probe_agent.reports.outage_history import with_outage_history
 from probe_agent.reports.timelines import load_intervals, monitoring_start
@@ -88,14 +84,17 @@ def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Per
     load_end = min(now_ms, period.end_ms + LOOKAHEAD_MS)
     runs_across = spec.counting is not None and spec.counting.min_run > 1
     load_start = period.start_ms - LOOKBEHIND_MS if runs_across else period.start_ms
-    around_end = max(period.end_ms, load_end) if runs_across else period.end_ms
     intervals = with_outage_history(conn, load_intervals(conn, config, endpoints, load_start, load_end))
     first = monitoring_start(conn, config, endpoints)
-    applied = applicable_exclusions(config, sla, queries.exclusions(conn, start_ms=load_start, end_ms=around_end))
-    # The report lists the exclusions of the period; those around it only serve to judge slice runs.
+    # Exclusions and maintenance windows are read over all the data handed over (an outage's whole length, the
+    # look-ahead, slice runs' look-behind): an incident that crosses the cycle's edge counts only its non-excluded
+    # time, wherever that exclusion lies. The report lists those of the period; the others only serve the figures.
+    around_start = min([load_start, *(iv.start_ms for ivs in intervals.values() for iv in ivs)])
+    around_end = max(period.end_ms, load_end)
+    applied = applicable_exclusions(config, sla, queries.exclusions(conn, start_ms=around_start, end_ms=around_end))
     exclusions = [e for e in applied if e.start_ms < period.end_ms and e.end_ms > period.start_ms]
     announced = announcement_times(conn, config, sla)
-    windows = scope.maintenance_windows(config, sla, load_start, around_end, announced)
+    windows = scope.maintenance_windows(config, sla, around_start, around_end, announced)
     sla_wide, per_endpoint, per_service = split_exclusions(applied)
     # Objectives leave out the results of excluded time (cut to the measured range by _objective_inputs).
     left_out = objective_exclusions_of(spec, windows, sla_wide, per_endpoint, per_service)
@@ -122,22 +121,23 @@ def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Per
     # Credits are for billing cycles: any other window (--from/--to) shows availability, and says why no credit.
     not_a_cycle = scope.not_a_cycle_reason(config, sla, period)
     credit = _credit(sla, evaluation) if not_a_cycle is None else None
-    inputs_hash = _inputs_hash(
+    digest = inputs_hash(
         sla,
         period,
         intervals,
         applied,
         windows,
-        config_inputs=_config_inputs(config, sla, endpoints, tz),
+        config_inputs=config_inputs(config, sla, endpoints, str(tz.key)),
         objective_inputs=(counts, histogram),
         monitoring_start_ms=None if first is None else max(first, period.start_ms),
+        reach_ms=spec.counting.min_run * spec.counting.unit_ms if spec.counting is not None and runs_across else 0,
     )
-    doc = report_document(config, sla, period, tz, now_ms, evaluation, credit, exclusions, warnings, inputs_hash)
+    doc = report_document(config, sla, period, tz, now_ms, evaluation, credit, exclusions, warnings, digest)
     if not_a_cycle is not None:
         doc["claim_deadline"] = None
     no_fee = "no credit: the SLA states no credit terms (credits.fee)"
     doc["no_credit_reason"] = not_a_cycle or (no_fee if credit is None else None)
-    return SlaReport(sla, period, evaluation, credit, doc, inputs_hash)
+    return SlaReport(sla, period, evaluation, credit, doc, digest)
 
 
 def whole_cycle(sla: Sla) -> bool:
@@ -193,57 +193,3 @@ def _credit(sla: Sla, evaluation: SlaEvaluation | None) -> CreditResult | None:
         covered_period_ms=evaluation.period.duration_ms,
     )
     return compute_credit(terms, inputs)
-
-
-def _config_inputs(config: Config, sla: Sla, endpoints: list[str], tz: ZoneInfo) -> dict[str, Any]:
-    """The config outside the SLA's own keys that its figures read: each named service (members, ``rule``,
-    ``vantage``), each endpoint's fold parameters (interval, grace, confirm: the open spans and the measurement
-    bounds) and the zone (cycle bounds, recurring maintenance, day bars). Never the probes' targets or headers
-    (secrets): they change no figure."""
-    return {
-        "services": {
-            s: config.service(s).model_dump(mode="json", include={"endpoints", "rule", "vantage"}) for s in sla.services
-        },
-        "endpoints": {e: [ep.interval_ms, ep.grace_ms, ep.confirm_n] for e in endpoints for ep in [config.endpoint(e)]},
-        "timezone": str(tz.key),
-    }
-
-
-def _inputs_hash(
-    sla: Sla,
-    period: Period,
-    intervals: dict[str, list[StateInterval]],
-    exclusions: list[Exclusion],
-    windows: list[Any],
-    *,
-    config_inputs: dict[str, Any],
-    objective_inputs: tuple[ResultCounts | None, LatencyHistogram | None],
-    monitoring_start_ms: int | None,
-) -> str:
-    """A hash of every input of every figure in the record, so a closed cycle can tell when today's data differs:
-    the SLA's keys and the config it reads (``_config_inputs``), the period and monitoring start, the intervals,
-    exclusions and maintenance windows, and the result counts and latency histogram the objectives come from."""
-    h = hashlib.sha256()
-    h.update(json.dumps(sla.model_dump(mode="json", by_alias=True), sort_keys=True).encode())
-    h.update(json.dumps(config_inputs, sort_keys=True).encode())
-    h.update(f"|{period.start_ms}|{period.end_ms}|{monitoring_start_ms}|".encode())
-    counts, histogram = objective_inputs
-    objectives = {
-        "counts": None if counts is None else dataclasses.asdict(counts),
-        "histogram": None if histogram is None else sorted(histogram.counts.items()),
-    }
-    h.update(json.dumps(objectives, sort_keys=True).encode())
-    for endpoint in sorted(intervals):
-        for iv in intervals[endpoint]:
-            # After the period, only an outage that began inside it matters (its end and length decide credits).
-            in_period = iv.start_ms < period.end_ms
-            if in_period or (iv.outage_start_ms is not None and iv.outage_start_ms < period.end_ms):
-                end = min(iv.end_ms, period.end_ms) if in_period and iv.outage_start_ms is None else iv.end_ms
-                h.update(
-                    f"{iv.agent},{iv.endpoint},{iv.start_ms},{end},{iv.state},{iv.cause},{iv.outage_start_ms}|".encode()
-                )
-    for e in exclusions:
-        h.update(f"x{e.id},{e.start_ms},{e.end_ms}|".encode())
-    for w in windows:
-        h.update(f"m{w.start_ms},{w.end_ms},{w.announced_ms}|".encode())
-    return h.hexdigest()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from probe_agent.store.writer import StoreWriter, StoreWriteError
+from probe_agent.store.writer import StoreWriteError, StoreWriter
 from tests.store.conftest import T0, result
 
 

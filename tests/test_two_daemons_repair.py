@@ -274,3 +274,19 @@ def test_db_repair_refuses_while_a_daemon_of_the_agent_runs(
     code, out = cli("db", "repair", "-c", str(cfg))
     assert code == 2 and "pid 4242 on elsewhere" in out and "nothing was written" in out, out
     assert stored(conn) == BAD
+
+
+def test_an_unreadable_fold_state_is_found_and_replaced_by_the_refold(
+    cfg: Path, db: Path, conn: sqlite3.Connection
+) -> None:
+    two_daemons(db, conn, T0)
+    assert cli("db", "repair", "-c", str(cfg))[0] == 0
+    with conn:
+        conn.execute("UPDATE fold_state SET snapshot = '{\"v\": 99}'")
+    code, out = cli("db", "check", "-c", str(cfg), "--format", "json")
+    assert code == 1
+    ((kind, detail),) = [(p["kind"], p["detail"]) for p in json.loads(out)["timeline"]]
+    assert kind == "fold_state_unreadable" and "version 99" in detail
+    assert cli("db", "repair", "-c", str(cfg))[0] == 0
+    assert cli("db", "check", "-c", str(cfg))[0] == 0
+    assert stored(conn) == REPAIRED

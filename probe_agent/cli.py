@@ -11,6 +11,7 @@ from probe_agent.commands.agentcmds import run
 from probe_agent.commands.bookkeeping import cycle_group, exclusions_group
 from probe_agent.commands.configs import config_group
 from probe_agent.commands.data import db_group, export_command, import_command
+from probe_agent.commands.dbrepair import repair_command
 from probe_agent.commands.probing import check
 from probe_agent.commands.reporting import status
 from probe_agent.commands.slacmds import credits, incidents, report
@@ -60,6 +61,7 @@ def main(verbose: int) -> None:
 
 main.add_command(check)
 main.add_command(config_group)
+db_group.add_command(repair_command)
 main.add_command(db_group)
 main.add_command(export_command)
 main.add_command(import_command)

@@ -53,6 +53,13 @@ class DatabaseLost(DaemonError):
     exit_code = 75
 
 
+class RunClosed(DaemonError):
+    """Another process closed this daemon's run (it judged the daemon dead, e.g. after a long pause): the daemon
+    stopped writing at once, so it never writes over what the other one stored (exit 76)."""
+
+    exit_code = 76
+
+
 def retention_floor(config: Any, now_ms: int) -> int:
     """The oldest time whose raw results must be kept: evidence for every cycle still open or still claimable.
 
@@ -117,6 +124,7 @@ class Daemon:
         self._lock: RunLock | None = None
         self._identity: DatabaseIdentity | None = None
         self._lost: str | None = None  # set when the database file was deleted or replaced under us
+        self._closed_under: str | None = None  # set when another process closed our run
 
     @property
     def agent_id(self) -> str:
@@ -333,9 +341,16 @@ class Daemon:
                 return
             beat = functools.partial(records.heartbeat, run_id=self.run_id, now_ms=self.wall_ms())
             try:
-                await self.writer.run(beat)
+                run_open = await self.writer.run(beat)
             except Exception:  # a store problem is logged by the writer; keep probing
                 log.exception("heartbeat failed")
+            else:
+                if not run_open:  # closed by another process that judged us dead: its data is not ours to touch
+                    self.writer.discard()
+                    self._closed_under = f"run {self.run_id} was closed by another process (it judged this daemon dead)"
+                    log.critical("%s: stopping without writing anything more (exit 76)", self._closed_under)
+                    self.request_stop()
+                    return
             lag = loop.time() - expected
             if self.scheduler.healthy(max_lag_s=max(5.0, every_s * 2)) and lag < max(5.0, every_s * 2):
                 self.notifier.watchdog()
@@ -420,15 +435,16 @@ class Daemon:
     async def _shutdown(self) -> None:
         self.notifier.stopping()
         log.info("stopping: finishing in-flight probes (up to %ss)", self.loaded.config.agent.stop_timeout / 1000)
-        if self.scheduler is not None:
-            await self.scheduler.stop(self.loaded.config.agent.stop_timeout / 1000)
+        if self.scheduler is not None:  # with our run closed, in-flight probes would be discarded: no waiting
+            await self.scheduler.stop(0 if self._closed_under else self.loaded.config.agent.stop_timeout / 1000)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.calendar is not None:
             await self.calendar.stop(5.0)
-        if self.writer is not None and self._lost is not None:
-            await asyncio.to_thread(self.writer.close)  # into the unlinked file, which nobody will read
+        if self.writer is not None and (self._lost is not None or self._closed_under is not None):
+            # Into the unlinked file, which nobody will read; or, with our run closed, nothing (discarded).
+            await asyncio.to_thread(self.writer.close)
         elif self.writer is not None:
             now = self.wall_ms()
             for worker in self.workers.values():
@@ -445,4 +461,6 @@ class Daemon:
             self._lock.release()
         if self._lost is not None:
             raise DatabaseLost(self._lost)
+        if self._closed_under is not None:
+            raise RunClosed(self._closed_under)
         log.info("stopped cleanly (run %d)", self.run_id)

@@ -25,6 +25,7 @@ from probe_agent.resultfiles import FORMATS, format_for
 from probe_agent.resultfiles import write_results as write_result_file
 from probe_agent.store import maintenance, queries
 from probe_agent.store.schema import (
+    BUSY_TIMEOUT_MS,
     KNOWN_MIGRATIONS,
     SCHEMA_VERSION,
     DatabaseMissing,
@@ -253,7 +254,7 @@ def export_command(
 
 @click.group("db")
 def db_group() -> None:
-    """Look after the database file: consistent online backup, integrity and size check."""
+    """Look after the database file: consistent online backup, integrity and size check, timeline repair."""
 
 
 @db_group.command("backup")
@@ -282,13 +283,25 @@ def backup_command(dest: Path, config_path: Path | None, database: Path | None) 
 
 
 def check_report(path: Path) -> dict[str, Any]:
-    """``maintenance.check``, with a file SQLite cannot even read reported as not ok instead of raised."""
+    """``maintenance.check``, with a file SQLite cannot even read reported as not ok instead of raised; for a
+    sound file with a timeline, also ``timeline`` (the problems ``repair.find_problems`` finds; not ok if any)."""
     try:
-        return maintenance.check(path)
+        doc = maintenance.check(path)
     except DatabaseMissing:
         raise UsageProblem(f"no database at {path}") from None
     except sqlite3.DatabaseError as exc:
         return {"path": str(path), "ok": False, "integrity": [f"not a readable SQLite database: {exc}"]}
+    if doc["ok"] and {"intervals", "fold_state"} <= set(doc["rows"]):
+        from probe_agent.repair import find_problems
+
+        conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            doc["timeline"] = [p.to_json() for p in find_problems(conn)]
+        finally:
+            conn.close()
+        doc["ok"] = not doc["timeline"]
+    return doc
 
 
 def check_table(doc: dict[str, Any]) -> str:
@@ -304,6 +317,14 @@ def check_table(doc: dict[str, Any]) -> str:
             "",
             format_table(["TABLE", "ROWS"], sorted(doc["rows"].items()), right=(1,)),
         ]
+    if doc.get("timeline"):
+        lines += ["", f"timeline: {len(doc['timeline'])} problem(s); `probe-agent db repair` re-folds them:"]
+        lines += [
+            f"  {p['agent']}/{p['endpoint']}: {p['kind']}"
+            + (f" from {p['from']} to {p['to']}" if p["from"] else "")
+            + f" ({p['detail']})"
+            for p in doc["timeline"]
+        ]
     return "\n".join(lines)
 
 
@@ -312,10 +333,13 @@ def check_table(doc: dict[str, Any]) -> str:
 @format_option("table", "json")
 @database_option
 def check_command(config_path: Path | None, fmt: str, database: Path | None) -> None:
-    """Check the database read-only: integrity, schema version, sizes and row counts.
+    """Check the database read-only: integrity, schema version, sizes, row counts, and the stored timelines.
 
-    Exit status: 0 sound; 1 integrity problems (restore a backup); 2 no database, or a schema newer than this
-    probe-agent (the file is not changed).
+    A timeline is inconsistent when intervals of one (agent, endpoint) overlap, or its fold state lies behind its
+    stored intervals (two daemons of one agent id wrote at once): 'probe-agent db repair' re-folds it.
+
+    Exit status: 0 sound; 1 integrity problems (restore a backup) or inconsistent timelines (db repair); 2 no
+    database, or a schema newer than this probe-agent (the file is not changed).
     """
     path = database or Path(load(config_path).config.agent.database)
     doc = check_report(path)

@@ -88,6 +88,8 @@ def status_table(doc: dict[str, Any]) -> str:
                 ["SLA", "CYCLE", "AVAILABILITY", "TARGET", "MET", "BUDGET LEFT", "PROJECTED"], sla_rows, right=(2, 3)
             )
         )
+    if doc.get("warnings"):
+        parts.append("Warnings:\n" + "\n".join(f"  - {w}" for w in doc["warnings"]))
     return "\n\n".join(parts)
 
 

@@ -249,4 +249,5 @@ def incidents(
             f"\n\n{s['count']} incidents; MTTR {dur(s['mttr_s'])}, MTBF {dur(s['mtbf_s'])}, "
             f"longest {dur(s['longest_s'])}"
         )
-        emit(format_table(headers, rows) + tail, output)
+        warnings = "".join(f"\n  - {w}" for w in doc["warnings"])
+        emit(format_table(headers, rows) + tail + (f"\n\nWarnings:{warnings}" if warnings else ""), output)

@@ -16,6 +16,7 @@ from probe_agent.reports.document import report_document
 from probe_agent.reports.inputs_hash import config_inputs, inputs_hash
 from probe_agent.reports.objective_inputs import LeftOut, excluded_result_sums, objective_exclusions_of
 from probe_agent.reports.outage_history import with_outage_history
+from probe_agent.reports.overlaps import Overlap, overlap_warning, resolve_overlaps
 from probe_agent.reports.timelines import load_intervals, monitoring_start
 from probe_agent.sla.credits import CreditInputs, CreditResult, compute_credit
 from probe_agent.sla.evaluation import ScopeResult, SlaEvaluation, evaluate
@@ -44,6 +45,7 @@ class SlaReport:
     credit: CreditResult | None
     doc: dict[str, Any]
     inputs_hash: str
+    overlaps: tuple[Overlap, ...] = ()  # stored intervals that overlapped in what was read (resolved, warned)
 
 
 def applicable_exclusions(config: Config, sla: Sla, all_exclusions: list[Exclusion]) -> list[Exclusion]:
@@ -84,7 +86,10 @@ def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Per
     load_end = min(now_ms, period.end_ms + LOOKAHEAD_MS)
     runs_across = spec.counting is not None and spec.counting.min_run > 1
     load_start = period.start_ms - LOOKBEHIND_MS if runs_across else period.start_ms
-    intervals = with_outage_history(conn, load_intervals(conn, config, endpoints, load_start, load_end))
+    # Bad stored state (two daemons of one agent id wrote at once) is resolved by a fixed rule and warned about.
+    intervals, overlaps = resolve_overlaps(
+        with_outage_history(conn, load_intervals(conn, config, endpoints, load_start, load_end))
+    )
     first = monitoring_start(conn, config, endpoints)
     # Exclusions and maintenance windows are read over all the data handed over (an outage's whole length, the
     # look-ahead, slice runs' look-behind): an incident that crosses the cycle's edge counts only its non-excluded
@@ -132,12 +137,13 @@ def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Per
         monitoring_start_ms=None if first is None else max(first, period.start_ms),
         reach_ms=spec.counting.min_run * spec.counting.unit_ms if spec.counting is not None and runs_across else 0,
     )
+    warnings += [overlap_warning(o) for o in overlaps]
     doc = report_document(config, sla, period, tz, now_ms, evaluation, credit, exclusions, warnings, digest)
     if not_a_cycle is not None:
         doc["claim_deadline"] = None
     no_fee = "no credit: the SLA states no credit terms (credits.fee)"
     doc["no_credit_reason"] = not_a_cycle or (no_fee if credit is None else None)
-    return SlaReport(sla, period, evaluation, credit, doc, digest)
+    return SlaReport(sla, period, evaluation, credit, doc, digest, tuple(overlaps))
 
 
 def whole_cycle(sla: Sla) -> bool:

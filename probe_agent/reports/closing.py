@@ -25,6 +25,11 @@ class CycleNotOver(ValueError):
     pass
 
 
+class CycleNeedsRepair(CycleNotOver):
+    """The stored timeline the cycle's figures come from has overlapping intervals (two daemons of one agent id
+    wrote at once): an immutable record is not made from it until ``probe-agent db repair`` re-folded it."""
+
+
 class CycleNotSettled(CycleNotOver):
     """The cycle has ended but a down run touching its end is still open and shorter than ``min_run``: whether it
     counts is decided only at ``until_ms``."""
@@ -75,6 +80,7 @@ def apply_closed(conn: sqlite3.Connection, doc: dict[str, Any]) -> dict[str, Any
 def close_cycle(conn: sqlite3.Connection, config: Config, sla: Sla, period: Period, now_ms: int) -> dict[str, Any]:
     """Store the final report and credit of a cycle that has ended. Raises CycleNotOver, CycleAlreadyClosed.
 
+    A cycle whose stored timeline has overlapping intervals is refused (CycleNeedsRepair): ``db repair`` first.
     With slice counting and ``min_run``, a down run that touches the cycle's end and is still open and too short to
     count (it may yet grow into a counted run) keeps the cycle open until the moment it is decided
     (``OpenRun.decided_by_ms``): CycleNotSettled says until when. Still open then (no data after it), it counts as
@@ -85,6 +91,12 @@ def close_cycle(conn: sqlite3.Connection, config: Config, sla: Sla, period: Peri
     rep = build_report(conn, config, sla, period, now_ms)
     if rep.evaluation is None:
         raise CycleNotOver(f"cycle {period.label} of {sla.id} has no data at all; there is nothing to close")
+    if rep.overlaps:
+        pairs = ", ".join(f"{o.agent}/{o.endpoint}" for o in rep.overlaps)
+        raise CycleNeedsRepair(
+            f"cycle {period.label} of {sla.id} cannot close: the stored timeline of {pairs} has overlapping "
+            "intervals (two daemons of one agent id wrote at once); run `probe-agent db repair`, then close it"
+        )
     ev = rep.evaluation
     pending = [
         (s.open_run, s.counting.min_run)

@@ -11,6 +11,7 @@ from probe_agent.reports import scope
 from probe_agent.reports.build import LOOKAHEAD_MS
 from probe_agent.reports.document import incident_json, seconds
 from probe_agent.reports.outage_history import with_outage_history
+from probe_agent.reports.overlaps import Overlap, overlap_warning, resolve_overlaps
 from probe_agent.reports.timelines import load_intervals
 from probe_agent.sla.evaluation import ServiceSpec, SlaSpec, evaluate
 from probe_agent.sla.incidents import Incident, incident_stats
@@ -67,12 +68,15 @@ def list_incidents(
     period = explicit_period(start, end)
     found: list[Incident] = []
     mtbfs: list[Fraction] = []  # per scope listed (each endpoint, or the one service or SLA)
+    overlaps: dict[tuple[str, str], Overlap] = {}  # bad stored state read (resolved; warned once per pair)
     for spec in specs:
         endpoints = sorted({e for s in spec.services for e in s.endpoints})
         loaded = load_intervals(conn, config, endpoints, start, min(now_ms, end + LOOKAHEAD_MS))
         if not any(loaded.values()):
             continue
-        overall = evaluate(spec, period, with_outage_history(conn, loaded), now_ms).overall
+        intervals, found_overlaps = resolve_overlaps(with_outage_history(conn, loaded))
+        overlaps.update({(o.agent, o.endpoint): o for o in found_overlaps})
+        overall = evaluate(spec, period, intervals, now_ms).overall
         found += overall.incidents
         if overall.stats.mtbf_ms is not None:
             mtbfs.append(overall.stats.mtbf_ms)
@@ -92,6 +96,7 @@ def list_incidents(
             "mtbf_s": None if mtbf_ms is None else seconds(mtbf_ms),
             "longest_s": None if stats.longest is None else seconds(stats.longest.duration_ms),
         },
+        "warnings": [overlap_warning(overlaps[key]) for key in sorted(overlaps)],
     }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from probe_agent.config.document import Config
 from probe_agent.model import iso
+from probe_agent.reports.overlaps import overlap_warning, resolve_overlaps
 from probe_agent.reports.timelines import load_intervals, open_folds
 from probe_agent.sla.availability import BucketTotals, Policies, availability_of, bucketize
 from probe_agent.sla.rounding import display_percent
@@ -49,7 +50,9 @@ def build_status(conn: sqlite3.Connection, config: Config, now_ms: int, agent: s
     endpoint_ids = [ep.id for ep in config.endpoints]
     folds = open_folds(conn, config, endpoint_ids, agent)
     last = queries.last_results(conn, endpoint_ids, [agent])
-    month = load_intervals(conn, config, endpoint_ids, now_ms - 30 * DAY_MS, now_ms, [agent])
+    month, overlaps = resolve_overlaps(
+        load_intervals(conn, config, endpoint_ids, now_ms - 30 * DAY_MS, now_ms, [agent])
+    )
     rows = []
     for ep_id in endpoint_ids:
         fold = folds.get((agent, ep_id))
@@ -81,10 +84,17 @@ def build_status(conn: sqlite3.Connection, config: Config, now_ms: int, agent: s
                 "last_30d": endpoint_availability(ivs, now_ms - 30 * DAY_MS, now_ms),
             }
         )
+    slas = sla_status(conn, config, now_ms)
+    # Bad stored state this agent's rows read, then what the SLA reports read (other agents too), once per pair.
+    for sla_row in slas:
+        seen = {(o.agent, o.endpoint) for o in overlaps}
+        overlaps += [o for o in sla_row.pop("overlaps") if (o.agent, o.endpoint) not in seen]
+    warnings = [overlap_warning(o) for o in overlaps]
     return {
         "agent": agent,
         "now": iso(now_ms),
-        "slas": sla_status(conn, config, now_ms),
+        "warnings": warnings,
+        "slas": slas,
         "daemon": {
             "running": live is not None,
             "run_id": live.run_id if live else (last_run.run_id if last_run else None),
@@ -103,7 +113,8 @@ def sla_status(conn: sqlite3.Connection, config: Config, now_ms: int) -> list[di
 
     out = []
     for sla in config.slas:
-        doc = build_report(conn, config, sla, sla_period(config, sla, now_ms), now_ms).doc
+        rep = build_report(conn, config, sla, sla_period(config, sla, now_ms), now_ms)
+        doc = rep.doc
         budget = doc.get("budget") or {}
         out.append(
             {
@@ -116,6 +127,7 @@ def sla_status(conn: sqlite3.Connection, config: Config, now_ms: int) -> list[di
                 "budget_allowed_s": budget.get("allowed_s"),
                 "projected_availability_percent": budget.get("projected_availability_percent"),
                 "coverage_percent": doc.get("coverage_percent"),
+                "overlaps": list(rep.overlaps),  # taken out by build_status
             }
         )
     return out

@@ -245,9 +245,37 @@ def replace_timeline(
         if guard is not None:
             guard(conn)
         conn.executemany(INSERT_RESULT, [result_row(r, None) for r in new_results])
-        conn.execute("DELETE FROM intervals WHERE endpoint = ? AND agent = ?", (endpoint, agent))
-        conn.executemany(INSERT_INTERVAL, [interval_row(i) for i in intervals])
-        if fold_state is None:
-            conn.execute(DELETE_FOLD_STATE, (agent, endpoint))
-        else:
-            conn.execute(UPSERT_FOLD_STATE, (agent, endpoint, compact_json(fold_state), now_ms))
+        _replace_pair(conn, agent, endpoint, intervals, fold_state, now_ms)
+
+
+def replace_timelines(
+    conn: sqlite3.Connection,
+    timelines: Sequence[tuple[str, str, Sequence[StateInterval], Mapping[str, Any] | None]],
+    *,
+    now_ms: int,
+    guard: Callable[[sqlite3.Connection], None] | None = None,
+) -> None:
+    """``db repair``: several (agent, endpoint, intervals, fold state) at once, in one transaction (all or
+    nothing): ``guard`` runs first under the write lock, then each pair's intervals and fold state are replaced as
+    in ``replace_timeline``. No result is added or removed."""
+    with transaction(conn):
+        if guard is not None:
+            guard(conn)
+        for agent, endpoint, intervals, fold_state in timelines:
+            _replace_pair(conn, agent, endpoint, intervals, fold_state, now_ms)
+
+
+def _replace_pair(
+    conn: sqlite3.Connection,
+    agent: str,
+    endpoint: str,
+    intervals: Sequence[StateInterval],
+    fold_state: Mapping[str, Any] | None,
+    now_ms: int,
+) -> None:
+    conn.execute("DELETE FROM intervals WHERE endpoint = ? AND agent = ?", (endpoint, agent))
+    conn.executemany(INSERT_INTERVAL, [interval_row(i) for i in intervals])
+    if fold_state is None:
+        conn.execute(DELETE_FOLD_STATE, (agent, endpoint))
+    else:
+        conn.execute(UPSERT_FOLD_STATE, (agent, endpoint, compact_json(fold_state), now_ms))

@@ -141,6 +141,7 @@ class StoreWriter:
         self._stats = WriterStats()
         self._pending_rows = 0
         self._died: BaseException | None = None  # why the thread ended early, if it did
+        self._discarding = False  # set by discard(): nothing more is written
 
     # -- public API ------------------------------------------------------------------------------------------
 
@@ -237,6 +238,15 @@ class StoreWriter:
                 f"(last error: {self.stats.last_error})"
             )
 
+    def discard(self) -> None:
+        """Write nothing more: what is queued or submitted from now on is dropped, and a function given to
+        ``run``/``run_sync`` fails with StoreWriteError instead of running; ``close`` then stops the thread.
+
+        For a daemon whose run was closed under it (another one judged it dead): its writes are no longer its
+        to make. A commit already under way finishes."""
+        with self._lock:
+            self._discarding = True
+
     @property
     def stats(self) -> WriterStats:
         with self._lock:
@@ -307,6 +317,9 @@ class StoreWriter:
     def _call(self, conn: sqlite3.Connection, call: _Call) -> None:
         if not call.future.set_running_or_notify_cancel():
             return
+        if self._discarding:
+            call.future.set_exception(StoreWriteError(f"{self.path}: writes are discarded (discard() was called)"))
+            return
         try:
             value = call.fn(conn)
         except BaseException as exc:
@@ -326,6 +339,11 @@ class StoreWriter:
             return
         delay = 0.05
         while True:
+            if self._discarding:  # also ends the retries of a batch that keeps failing
+                log.info("store writer: %d row(s) discarded, not written", self._pending_rows)
+                pending.clear()
+                self._pending_rows = 0
+                return
             started = time.monotonic()
             try:
                 rejected = _write_batch(conn, pending, int(self._clock() * 1000))

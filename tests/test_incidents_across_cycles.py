@@ -278,3 +278,37 @@ def test_excluded_time_in_either_cycle_counts_against_the_incident_in_both(tmp_p
     assert [len(doc(cfg, "report", label)["exclusions"]) for label in ("2026-10", "2026-11")] == (
         [0, 1] if excluded_in == "2026-11" else [1, 0]
     )
+
+
+def test_cycle_close_waits_while_an_incident_it_credits_is_going_on(tmp_path: Path) -> None:
+    """Down from Oct 31 21:00; at 00:30 on Nov 1 the incident is 3 h 30 min old and still going on. It started in
+    October, so October credits it, and whether it passes 4 h is not known yet: closing at 00:30 would store
+    0.00 for good. The close waits (until 01:00:00.001 at the latest) and says so; once the outage has recovered
+    at 02:00 (5 h), October closes with 10 % = 10.00."""
+    from probe_agent.config import load_config
+    from probe_agent.reports import closing, scope
+
+    cfg = config(tmp_path)
+    down_from, recovered = datetime(2026, 10, 31, 21, 0, tzinfo=UTC), datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+    half_past = datetime(2026, 11, 1, 0, 30, tzinfo=UTC)
+    stamps = [START + timedelta(minutes=m) for m in range(int((half_past - START) / timedelta(minutes=1)))]
+    import_rows(cfg, tmp_path, [row(ts, "down" if ts >= down_from else "up") for ts in stamps])
+    config_ = load_config(cfg).config
+    sla = config_.slas[0]
+    october = scope.sla_period(config_, sla, dt_to_ms(half_past), cycle="2026-10")
+    conn = open_db(tmp_path / "pa.db")
+    try:
+        with pytest.raises(closing.CycleNotSettled) as waited:
+            closing.close_cycle(conn, config_, sla, october, dt_to_ms(half_past))
+        assert waited.value.until_ms == dt_to_ms(datetime(2026, 11, 1, 1, 0, tzinfo=UTC)) + 1
+        assert "the incident from 2026-10-31T21:00:00" in str(waited.value)
+    finally:
+        conn.close()
+    rest = [half_past + timedelta(minutes=m) for m in range(int((END - half_past) / timedelta(minutes=1)))]
+    import_rows(cfg, tmp_path, [row(ts, "down" if ts < recovered else "up") for ts in rest])
+    conn = open_db(tmp_path / "pa.db")
+    try:
+        doc_ = closing.close_cycle(conn, config_, sla, october, dt_to_ms(END))
+    finally:
+        conn.close()
+    assert doc_["credit"]["amount"] == "10.00"

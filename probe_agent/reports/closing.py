@@ -17,6 +17,7 @@ from probe_agent.model import dt_to_ms, iso
 from probe_agent.reports import scope
 from probe_agent.reports.build import build_report
 from probe_agent.reports.timelines import monitoring_start
+from probe_agent.sla.evaluation import SlaEvaluation
 from probe_agent.sla.periods import Period, previous_cycle
 from probe_agent.store import queries, records
 
@@ -111,6 +112,7 @@ def close_cycle(conn: sqlite3.Connection, config: Config, sla: Sla, period: Peri
             f"it is decided by {iso(run.decided_by_ms)}: close the cycle then",
             run.decided_by_ms,
         )
+    _wait_for_ongoing_incidents(sla, period, ev, now_ms)
     doc = dict(rep.doc)
     doc["closed"] = None
     records.close_cycle(
@@ -124,6 +126,38 @@ def close_cycle(conn: sqlite3.Connection, config: Config, sla: Sla, period: Peri
         credit=doc.get("credit"),
     )
     return doc
+
+
+def _wait_for_ongoing_incidents(sla: Sla, period: Period, ev: SlaEvaluation, now_ms: int) -> None:
+    """Raise CycleNotSettled while an incident that started in the cycle is still going on and not yet past a limit
+    that decides money or a listing (``per_incident.longer_than``, ``max_incident_duration``): it is credited in
+    this cycle, so a record stored now would miss a credit that the incident earns once it passes the limit. Its
+    counted time grows by at most the time that passes, so it is decided by ``now + limit - counted`` (past the
+    limit, or recovered, by then)."""
+    limits = [
+        limit
+        for limit in (
+            sla.credits.per_incident.longer_than if sla.credits and sla.credits.per_incident else None,
+            sla.max_incident_duration,
+        )
+        if limit is not None
+    ]
+    overall = ev.overall
+    waits = [
+        (incident, now_ms + limit - counted + 1)
+        for incident, counted in zip(overall.incidents, overall.incident_counted_ms, strict=True)
+        if incident.ongoing and incident.start_ms >= ev.full_period.start_ms
+        for limit in limits
+        if counted <= limit
+    ]
+    if waits:
+        incident, until = max(waits, key=lambda w: w[1])
+        raise CycleNotSettled(
+            f"cycle {period.label} of {sla.id} cannot close yet: the incident from {iso(incident.start_ms)} is still "
+            f"going on and is credited in this cycle; whether it passes its limit is decided by {iso(until)}: "
+            "close the cycle then (or once it has recovered)",
+            until,
+        )
 
 
 def due_cycles(conn: sqlite3.Connection, config: Config, now_ms: int) -> list[tuple[Sla, Period]]:

@@ -99,7 +99,7 @@ class LabelClock:
                 "wall clock (%s) is %d ms behind the latest time stored for this agent (%s): labelling from %s on "
                 "the monotonic clock, ahead of the wall clock until it catches up",
                 iso(wall),
-                label - wall,
+                label - 1 - wall,
                 iso(label - 1),
                 iso(label),
             )

@@ -16,18 +16,18 @@ import logging
 import os
 import signal
 import socket
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from probe_agent import __version__
 from probe_agent.agent.calendar import CalendarJobs
+from probe_agent.agent.clock import LabelClock, wall_clock_ms
 from probe_agent.agent.controls import Controls
 from probe_agent.agent.runlock import DatabaseIdentity, LockHeld, RunLock
 from probe_agent.agent.scheduler import ProbeScheduler, ScheduledEndpoint
 from probe_agent.agent.sdnotify import Notifier
-from probe_agent.agent.state import TimelineFold
+from probe_agent.agent.state import TimelineFold, snapshot_latest_ms
 from probe_agent.agent.worker import EndpointWorker, Prober, fold_params
 from probe_agent.config import ConfigError, LoadedConfig, load_config
 from probe_agent.config.schema import Endpoint
@@ -85,10 +85,6 @@ def _provably_dead(hostname: str | None, pid: int | None) -> bool:
     return False
 
 
-def _wall_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 class Daemon:
     def __init__(
         self,
@@ -98,7 +94,7 @@ class Daemon:
         handle_signals: bool = True,
         notifier: Notifier | None = None,
         prober: Prober | None = None,
-        wall_ms: Callable[[], int] = _wall_ms,
+        wall_ms: Callable[[], int] = wall_clock_ms,
         verbosity: int = 1,
     ) -> None:
         self.loaded = loaded
@@ -110,7 +106,11 @@ class Daemon:
 
             prober = run_probe
         self.prober: Prober = prober
-        self.wall_ms = wall_ms
+        # ``wall_ms`` is the wall clock (the seam tests step); every time the daemon stores (result ts, heartbeats,
+        # run start and end, config history) and every "now" it acts on is read from the label clock built on it, so
+        # they share one axis that never goes backwards (agent/clock.py).
+        self.clock = LabelClock(wall_ms)
+        self.wall_ms: Callable[[], int] = self.clock.now_ms
         self.verbosity = verbosity
         self.workers: dict[str, EndpointWorker] = {}
         self.run_id = 0
@@ -140,7 +140,7 @@ class Daemon:
     async def run(self) -> None:
         """Probe until stopped. Raises DaemonError if it cannot start."""
         cfg = self.loaded.config
-        now = self.wall_ms()
+        now = self.clock.wall_ms()  # the wall clock itself: earlier runs' heartbeats are judged against it
         heartbeat_ms = cfg.agent.heartbeat
         self._lock = RunLock(self.db_path, self.agent_id)
         try:
@@ -157,6 +157,10 @@ class Daemon:
         except BaseException:
             self._lock.release()
             raise
+        # Labels start after everything stored for this agent, even with the wall clock behind it (a step back
+        # across a restart): each result is stored, after the previous run's.
+        latest = [previous_end, *(snapshot_latest_ms(snap) for snap in snapshots.values())]
+        now = self.clock.start(max((t for t in latest if t is not None), default=None))
         self.writer = StoreWriter(self.db_path)
         self.writer.start()
         self._identity = DatabaseIdentity(self.db_path)
@@ -228,7 +232,7 @@ class Daemon:
                 )
             records.close_stale_runs(conn, self.agent_id)
             previous = queries.runs_for(conn, self.agent_id)
-            previous_end = previous[-1].end_ms if previous else None
+            previous_end = max((run.end_ms for run in previous if run.end_ms is not None), default=None)
             snapshots = {
                 endpoint: snap
                 for (agent, endpoint), snap in queries.fold_states(conn, self.agent_id).items()
@@ -263,7 +267,7 @@ class Daemon:
             run_id=self.run_id,
             prober=self.prober,
             resolvers=self.loaded.config.agent.resolvers,
-            wall_ms=self.wall_ms,
+            clock=self.clock,
         )
         self.workers[ep.id] = worker
         self.scheduler.add(self._scheduled(worker))

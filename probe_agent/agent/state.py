@@ -397,6 +397,14 @@ def _ordered(results: Iterable[ProbeResult]) -> list[ProbeResult]:
     return ordered
 
 
+def snapshot_latest_ms(snapshot: dict[str, Any]) -> int | None:
+    """The latest time a stored fold snapshot holds: its last result's ts or where its timeline is settled to,
+    whichever is later (None before the first result). A result fed to it must come after this."""
+    last = snapshot.get("last")
+    times = [snapshot.get("frontier"), last.get("ts") if isinstance(last, dict) else None]
+    return max((t for t in times if isinstance(t, int) and not isinstance(t, bool)), default=None)
+
+
 def _key_json(key: _Key) -> list[Any]:
     return [key[0].value, key[1], key[2]]
 

@@ -8,11 +8,11 @@ never ahead of the results it came from.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, Protocol
 
+from probe_agent.agent.clock import Label, LabelClock
 from probe_agent.agent.controls import Controls
 from probe_agent.agent.state import FoldParams, TimelineFold
 from probe_agent.config.schema import Endpoint
@@ -51,7 +51,7 @@ class EndpointWorker:
         run_id: int,
         prober: Prober,
         resolvers: tuple[str, ...] = (),
-        wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        clock: LabelClock | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.agent = agent
@@ -61,7 +61,7 @@ class EndpointWorker:
         self.run_id = run_id
         self.prober = prober
         self.resolvers = resolvers
-        self.wall_ms = wall_ms
+        self.clock = clock if clock is not None else LabelClock()
         self.last_result: ProbeResult | None = None
         self.probes = 0
         self.closed = False
@@ -79,6 +79,7 @@ class EndpointWorker:
         before = self.fold.phase
         recheck = before in ("suspect", "down")
         started = self.controls.now()
+        label = self.clock.read()  # the probe's start, on the daemon's label clock (see agent/clock.py)
         raw = await self.prober(ep, agent=self.agent, resolvers=self.resolvers, recheck=recheck)
         result = await self.controls.judge(raw, started)
         if self.closed:
@@ -86,14 +87,7 @@ class EndpointWorker:
             # storing it would leave a result no interval accounts for. Drop it.
             log.info("%s: probe finished after the endpoint was removed; result dropped", ep.id)
             return None
-        last = self.fold.last_ts_ms
-        if last is not None and result.ts_ms <= last:
-            # The wall clock stepped back (NTP, a VM resume). Scheduling runs on the monotonic clock and is not
-            # affected; keep the timeline ordered by labelling this result just after the previous one.
-            log.warning(
-                "%s: wall clock stepped back %d ms; result labelled %s", ep.id, last - result.ts_ms, iso(last + 1)
-            )
-            result = replace(result, ts_ms=last + 1, detail=f"{result.detail} (wall clock stepped back)"[:500])
+        result = self._labelled(result, label)
         closed = self.fold.feed(result)
         self.sink.submit(
             results=[result],
@@ -107,6 +101,20 @@ class EndpointWorker:
         if after != before:
             self._log_transition(before, after, result, closed)
         return ep.retry_interval_ms / 1000 if after in ("suspect", "down") else None
+
+    def _labelled(self, result: ProbeResult, label: Label) -> ProbeResult:
+        """The result with the label clock's ts (the prober stamps its own wall clock) and the clock's note, if any."""
+        ts = label.ts_ms
+        last = self.fold.last_ts_ms
+        if last is not None and ts <= last:
+            # Labels never go backwards and probes of one endpoint never overlap, so this is a bug: keep the result
+            # (ordered after the last one) rather than lose it, and say so.
+            log.error(
+                "%s: label %s is not after the last result's %s; labelled %s", self.endpoint.id, ts, last, last + 1
+            )
+            ts = last + 1
+        detail = f"{result.detail} ({label.note})" if result.detail and label.note else result.detail or label.note
+        return replace(result, ts_ms=ts, detail=detail[:500])
 
     def close(self, end_ms: int) -> list[StateInterval]:
         """The run ends (stop, or the endpoint was removed): close the open span at ``end_ms`` and store it."""

@@ -284,3 +284,23 @@ def test_a_cycle_that_is_not_a_whole_number_of_slices(tmp_path: Path) -> None:
     assert code == 0, out
     assert json.loads(out)["credit"]["amount"] == "20.00"
     assert json.loads(out)["credit"]["rule"].startswith("downtime 1m30s: 2 started unit(s) of 1m")
+
+
+def test_a_report_window_keeps_the_cycles_slice_grid(tmp_path: Path) -> None:
+    """A window starting off the minute (--from 00:00:30) over an outage Nov 10 00:00-07:12: its slices are the
+    cycle's minutes, the first cut at 00:00:30 (README: slices align to the cycle start). Down: the cut 30 s slice
+    plus 431 whole minutes = 25,890 s; up: 86,370 - 25,890 = 60,480 s; availability 60,480 / 86,370 = 2016/2879.
+    The window's own grid (minutes from 00:00:30) gave 431 down slices and 2017/2879."""
+    day = datetime(2026, 11, 10, tzinfo=UTC)
+    rows = [result(day + timedelta(minutes=m), "down" if m < 432 else "up") for m in range(-5, 24 * 60 + 5)]
+    sla = """
+    - id: gold
+      services: [shop]
+      target: 99.9%
+      cycle: {period: monthly, anchor_day: 1, timezone: UTC}
+      counting: {method: slices, unit: 1m, partial: ignore, min_run: 1}
+    """
+    cfg = setup(tmp_path, "60s", sla, rows)
+    window = report(cfg, "--from", "2026-11-10T00:00:30Z", "--to", "2026-11-11T00:00:00Z")
+    assert window["availability_exact"] == "2016/2879"
+    assert window["slices"]["down"] == 432

@@ -122,6 +122,7 @@ def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Per
             monitoring_start_ms=first if first > period.start_ms and not whole_cycle(sla) else None,
             latency_histogram=histogram,
             result_counts=counts,
+            slice_origin_ms=scope.billing_cycle_at(config, sla, period.start_ms).start_ms,
         )
     # Credits are for billing cycles: any other window (--from/--to) shows availability, and says why no credit.
     not_a_cycle = scope.not_a_cycle_reason(config, sla, period)

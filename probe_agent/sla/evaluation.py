@@ -184,6 +184,7 @@ def evaluate(
     result_counts: ResultCounts | None = None,
     endpoint_exclusions: Mapping[str, Sequence[tuple[int, int]]] | None = None,
     service_exclusions: Mapping[str, Sequence[tuple[int, int]]] | None = None,
+    slice_origin_ms: int | None = None,
 ) -> SlaEvaluation:
     """Evaluate ``spec`` over ``period`` at ``now_ms`` (see the module docstring).
 
@@ -191,6 +192,8 @@ def evaluate(
     ``probe_interval_ms``: each endpoint's probe interval, for measurement bounds (a scope uses its slowest).
     ``exclusions`` apply to the whole SLA; ``endpoint_exclusions``/``service_exclusions`` only to that member: it
     stops voting in its service (or the SLA) for that time, and the time is excluded only where every member is.
+    ``slice_origin_ms``: where the slice grid starts (default the period's start; a report window that is not a
+    billing cycle passes the start of the cycle that holds it, so its slices are the cycle's).
     Raises ValueError when monitoring starts after the period ends.
     """
     full = period
@@ -211,7 +214,14 @@ def evaluate(
     window_start = min([period.start_ms, *(iv.start_ms for iv in all_intervals)])
     window_end = max([measured_end, *(iv.end_ms for iv in all_intervals)])
     ctx = _Context(
-        spec, period, measured_end, excluded, probe_interval_ms or {}, window_start, window_end, origin_ms=full.start_ms
+        spec,
+        period,
+        measured_end,
+        excluded,
+        probe_interval_ms or {},
+        window_start,
+        window_end,
+        origin_ms=full.start_ms if slice_origin_ms is None else slice_origin_ms,
     )
 
     agent_timelines: dict[str, list[list[Span]]] = {}

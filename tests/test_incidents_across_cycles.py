@@ -312,3 +312,19 @@ def test_cycle_close_waits_while_an_incident_it_credits_is_going_on(tmp_path: Pa
     finally:
         conn.close()
     assert doc_["credit"]["amount"] == "10.00"
+
+
+def test_an_explicit_cycle_credits_an_incident_that_began_before_it(tmp_path: Path) -> None:
+    """An SLA with one explicit cycle (Nov 1-8) has no earlier cycle to have credited an outage that began on
+    Oct 31 21:00 and ran to Nov 1 05:00 (8 h, over 4 h): it is credited in that cycle, 10 % = 10.00 (it was 0.00:
+    credited 'where it started', which was no cycle of this SLA)."""
+    cfg = config(tmp_path)
+    cfg.write_text(
+        cfg.read_text().replace("{period: monthly, anchor_day: 1, timezone: UTC}", "{from: 2026-11-01, to: 2026-11-08}")
+    )
+    down = (datetime(2026, 10, 31, 21, 0, tzinfo=UTC), datetime(2026, 11, 1, 5, 0, tzinfo=UTC))
+    stamps = [START + timedelta(minutes=m) for m in range(int((END - START) / timedelta(minutes=1)))]
+    import_rows(cfg, tmp_path, [row(ts, "down" if down[0] <= ts < down[1] else "up") for ts in stamps])
+    code, out = cli("credits", "--sla", "gold", "--format", "json", "-c", str(cfg))
+    assert code == 0, out
+    assert json.loads(out)["credit"]["amount"] == "10.00"

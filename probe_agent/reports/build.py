@@ -195,7 +195,13 @@ def _credit(sla: Sla, evaluation: SlaEvaluation | None) -> CreditResult | None:
         availability=overall.value,
         downtime_ms=downtime_for_credit(overall),
         allowance_ms=int(overall.budget.allowed_ms),
-        incident_durations_ms=evaluation.credited_incident_ms,
+        # Credited once, in the cycle it started in; an SLA with one explicit cycle has no earlier cycle to have
+        # credited an incident that began before it, so there it is credited in that cycle.
+        incident_durations_ms=(
+            evaluation.overall.incident_counted_ms
+            if sla.cycle.period == "explicit"
+            else evaluation.credited_incident_ms
+        ),
         period_ms=evaluation.full_period.duration_ms,
         covered_period_ms=evaluation.period.duration_ms,
     )

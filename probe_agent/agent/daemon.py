@@ -149,7 +149,7 @@ class Daemon:
         except BaseException:
             self._lock.release()
             raise
-        self.writer = StoreWriter(self.db_path)
+        self.writer = StoreWriter(self.db_path, queue_limit=cfg.agent.queue_limit)
         self.writer.start()
         self._identity = DatabaseIdentity(self.db_path)
         self.run_id = self.writer.run_sync(
@@ -280,6 +280,7 @@ class Daemon:
         assert self.scheduler is not None and self.writer is not None
         setup_logging(self.verbosity, loaded.secrets)
         self.loaded = loaded
+        self.writer.queue_limit = loaded.config.agent.queue_limit
         self.controls = self._make_controls(loaded)
         now = self.wall_ms()
         wanted = {ep.id: ep for ep in loaded.config.endpoints}

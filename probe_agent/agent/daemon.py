@@ -28,6 +28,7 @@ from probe_agent.agent.runlock import DatabaseIdentity, LockHeld, RunLock
 from probe_agent.agent.scheduler import ProbeScheduler, ScheduledEndpoint
 from probe_agent.agent.sdnotify import Notifier
 from probe_agent.agent.state import TimelineFold
+from probe_agent.agent.storehealth import StoreHealth
 from probe_agent.agent.worker import EndpointWorker, Prober, fold_params
 from probe_agent.config import ConfigError, LoadedConfig, load_config
 from probe_agent.config.schema import Endpoint
@@ -117,6 +118,8 @@ class Daemon:
         self._lock: RunLock | None = None
         self._identity: DatabaseIdentity | None = None
         self._lost: str | None = None  # set when the database file was deleted or replaced under us
+        self._beat: asyncio.Future[None] | None = None  # the heartbeat's store write in flight, if any
+        self._beat_since = 0.0  # loop time that write was handed to the writer
 
     @property
     def agent_id(self) -> str:
@@ -315,41 +318,67 @@ class Daemon:
         return True
 
     async def _heartbeats(self, every_s: float) -> None:
-        """Heartbeat into the store, and WATCHDOG=1 to systemd only while the scheduler keeps time.
+        """Heartbeat into the store, and WATCHDOG=1 to systemd only while the event loop and the scheduler keep time.
 
         Under a systemd watchdog the beat is at least twice as frequent as ``WATCHDOG_USEC`` (sd_watchdog_enabled(3)),
         whatever ``agent.heartbeat`` says: a unit's WatchdogSec shorter than the heartbeat would otherwise kill it.
+        The watchdog never waits on the store: the heartbeat's write is handed over, not awaited (``_beat_store``),
+        and a store that cannot commit is reported as store trouble (``StoreHealth``), not by going silent.
         """
-        assert self.writer is not None and self.scheduler is not None
+        assert self.writer is not None and self.scheduler is not None and self._lock is not None
         if self.notifier.enabled and self.notifier.watchdog_interval_s:
             every_s = min(every_s, self.notifier.watchdog_interval_s / 2)
+        health = StoreHealth(
+            self.writer,
+            run_id=self.run_id,
+            stall_after_s=3 * self.loaded.config.agent.heartbeat / 1000,
+            note=self._lock.note,
+            wall_ms=self.wall_ms,
+        )
         loop = asyncio.get_running_loop()
         expected = loop.time()
-        while not self._stop.is_set():
-            lost = self._identity.problem() if self._identity is not None else None
-            if lost is not None:
-                log.critical("%s: stopping without writing anything more (exit 75)", lost)
-                self._lost = lost
-                self.request_stop()
-                return
-            beat = functools.partial(records.heartbeat, run_id=self.run_id, now_ms=self.wall_ms())
-            try:
-                await self.writer.run(beat)
-            except Exception:  # a store problem is logged by the writer; keep probing
-                log.exception("heartbeat failed")
-            lag = loop.time() - expected
-            if self.scheduler.healthy(max_lag_s=max(5.0, every_s * 2)) and lag < max(5.0, every_s * 2):
-                self.notifier.watchdog()
-            else:
-                log.error("scheduler is not keeping time (loop lag %.1fs): withholding the watchdog", lag)
-            up = sum(1 for w in self.workers.values() if w.fold.phase in ("up", "degraded"))
-            down = sum(1 for w in self.workers.values() if w.fold.phase == "down")
-            self.notifier.status(f"probing {len(self.workers)} endpoints: {up} up, {down} down")
-            expected = loop.time() + every_s
-            try:
-                await asyncio.wait_for(self._stop.wait(), timeout=every_s)
-            except TimeoutError:
-                pass
+        try:
+            while not self._stop.is_set():
+                lost = self._identity.problem() if self._identity is not None else None
+                if lost is not None:
+                    log.critical("%s: stopping without writing anything more (exit 75)", lost)
+                    self._lost = lost
+                    self.request_stop()
+                    return
+                self._beat_store()
+                waiting = None if self._beat is None or self._beat.done() else loop.time() - self._beat_since
+                health.check(waiting, sum(w.paused_probes for w in self.workers.values()))
+                lag = loop.time() - expected
+                if self.scheduler.healthy(max_lag_s=max(5.0, every_s * 2)) and lag < max(5.0, every_s * 2):
+                    self.notifier.watchdog()
+                else:
+                    log.error("scheduler is not keeping time (loop lag %.1fs): withholding the watchdog", lag)
+                up = sum(1 for w in self.workers.values() if w.fold.phase in ("up", "degraded"))
+                down = sum(1 for w in self.workers.values() if w.fold.phase == "down")
+                self.notifier.status(health.status(f"probing {len(self.workers)} endpoints: {up} up, {down} down"))
+                expected = loop.time() + every_s
+                try:
+                    await asyncio.wait_for(self._stop.wait(), timeout=every_s)
+                except TimeoutError:
+                    pass
+        finally:
+            if self._beat is not None:
+                self._beat.cancel()
+
+    def _beat_store(self) -> None:
+        """Hand this beat's heartbeat to the writer without waiting for it. One at a time: while the previous one
+        waits (behind a batch the store cannot commit) no other is queued, and its age tells a stalled store."""
+        if self._beat is not None and not self._beat.done():
+            return
+        self._beat_since = asyncio.get_running_loop().time()
+        self._beat = asyncio.ensure_future(self._store_heartbeat(self.wall_ms()))
+
+    async def _store_heartbeat(self, now_ms: int) -> None:
+        assert self.writer is not None
+        try:
+            await self.writer.run(functools.partial(records.heartbeat, run_id=self.run_id, now_ms=now_ms))
+        except Exception:  # the writer reports store trouble; keep probing
+            log.exception("heartbeat failed")
 
     async def _rollups(self) -> None:
         """Roll up the hours that completed since the last run of this job, on a connection of its own in a thread

@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +29,7 @@ from probe_agent.agent.runlock import DatabaseIdentity, LockHeld, RunLock
 from probe_agent.agent.scheduler import ProbeScheduler, ScheduledEndpoint
 from probe_agent.agent.sdnotify import Notifier
 from probe_agent.agent.state import TimelineFold
-from probe_agent.agent.storehealth import StoreHealth
+from probe_agent.agent.storehealth import StoreHealth, start_problem
 from probe_agent.agent.worker import EndpointWorker, Prober, fold_params
 from probe_agent.config import ConfigError, LoadedConfig, load_config
 from probe_agent.config.schema import Endpoint
@@ -146,9 +147,15 @@ class Daemon:
                 f"holding {exc.path}); stop it first or give this one another agent.id"
             ) from None
         except OSError as exc:
-            raise DaemonError(f"cannot create the lock file {self._lock.path}: {exc.strerror or exc}") from None
+            raise DaemonError(
+                f"cannot open or create the lock file {self._lock.path}: {exc.strerror or exc} "
+                "(the database's directory must be writable)"
+            ) from None
         try:
             previous_end, snapshots = await asyncio.to_thread(self._prepare_store, now, heartbeat_ms)
+        except (sqlite3.Error, OSError) as exc:  # read-only file system, a directory at the path, locked, full
+            self._lock.release()
+            raise DaemonError(start_problem(self.db_path, exc)) from None
         except BaseException:
             self._lock.release()
             raise
@@ -208,6 +215,9 @@ class Daemon:
             await self._shutdown()
 
     def _prepare_store(self, now: int, heartbeat_ms: int) -> tuple[int | None, dict[str, dict[str, Any]]]:
+        if self.db_path.is_file():
+            # SQLite opens a file it cannot write read-only, without a word, and fails at the first write: say it now.
+            os.close(os.open(self.db_path, os.O_WRONLY | os.O_CLOEXEC))
         conn = open_db(self.db_path)
         try:
             other = queries.running_daemon(conn, self.agent_id, stale_after_ms=3 * heartbeat_ms, now_ms=now)

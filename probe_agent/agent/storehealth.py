@@ -21,9 +21,12 @@ the run dead). It ends at the first commit that succeeds.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from probe_agent.model import iso
@@ -136,6 +139,23 @@ def read_note(text: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def start_problem(database: Path, exc: sqlite3.Error | OSError) -> str:
+    """What to tell the operator when the database cannot be opened for writing at start-up."""
+    text = (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
+    hint = ""
+    if isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        hint = ": the file or its file system is read-only, or not writable by this user; the daemon needs to write it"
+    elif "readonly" in text or "read-only" in text:
+        hint = ": the file or its file system is read-only; the daemon needs to write it"
+    elif "unable to open" in text:
+        hint = ": it cannot be opened or created (is the path a directory, or its directory not writable?)"
+    elif "locked" in text or "busy" in text:
+        hint = ": another process holds it locked; try again"
+    elif "full" in text:
+        hint = ": free space on its file system"
+    return f"cannot open the database {database} for writing ({text}){hint}"
 
 
 def _error_text(error: str | None) -> str:

@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from probe_agent.agent.runlock import DatabaseIdentity, LockHeld, RunLock
 from probe_agent.agent.scheduler import ProbeScheduler, ScheduledEndpoint
 from probe_agent.agent.sdnotify import Notifier
 from probe_agent.agent.state import TimelineFold, snapshot_latest_ms
+from probe_agent.agent.storehealth import StoreHealth, start_problem
 from probe_agent.agent.worker import EndpointWorker, Prober, fold_params
 from probe_agent.config import ConfigError, LoadedConfig, load_config
 from probe_agent.config.schema import Endpoint
@@ -125,6 +127,8 @@ class Daemon:
         self._identity: DatabaseIdentity | None = None
         self._lost: str | None = None  # set when the database file was deleted or replaced under us
         self._closed_under: str | None = None  # set when another process closed our run
+        self._beat: asyncio.Future[None] | None = None  # the heartbeat's store write in flight, if any
+        self._beat_since = 0.0  # loop time that write was handed to the writer
 
     @property
     def agent_id(self) -> str:
@@ -151,9 +155,15 @@ class Daemon:
                 f"holding {exc.path}); stop it first or give this one another agent.id"
             ) from None
         except OSError as exc:
-            raise DaemonError(f"cannot create the lock file {self._lock.path}: {exc.strerror or exc}") from None
+            raise DaemonError(
+                f"cannot open or create the lock file {self._lock.path}: {exc.strerror or exc} "
+                "(the database's directory must be writable)"
+            ) from None
         try:
             previous_end, snapshots = await asyncio.to_thread(self._prepare_store, now, heartbeat_ms)
+        except (sqlite3.Error, OSError) as exc:  # read-only file system, a directory at the path, locked, full
+            self._lock.release()
+            raise DaemonError(start_problem(self.db_path, exc)) from None
         except BaseException:
             self._lock.release()
             raise
@@ -161,7 +171,7 @@ class Daemon:
         # across a restart): each result is stored, after the previous run's.
         latest = [previous_end, *(snapshot_latest_ms(snap) for snap in snapshots.values())]
         now = self.clock.start(max((t for t in latest if t is not None), default=None))
-        self.writer = StoreWriter(self.db_path)
+        self.writer = StoreWriter(self.db_path, queue_limit=cfg.agent.queue_limit)
         self.writer.start()
         self._identity = DatabaseIdentity(self.db_path)
         self.run_id = self.writer.run_sync(
@@ -217,6 +227,9 @@ class Daemon:
             await self._shutdown()
 
     def _prepare_store(self, now: int, heartbeat_ms: int) -> tuple[int | None, dict[str, dict[str, Any]]]:
+        if self.db_path.is_file():
+            # SQLite opens a file it cannot write read-only, without a word, and fails at the first write: say it now.
+            os.close(os.open(self.db_path, os.O_WRONLY | os.O_CLOEXEC))
         conn = open_db(self.db_path)
         try:
             other = queries.running_daemon(conn, self.agent_id, stale_after_ms=3 * heartbeat_ms, now_ms=now)
@@ -292,6 +305,7 @@ class Daemon:
         assert self.scheduler is not None and self.writer is not None
         setup_logging(self.verbosity, loaded.secrets)
         self.loaded = loaded
+        self.writer.queue_limit = loaded.config.agent.queue_limit
         self.controls = self._make_controls(loaded)
         now = self.wall_ms()
         wanted = {ep.id: ep for ep in loaded.config.endpoints}
@@ -326,48 +340,73 @@ class Daemon:
         return True
 
     async def _heartbeats(self, every_s: float) -> None:
-        """Heartbeat into the store, and WATCHDOG=1 to systemd only while the scheduler keeps time.
+        """Heartbeat into the store, and WATCHDOG=1 to systemd only while the event loop and the scheduler keep time.
 
         Under a systemd watchdog the beat is at least twice as frequent as ``WATCHDOG_USEC`` (sd_watchdog_enabled(3)),
         whatever ``agent.heartbeat`` says: a unit's WatchdogSec shorter than the heartbeat would otherwise kill it.
+        The watchdog never waits on the store: the heartbeat's write is handed over, not awaited (``_beat_store``),
+        and a store that cannot commit is reported as store trouble (``StoreHealth``), not by going silent.
         """
-        assert self.writer is not None and self.scheduler is not None
+        assert self.writer is not None and self.scheduler is not None and self._lock is not None
         if self.notifier.enabled and self.notifier.watchdog_interval_s:
             every_s = min(every_s, self.notifier.watchdog_interval_s / 2)
+        health = StoreHealth(
+            self.writer,
+            run_id=self.run_id,
+            stall_after_s=3 * self.loaded.config.agent.heartbeat / 1000,
+            note=self._lock.note,
+            wall_ms=self.wall_ms,
+        )
         loop = asyncio.get_running_loop()
         expected = loop.time()
-        while not self._stop.is_set():
-            lost = self._identity.problem() if self._identity is not None else None
-            if lost is not None:
-                log.critical("%s: stopping without writing anything more (exit 75)", lost)
-                self._lost = lost
-                self.request_stop()
-                return
-            beat = functools.partial(records.heartbeat, run_id=self.run_id, now_ms=self.wall_ms())
-            try:
-                run_open = await self.writer.run(beat)
-            except Exception:  # a store problem is logged by the writer; keep probing
-                log.exception("heartbeat failed")
-            else:
-                if not run_open:  # closed by another process that judged us dead: its data is not ours to touch
-                    self.writer.discard()
-                    self._closed_under = f"run {self.run_id} was closed by another process (it judged this daemon dead)"
-                    log.critical("%s: stopping without writing anything more (exit 76)", self._closed_under)
+        try:
+            while not self._stop.is_set():
+                lost = self._identity.problem() if self._identity is not None else None
+                if lost is not None:
+                    log.critical("%s: stopping without writing anything more (exit 75)", lost)
+                    self._lost = lost
                     self.request_stop()
                     return
-            lag = loop.time() - expected
-            if self.scheduler.healthy(max_lag_s=max(5.0, every_s * 2)) and lag < max(5.0, every_s * 2):
-                self.notifier.watchdog()
-            else:
-                log.error("scheduler is not keeping time (loop lag %.1fs): withholding the watchdog", lag)
-            up = sum(1 for w in self.workers.values() if w.fold.phase in ("up", "degraded"))
-            down = sum(1 for w in self.workers.values() if w.fold.phase == "down")
-            self.notifier.status(f"probing {len(self.workers)} endpoints: {up} up, {down} down")
-            expected = loop.time() + every_s
-            try:
-                await asyncio.wait_for(self._stop.wait(), timeout=every_s)
-            except TimeoutError:
-                pass
+                self._beat_store()
+                waiting = None if self._beat is None or self._beat.done() else loop.time() - self._beat_since
+                health.check(waiting, sum(w.paused_probes for w in self.workers.values()))
+                lag = loop.time() - expected
+                if self.scheduler.healthy(max_lag_s=max(5.0, every_s * 2)) and lag < max(5.0, every_s * 2):
+                    self.notifier.watchdog()
+                else:
+                    log.error("scheduler is not keeping time (loop lag %.1fs): withholding the watchdog", lag)
+                up = sum(1 for w in self.workers.values() if w.fold.phase in ("up", "degraded"))
+                down = sum(1 for w in self.workers.values() if w.fold.phase == "down")
+                self.notifier.status(health.status(f"probing {len(self.workers)} endpoints: {up} up, {down} down"))
+                expected = loop.time() + every_s
+                try:
+                    await asyncio.wait_for(self._stop.wait(), timeout=every_s)
+                except TimeoutError:
+                    pass
+        finally:
+            if self._beat is not None:
+                self._beat.cancel()
+
+    def _beat_store(self) -> None:
+        """Hand this beat's heartbeat to the writer without waiting for it. One at a time: while the previous one
+        waits (behind a batch the store cannot commit) no other is queued, and its age tells a stalled store."""
+        if self._beat is not None and not self._beat.done():
+            return
+        self._beat_since = asyncio.get_running_loop().time()
+        self._beat = asyncio.ensure_future(self._store_heartbeat(self.wall_ms()))
+
+    async def _store_heartbeat(self, now_ms: int) -> None:
+        assert self.writer is not None
+        try:
+            run_open = await self.writer.run(functools.partial(records.heartbeat, run_id=self.run_id, now_ms=now_ms))
+        except Exception:  # the writer reports store trouble; keep probing
+            log.exception("heartbeat failed")
+            return
+        if not run_open:  # closed by another process that judged us dead: its data is not ours to touch
+            self.writer.discard()
+            self._closed_under = f"run {self.run_id} was closed by another process (it judged this daemon dead)"
+            log.critical("%s: stopping without writing anything more (exit 76)", self._closed_under)
+            self.request_stop()
 
     async def _rollups(self) -> None:
         """Roll up the hours that completed since the last run of this job, on a connection of its own in a thread

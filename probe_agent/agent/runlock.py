@@ -5,7 +5,13 @@ heartbeats looked dead, a second one started on the same database, both wrote, a
 lock is ``fcntl.flock`` on ``<database>.<agent id>.lock``, beside the database (per open file, so two daemons in one
 process exclude each other too, unlike POSIX record locks; Linux maps it to a record lock on NFS): held for the
 daemon's whole life, released by the kernel when the process dies however it dies (kill -9 included), so a crash
-never leaves a stale lock, and a paused process still holds it. The file holds the holder's pid, for the message.
+never leaves a stale lock, and a paused process still holds it.
+
+The file is ``NOTE_SIZE`` bytes: the holder's pid on the first line (for the message), then its *note*: one line
+the daemon rewrites in place (its store health, JSON) for ``status`` to read. Written within the bytes allocated at
+start, a note needs no new disk space, so it still gets through when the disk is full and the store cannot commit.
+``holder()`` is how ``status`` tells a live daemon from a crashed one: a non-blocking shared ``flock`` that fails
+means a live process holds the lock, whatever its (possibly stale) heartbeat in the database says.
 """
 
 from __future__ import annotations
@@ -13,7 +19,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import time
+from dataclasses import dataclass
 from pathlib import Path
+
+NOTE_SIZE = 4096  # bytes: the pid line, the note line, spaces up to this size
+_ACQUIRE_TRIES = 10  # ``holder()`` holds a shared lock for microseconds; a starting daemon waits that out
+_ACQUIRE_PAUSE_S = 0.02
 
 
 class LockHeld(Exception):
@@ -36,18 +48,46 @@ class RunLock:
     def __init__(self, database: Path, agent: str) -> None:
         self.path = lock_path(database, agent)
         self._fd: int | None = None
+        self._pid_line = ""
 
     def acquire(self) -> None:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        for attempt in range(_ACQUIRE_TRIES):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if attempt + 1 < _ACQUIRE_TRIES:  # perhaps only a ``status`` looking (see holder())
+                    time.sleep(_ACQUIRE_PAUSE_S)
+                    continue
+                pid = _read_pid(fd)
+                os.close(fd)
+                raise LockHeld(self.path, pid) from None
+            except OSError:
+                os.close(fd)
+                raise
+        self._pid_line = f"{os.getpid()}\n"
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # The whole region now, so that later notes overwrite allocated bytes (see ``note``).
+            os.pwrite(fd, self._pid_line.encode().ljust(NOTE_SIZE, b" "), 0)
+            os.ftruncate(fd, NOTE_SIZE)
         except OSError:
-            pid = _read_pid(fd)
             os.close(fd)
-            raise LockHeld(self.path, pid) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            raise
         self._fd = fd
+
+    def note(self, text: str) -> bool:
+        """Rewrite the note in place (one line, at most ``NOTE_SIZE`` - pid line - 1 bytes, else cut). Never raises:
+        False when it could not be written (a read-only remount, a copy-on-write file system that is full)."""
+        if self._fd is None:
+            return False
+        room = NOTE_SIZE - len(self._pid_line) - 1
+        line = text.replace("\n", " ").encode()[:room]
+        try:
+            os.pwrite(self._fd, (self._pid_line.encode() + line + b"\n").ljust(NOTE_SIZE, b" "), 0)
+        except OSError:
+            return False
+        return True
 
     def release(self) -> None:
         if self._fd is not None:
@@ -57,8 +97,39 @@ class RunLock:
 
 def _read_pid(fd: int) -> int | None:
     with contextlib.suppress(OSError, ValueError):
-        return int(os.pread(fd, 32, 0).decode().strip())
+        return int(os.pread(fd, 32, 0).decode().split("\n", 1)[0].strip())
     return None
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A live process holding an agent id's lock: its pid and its last note ("" when it wrote none)."""
+
+    pid: int | None
+    note: str
+
+
+def holder(database: Path, agent: str) -> Holder | None:
+    """The live process on this host holding ``agent``'s lock on ``database``, or None: no lock file (no daemon ever
+    ran with this path, or another host's), or nobody holds it. Opens the file read-only and never creates it; the
+    shared lock it tries is dropped at once (a daemon starting at that instant retries, see ``acquire``)."""
+    try:
+        fd = os.open(lock_path(database, agent), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.pread(fd, NOTE_SIZE, 0).decode(errors="replace")
+            _, _, rest = text.partition("\n")
+            return Holder(_read_pid(fd), rest.split("\n", 1)[0].strip())
+        except OSError:
+            return None
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
 
 
 class DatabaseIdentity:

@@ -3,6 +3,11 @@
 The worker owns the endpoint's ``TimelineFold``. Each probe's result, the intervals it closed and the fold's new
 snapshot go to the store writer together, so they commit in one transaction: after a crash the stored state is
 never ahead of the results it came from.
+
+While the writer is ``full`` (``agent.queue_limit`` results wait for a store that cannot commit), the worker does
+not probe: the slot is skipped (counted in ``paused_probes``) and no result is folded, so the time becomes
+``no_data`` by the fold's own rule (the last result speaks for its interval + grace at most). A probe already
+running when the queue filled is dropped the same way, before it reaches the fold.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ class Sink(Protocol):
         fold_states: Any = ...,
         run_id: int | None = None,
     ) -> None: ...
+
+    @property
+    def full(self) -> bool: ...
 
 
 def fold_params(ep: Endpoint) -> FoldParams:
@@ -64,6 +72,7 @@ class EndpointWorker:
         self.clock = clock if clock is not None else LabelClock()
         self.last_result: ProbeResult | None = None
         self.probes = 0
+        self.paused_probes = 0  # slots skipped (or results dropped before the fold) while the store queue was full
         self.closed = False
 
     def update(self, endpoint: Endpoint, controls: Controls) -> None:
@@ -78,6 +87,8 @@ class EndpointWorker:
         ep = self.endpoint
         before = self.fold.phase
         recheck = before in ("suspect", "down")
+        if self.sink.full:
+            return self._paused(recheck)
         started = self.controls.now()
         label = self.clock.read()  # the probe's start, on the daemon's label clock (see agent/clock.py)
         raw = await self.prober(ep, agent=self.agent, resolvers=self.resolvers, recheck=recheck)
@@ -87,6 +98,8 @@ class EndpointWorker:
             # storing it would leave a result no interval accounts for. Drop it.
             log.info("%s: probe finished after the endpoint was removed; result dropped", ep.id)
             return None
+        if self.sink.full:  # other probes filled the queue while this one ran; the fold has not seen it
+            return self._paused(recheck)
         result = self._labelled(result, label)
         closed = self.fold.feed(result)
         self.sink.submit(
@@ -115,6 +128,12 @@ class EndpointWorker:
             ts = last + 1
         detail = f"{result.detail} ({label.note})" if result.detail and label.note else result.detail or label.note
         return replace(result, ts_ms=ts, detail=detail[:500])
+
+    def _paused(self, recheck: bool) -> float | None:
+        """The store queue is full: skip this probe (its time becomes no_data). A suspect or down endpoint keeps
+        its re-check cadence, so it resumes within ``retry_interval`` of the queue draining."""
+        self.paused_probes += 1
+        return self.endpoint.retry_interval_ms / 1000 if recheck else None
 
     def close(self, end_ms: int) -> list[StateInterval]:
         """The run ends (stop, or the endpoint was removed): close the open span at ``end_ms`` and store it."""

@@ -37,10 +37,23 @@ def _pct(value: float | None, places: int = 3) -> str:
     return "-" if value is None else f"{value:.{places}f}%"
 
 
+def _store_line(store: dict[str, Any] | None) -> str:
+    """The daemon's store health under the status head line ("" when all is well or unknown)."""
+    if not store or store["ok"] is not False:
+        return ""
+    waiting = store["results_waiting"]
+    line = f"\nSTORE TROUBLE since {store['since']}: {store['problem']}; {waiting} results waiting in memory"
+    if store["probing_paused"]:
+        line += f"; probing PAUSED (queue full at {store['queue_limit']}), that time is no_data"
+    return line + f" (noted {store['noted_at']})"
+
+
 def status_table(doc: dict[str, Any]) -> str:
     d = doc["daemon"]
     if d["running"]:
-        head = f"agent {doc['agent']}: running (run {d['run_id']}, last heartbeat {d['last_heartbeat']})"
+        pid = f"pid {d['pid']}, " if d.get("pid") else ""
+        head = f"agent {doc['agent']}: running ({pid}run {d['run_id']}, last heartbeat {d['last_heartbeat']})"
+        head += _store_line(d.get("store"))
     elif d["run_id"] is None:
         head = f"agent {doc['agent']}: has never run on this database"
     else:
@@ -104,12 +117,18 @@ def status(config_path: Path | None, fmt: str, output: Path | None, agent: str |
     Reads the database only, so it works while the agent runs and after it stopped. Availability here excludes
     unknown and no_data time and counts degraded as up; SLA reports apply each contract's own rules.
     """
-    from probe_agent.reports.status import build_status
+    from probe_agent.agent.runlock import holder
+    from probe_agent.agent.storehealth import read_note
+    from probe_agent.reports.status import Holder, build_status
 
     loaded = load(config_path)
+    agent_id = agent or loaded.config.agent.id
+    # Before the database: a live daemon on this host holds its lock even when its heartbeat cannot be stored.
+    held = holder(Path(loaded.config.agent.database), agent_id)
+    live = None if held is None else Holder(held.pid, read_note(held.note))
     conn = open_reader(loaded.config)
     try:
-        doc = build_status(conn, loaded.config, now_ms(), agent)
+        doc = build_status(conn, loaded.config, now_ms(), agent, live)
     finally:
         conn.close()
     emit(json.dumps(doc, indent=2) if fmt == "json" else status_table(doc), output)

@@ -271,6 +271,10 @@ class Agent(Model):
     retention: Retention = 400 * 86_400_000  # raw results; intervals and rollups are kept forever
     stop_timeout: StopTimeout = 10_000  # SIGTERM: in-flight probes get this long before they are abandoned
     control_cache: ControlCache = 5_000  # how long one controls verdict is reused
+    # Results waiting in memory for the store (a full disk, a lock held past the busy timeout); when this many wait,
+    # probing pauses and the paused time is no_data. About 1 KiB each with its fold snapshot (1.05 KiB measured for
+    # an HTTP result), so the default holds ~100 MiB at worst and the upper bound ~1 GiB.
+    queue_limit: int = Field(default=100_000, ge=1, le=1_000_000)
 
     @field_validator("timezone")
     @classmethod

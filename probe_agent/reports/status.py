@@ -2,11 +2,17 @@
 
 Availability here is the plain model (unknown and no_data excluded, degraded counted as up); contracts' rules
 apply in the SLA part of the status and in ``report``.
+
+Whether the daemon runs: a run whose heartbeat is younger than 3 heartbeats, or a live process holding the agent
+id's lock on this host (``Holder``, found by the caller). The lock is what keeps a daemon whose store cannot commit
+(a full disk, a lock held by another process) from being called crashed while its heartbeat cannot be written: it
+is shown running, with the store trouble it noted.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -20,6 +26,15 @@ from probe_agent.sla.timeline import normalize
 from probe_agent.store import queries
 
 DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A live daemon process of this agent on this host (it holds the agent's lock): its pid and the store health
+    it last noted (``agent/storehealth.py``; None when it noted none yet or the note is unreadable)."""
+
+    pid: int | None
+    store: dict[str, Any] | None
 
 
 def percent(value: Fraction | None, places: int = 6) -> float | None:
@@ -40,13 +55,18 @@ def endpoint_availability(intervals: list[Any], start_ms: int, end_ms: int) -> d
     }
 
 
-def build_status(conn: sqlite3.Connection, config: Config, now_ms: int, agent: str | None = None) -> dict[str, Any]:
-    """The status document (the JSON of ``status --format json``)."""
+def build_status(
+    conn: sqlite3.Connection, config: Config, now_ms: int, agent: str | None = None, holder: Holder | None = None
+) -> dict[str, Any]:
+    """The status document (the JSON of ``status --format json``). ``holder``: the live process holding the
+    agent's lock on this host, if any."""
     agent = agent or config.agent.id
     heartbeat = config.agent.heartbeat
     live = queries.running_daemon(conn, agent, stale_after_ms=3 * heartbeat, now_ms=now_ms)
     runs = queries.run_records(conn, agent)
     last_run = runs[-1] if runs else None
+    if live is None and holder is not None and last_run is not None and last_run.stopped_ms is None:
+        live = last_run  # alive (it holds the lock), though its heartbeat is stale: the store is not taking it
     endpoint_ids = [ep.id for ep in config.endpoints]
     folds = open_folds(conn, config, endpoint_ids, agent)
     last = queries.last_results(conn, endpoint_ids, [agent])
@@ -101,8 +121,27 @@ def build_status(conn: sqlite3.Connection, config: Config, now_ms: int, agent: s
             "last_heartbeat": iso(live.heartbeat_ms) if live else (iso(last_run.heartbeat_ms) if last_run else None),
             "stopped": None if live or not last_run or last_run.stopped_ms is None else iso(last_run.stopped_ms),
             "clean_stop": None if live or not last_run else last_run.clean,
+            "pid": holder.pid if holder is not None else (live.pid if live else None),
+            "store": _store_state(holder.store) if holder is not None and live is not None else None,
         },
         "endpoints": rows,
+    }
+
+
+def _store_state(note: dict[str, Any] | None) -> dict[str, Any]:
+    """The daemon's store health as ``status`` shows it (``ok`` null when the daemon noted nothing readable)."""
+    note = note or {}
+    store = note.get("store")
+    since, updated = note.get("since_ms"), note.get("updated_ms")
+    return {
+        "ok": None if store not in ("ok", "trouble") else store == "ok",
+        "problem": note.get("problem"),
+        "since": iso(since) if isinstance(since, int) else None,
+        "results_waiting": note.get("results_waiting"),
+        "queue_limit": note.get("queue_limit"),
+        "probing_paused": note.get("probing_paused"),
+        "paused_probes": note.get("paused_probes"),
+        "noted_at": iso(updated) if isinstance(updated, int) else None,
     }
 
 

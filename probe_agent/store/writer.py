@@ -9,7 +9,12 @@ Failures:
 - a storage error (``sqlite3.OperationalError`` and other ``DatabaseError``s: locked, I/O error, disk full, a
   corrupt file) rolls the batch back and retries it with backoff (up to 1 s apart) until it commits; the batch
   stays in memory meanwhile, ``stats.failing`` turns true and ``flush``/``close`` raise ``StoreWriteError``
-  when their timeout passes. Nothing is dropped.
+  when their timeout passes. Nothing is dropped. The first failed attempt of a streak is logged (warning), the
+  retries only at debug level, and the commit that ends the streak at info: the daemon reports the trouble as a
+  state of its own (``agent/storehealth.py``), not once per retry.
+- memory: with a ``queue_limit``, ``full`` says when that many results wait uncommitted; the writer never refuses
+  a submission itself: the daemon's workers look at ``full`` before they fold a result and pause probing instead
+  (so the paused time is no_data, never a result silently lost).
 - a data error (a row breaks a constraint, a duplicate result, a bad value) cannot be fixed by retrying: the
   batch is rolled back and replayed one submission at a time, each in a savepoint. A bad submission is rolled
   back whole (never half-applied) and stored as JSON in ``write_rejects``; the others commit. It is logged and
@@ -83,6 +88,7 @@ class WriterStats:
     rejected: int = 0  # submissions stored in write_rejects instead
     failing: bool = False  # the last commit attempt failed and the batch is waiting for a retry
     last_error: str | None = None
+    waiting_results: int = 0  # results submitted and not yet committed (nor rejected)
 
 
 @dataclass(frozen=True)
@@ -124,11 +130,16 @@ class StoreWriter:
         flush_interval: float = 0.25,
         batch_max: int = 5000,
         clock: Callable[[], float] = time.time,
+        queue_limit: int | None = None,
     ) -> None:
+        """``queue_limit``: how many uncommitted results make the writer ``full`` (None: never full)."""
         if not 0 < flush_interval <= 1:
             raise ValueError("flush_interval must be in (0, 1] seconds")
         if batch_max < 1:
             raise ValueError("batch_max must be at least 1")
+        if queue_limit is not None and queue_limit < 1:
+            raise ValueError("queue_limit must be at least 1")
+        self.queue_limit = queue_limit
         self.path = Path(path)
         self.flush_interval = flush_interval
         self.batch_max = batch_max
@@ -140,6 +151,7 @@ class StoreWriter:
         self._lock = threading.Lock()
         self._stats = WriterStats()
         self._pending_rows = 0
+        self._waiting_results = 0  # submitted, not yet committed or rejected; guarded by _lock
         self._died: BaseException | None = None  # why the thread ended early, if it did
         self._discarding = False  # set by discard(): nothing more is written
 
@@ -190,6 +202,7 @@ class StoreWriter:
             with self._lock:  # not after close()'s stop marker, where it would be lost silently
                 self._check_open()
                 self._queue.put(item)
+                self._waiting_results += len(item.results)
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn(conn)`` on the writer thread after everything submitted before it is committed.
@@ -250,7 +263,22 @@ class StoreWriter:
     @property
     def stats(self) -> WriterStats:
         with self._lock:
-            return replace(self._stats, queue_depth=self._queue.qsize(), pending_rows=self._pending_rows)
+            return replace(
+                self._stats,
+                queue_depth=self._queue.qsize(),
+                pending_rows=self._pending_rows,
+                waiting_results=self._waiting_results,
+            )
+
+    @property
+    def waiting_results(self) -> int:
+        """Results submitted and not yet committed (nor rejected): what a store failure holds in memory."""
+        return self._waiting_results
+
+    @property
+    def full(self) -> bool:
+        """Whether ``queue_limit`` results wait uncommitted (never, without a limit): time to pause probing."""
+        return self.queue_limit is not None and self._waiting_results >= self.queue_limit
 
     @property
     def alive(self) -> bool:
@@ -338,6 +366,7 @@ class StoreWriter:
         if not pending:
             return
         delay = 0.05
+        failures = 0
         while True:
             if self._discarding:  # also ends the retries of a batch that keeps failing
                 log.info("store writer: %d row(s) discarded, not written", self._pending_rows)
@@ -350,7 +379,10 @@ class StoreWriter:
             except sqlite3.DatabaseError as exc:
                 if conn.in_transaction:
                     conn.rollback()
-                log.error("store commit failed, will retry in %.2f s: %s", delay, exc)
+                failures += 1
+                # Once per streak: a full disk retried for minutes must not log a line a second.
+                level = logging.WARNING if failures == 1 else logging.DEBUG
+                log.log(level, "store commit failed, retrying until it succeeds (next in %.2f s): %s", delay, exc)
                 with self._lock:
                     self._stats = replace(
                         self._stats, errors=self._stats.errors + 1, failing=True, last_error=repr(exc)
@@ -362,6 +394,8 @@ class StoreWriter:
                 continue
             elapsed = time.monotonic() - started
             written = self._pending_rows - sum(s.rows for s in rejected)
+            if failures:
+                log.info("store commit succeeded after %d failed attempt(s)", failures)
             with self._lock:
                 self._stats = replace(
                     self._stats,
@@ -372,6 +406,7 @@ class StoreWriter:
                     rejected=self._stats.rejected + len(rejected),
                     failing=False,
                 )
+                self._waiting_results -= sum(len(s.results) for s in pending)
             pending.clear()
             self._pending_rows = 0
             return

@@ -311,6 +311,8 @@ def test_a_file_over_10_mib_is_not_read(tmp_path: Path) -> None:
         ("agent: {heartbeat: 0}", "agent.heartbeat: 0s is outside 1s to 1m"),
         ("agent: {heartbeat: 2m}", "agent.heartbeat: 2m is outside 1s to 1m"),
         ("agent: {retention: 1h}", "agent.retention: 1h is outside 1d to 3650d"),
+        ("agent: {queue_limit: 0}", "agent.queue_limit: Input should be greater than or equal to 1"),
+        ("agent: {queue_limit: 2000000}", "agent.queue_limit: Input should be less than or equal to 1000000"),
         ("defaults: {interval: 400d}", "defaults.interval: 57w1d is outside 1s to 366d"),
         ("endpoints: [{id: x, http: 'http://h:99999/'}]", "endpoints[0].http.url: 'http://h:99999/': the port"),
         ("endpoints: [{id: x, http: 'http://h:0/'}]", "endpoints[0].http.url: 'http://h:0/': the port"),

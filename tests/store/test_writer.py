@@ -191,6 +191,27 @@ def test_a_locked_database_is_retried_until_it_commits(writer: StoreWriter, db_p
     assert not writer.stats.failing
 
 
+def test_the_writer_is_full_while_queue_limit_results_wait_and_counts_them_down_as_they_commit(db_path: Path) -> None:
+    w = StoreWriter(db_path, flush_interval=0.05, queue_limit=3)
+    w.start()
+    try:
+        w.run_sync(lambda c: c.execute("PRAGMA busy_timeout = 20"))
+        blocker = sqlite3.connect(db_path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        w.submit([result(T0), result(T0 + 1)])
+        w.submit(intervals=[interval(T0, T0 + 1, State.UP)])  # intervals and fold states do not count
+        assert (w.waiting_results, w.full) == (2, False)
+        w.submit([result(T0 + 2)])
+        assert (w.waiting_results, w.full, w.stats.waiting_results) == (3, True, 3)
+        blocker.rollback()
+        blocker.close()
+        w.flush(timeout=5)
+        assert (w.waiting_results, w.full) == (0, False)
+        assert _count(db_path, "results") == 3
+    finally:
+        w.close()
+
+
 def test_close_says_so_when_queued_rows_could_not_be_stored(db_path: Path) -> None:
     w = StoreWriter(db_path, flush_interval=0.05)
     w.start()

@@ -124,6 +124,10 @@ def test_the_bad_state_is_what_two_daemons_left(cfg: Path, db: Path, conn: sqlit
     ]  # fmt: skip
 
 
+@pytest.mark.fault(
+    "overlapping intervals left by two daemons",
+    expected="reports answer, exit 0, and warn",
+)
 def test_reports_warn_and_count_the_worst_state_where_intervals_overlap(
     cfg: Path, db: Path, conn: sqlite3.Connection
 ) -> None:
@@ -158,6 +162,10 @@ def test_reports_warn_and_count_the_worst_state_where_intervals_overlap(
     assert code == 2 and "overlapping intervals" in out and "db repair" in out, out
 
 
+@pytest.mark.fault(
+    "overlapping intervals, db check",
+    expected="found, exit 1",
+)
 def test_db_check_finds_the_overlaps(cfg: Path, db: Path, conn: sqlite3.Connection) -> None:
     two_daemons(db, conn, T0)
     code, out = cli("db", "check", "-c", str(cfg), "--format", "json")
@@ -178,6 +186,10 @@ def test_db_check_finds_the_overlaps(cfg: Path, db: Path, conn: sqlite3.Connecti
     assert code == 1 and "NOT OK" in out and "db repair" in out and "overlapping_intervals" in out, out
 
 
+@pytest.mark.fault(
+    "overlapping intervals, db repair",
+    expected="re-folded from raw results; db check clean after",
+)
 def test_db_repair_refolds_from_the_raw_results(cfg: Path, db: Path, conn: sqlite3.Connection) -> None:
     two_daemons(db, conn, T0)
     code, out = cli("db", "repair", "-c", str(cfg), "--dry-run")

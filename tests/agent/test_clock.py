@@ -119,6 +119,10 @@ def total(intervals: list[Interval], state: str) -> int:
     return sum(i.end_ms - i.start_ms for i in intervals if i.state == state)
 
 
+@pytest.mark.fault(
+    "wall clock stepped back 120 s inside a 40 s outage (fake clocks)",
+    expected="40 s down, nothing squeezed or refused",
+)
 def test_a_40_s_outage_with_the_clock_stepped_back_120_s_inside_it_is_40_s_down(tmp_path: Path) -> None:
     # Up at 0, 10, 20; down from 30 (suspect 30, 35, confirmed at 40) to 70; the wall clock steps back 120 s at 52.
     # Re-checks at 45 ... 65 are down, 70 is up: down [30 s, 70 s) = 40,000 ms; then up at 80, 90; the run ends
@@ -141,6 +145,10 @@ def test_a_40_s_outage_with_the_clock_stepped_back_120_s_inside_it_is_40_s_down(
     assert flagged[0][1] == "wall clock 120000 ms behind this ts, which is on the monotonic clock"
 
 
+@pytest.mark.fault(
+    "wall clock stepped forward 1 h and held",
+    expected="followed after 5 min; at most the step as no_data, never down",
+)
 def test_a_forward_step_that_holds_is_followed_and_costs_the_step_as_no_data(tmp_path: Path) -> None:
     # Up every 10 s. At 100 s the wall clock steps forward 1 h and stays. Results at 100 ... 390 stay on the
     # monotonic clock (flagged); the read at 400 is 300 s after the step was first seen: the labels follow it,
@@ -161,6 +169,10 @@ def test_a_forward_step_that_holds_is_followed_and_costs_the_step_as_no_data(tmp
     assert details[4_000_000].startswith("wall clock stepped forward 3600000 ms; labels followed it")
 
 
+@pytest.mark.fault(
+    "wall clock +1 h and back within a minute",
+    expected="no label changes, no no_data",
+)
 def test_an_hour_forward_and_back_within_the_settle_time_changes_no_label(tmp_path: Path) -> None:
     # +1 h at 100 s, back at 160 s: every result stays 10 s after the one before; nothing is no_data.
     clocks = Clocks(lambda t: 3600 * S if 100 <= t < 160 else 0)

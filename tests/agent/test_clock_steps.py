@@ -123,6 +123,10 @@ def total(intervals: list[Interval], state: str) -> int:
     return sum(i.end_ms - i.start_ms for i in intervals if i.state == state)
 
 
+@pytest.mark.fault(
+    "the daemon's clock stepped back inside an outage (in-process)",
+    expected="the outage keeps its length",
+)
 async def test_an_outage_with_the_clock_stepped_back_inside_it_keeps_its_length(tmp_path: Path, target: Target) -> None:
     wall = SteppedWall()
     run = Running(config_file(tmp_path, target.port), wall)
@@ -155,6 +159,10 @@ async def test_an_outage_with_the_clock_stepped_back_inside_it_keeps_its_length(
     assert notes[0][0] >= 4  # the results labelled while the wall clock was behind say so
 
 
+@pytest.mark.fault(
+    "a restart with the clock 5 minutes behind the last run",
+    expected="every result stored, after the previous run",
+)
 async def test_a_restart_with_the_clock_five_minutes_behind_stores_every_result(tmp_path: Path, target: Target) -> None:
     config = config_file(tmp_path, target.port)
     first = Running(config, SteppedWall())
@@ -181,6 +189,10 @@ async def test_a_restart_with_the_clock_five_minutes_behind_stores_every_result(
     assert 299 * S - 2 * S <= runs[1].stopped_ms - (real_ms() - 300 * S) <= 301 * S
 
 
+@pytest.mark.fault(
+    "the daemon's clock +1 h for 3 s, then back (in-process)",
+    expected="no future no_data",
+)
 async def test_a_step_of_an_hour_forward_and_back_leaves_no_future_no_data(tmp_path: Path, target: Target) -> None:
     wall = SteppedWall()
     run = Running(config_file(tmp_path, target.port), wall)

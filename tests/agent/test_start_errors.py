@@ -40,6 +40,10 @@ def _assert_refused(done: subprocess.CompletedProcess[str], *expected: str) -> N
         assert text in done.stderr, done.stderr
 
 
+@pytest.mark.fault(
+    "the database path is a directory",
+    expected="exit 1 naming it, no traceback",
+)
 def test_a_database_path_that_is_a_directory_is_refused_naming_it(tmp_path: Path) -> None:
     database = tmp_path / "store.db"
     database.mkdir()
@@ -47,6 +51,10 @@ def test_a_database_path_that_is_a_directory_is_refused_naming_it(tmp_path: Path
     _assert_refused(done, f"probe-agent: cannot open the database {database} for writing", "is the path a directory")
 
 
+@pytest.mark.fault(
+    "a database path under a file",
+    expected="exit 1 naming it, no traceback",
+)
 def test_a_database_under_a_file_is_refused_at_its_lock_file(tmp_path: Path) -> None:
     done = _run(tmp_path, Path("/proc/version/x.db"))
     _assert_refused(done, "cannot open or create the lock file /proc/version/x.db.t1.lock: Not a directory")
@@ -67,6 +75,10 @@ def _read_only_bind(path: Path) -> Iterator[None]:
         subprocess.run(["umount", str(path)], capture_output=True, check=False)
 
 
+@pytest.mark.fault(
+    "the database on a read-only mount",
+    expected="exit 1 naming it, no traceback",
+)
 def test_a_database_on_a_read_only_mount_is_refused_naming_it(tmp_path: Path) -> None:
     database = tmp_path / "store.db"
     open_db(database).close()

@@ -174,6 +174,10 @@ def _intervals(store: StoreReader) -> list[tuple[int, int, str]]:
     return [(i.start_ms, i.end_ms, i.state) for i in store.intervals("a")]
 
 
+@pytest.mark.fault(
+    "disk full (PRAGMA max_page_count) while probing",
+    expected="watchdog keeps pinging, store trouble reported, no result lost",
+)
 async def test_a_full_disk_keeps_the_watchdog_reports_store_trouble_and_loses_no_result(
     running: Running, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -223,6 +227,10 @@ async def test_a_full_disk_keeps_the_watchdog_reports_store_trouble_and_loses_no
     assert [r.levelno for r in retries if r.levelno >= logging.INFO] == [logging.WARNING], "one line per streak"
 
 
+@pytest.mark.fault(
+    "disk full until the result queue fills (queue_limit 3)",
+    expected="probing pauses; the paused time is no_data; nothing lost",
+)
 @pytest.mark.parametrize("running", [3], indirect=True)
 async def test_a_full_queue_pauses_probing_and_the_paused_time_is_no_data(
     running: Running, caplog: pytest.LogCaptureFixture
@@ -279,6 +287,10 @@ sys.stdin.read()
 """
 
 
+@pytest.mark.fault(
+    "the store locked by another process under a live daemon",
+    expected="status shows it running with store trouble, not crashed",
+)
 async def test_status_shows_a_daemon_blocked_by_another_process_lock_as_running_with_store_trouble(
     running: Running,
 ) -> None:

@@ -105,6 +105,10 @@ def total(intervals: list[Interval], state: str) -> int:
     return sum(i.end_ms - i.start_ms for i in intervals if i.state == state)
 
 
+@pytest.mark.fault(
+    "clock stepped back (libfaketime) in an outage, kill -9, restart still behind",
+    expected="one incident of the true length; the new run after the old",
+)
 async def test_a_step_back_inside_an_outage_then_kill_9_and_a_restart_still_behind(
     tmp_path: Path, db: Path, store: StoreReader, launcher: DaemonLauncher, listener: Listener
 ) -> None:
@@ -153,6 +157,10 @@ async def test_a_step_back_inside_an_outage_then_kill_9_and_a_restart_still_behi
     assert "behind the latest time stored for this agent" in second.log()
 
 
+@pytest.mark.fault(
+    "clock +1 h and back (libfaketime, daemon as a process)",
+    expected="no no_data",
+)
 async def test_an_hour_forward_and_back_leaves_no_no_data(
     tmp_path: Path, db: Path, store: StoreReader, launcher: DaemonLauncher, listener: Listener
 ) -> None:

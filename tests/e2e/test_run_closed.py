@@ -20,6 +20,10 @@ from tests.e2e.harness import DaemonLauncher, RecordingTarget, StoreReader, agen
 HEARTBEAT_MS = 1000
 
 
+@pytest.mark.fault(
+    "a daemon's run closed under it by another host",
+    expected="it writes nothing more and exits 76",
+)
 @pytest.mark.slow
 @pytest.mark.timeout(60)
 async def test_a_daemon_whose_run_was_closed_under_it_stops_writing_and_exits_76(

@@ -32,7 +32,7 @@ ROUNDS = 20
 
 @pytest.mark.fault(
     "kill -9 x20 under load (~160 results/s)",
-    expected="integrity_check ok after every kill; each loses at most the last second; every gap no_data",
+    expected="integrity_check ok after every kill; each loses at most the last second; timelines tiled",
 )
 @pytest.mark.long_fault
 @pytest.mark.slow

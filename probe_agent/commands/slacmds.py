@@ -19,6 +19,7 @@ from probe_agent.render.report import dur, pct, report_markdown, report_table, r
 from probe_agent.render.table import format_table
 from probe_agent.reports import scope
 from probe_agent.reports.build import build_report
+from probe_agent.reports.closing import apply_closed
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,17 +67,10 @@ def build_docs(
                 period = scope.sla_period(config, sla, now, cycle=cycle, from_=from_, to=to)
             except ValueError as exc:
                 raise UsageProblem(str(exc)) from None
-            docs.append(with_closed_cycle(conn, config, build_report(conn, config, sla, period, now).doc))
+            docs.append(apply_closed(conn, build_report(conn, config, sla, period, now).doc))
     finally:
         conn.close()
     return docs
-
-
-def with_closed_cycle(conn: Any, config: Config, doc: dict[str, Any]) -> dict[str, Any]:
-    """Hook for closed cycles (filled in by the cycle-close feature): returns the document to show."""
-    from probe_agent.reports.closing import apply_closed
-
-    return apply_closed(conn, doc)
 
 
 def dump(docs: list[dict[str, Any]]) -> str:

@@ -11,7 +11,6 @@ document may cost: at most ``MAX_ALIASES`` alias expansions (a "billion laughs" 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -225,7 +224,3 @@ def _syntax_hint(exc: yaml.MarkedYAMLError) -> str | None:
     if "expected <block end>" in problem:
         return "check the indentation of this line against the one above"
     return None
-
-
-def read_file(path: Path) -> str:
-    return path.read_text(encoding="utf-8")

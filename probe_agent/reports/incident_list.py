@@ -9,7 +9,7 @@ from typing import Any
 from probe_agent.config.document import Config
 from probe_agent.reports import scope
 from probe_agent.reports.build import LOOKAHEAD_MS
-from probe_agent.reports.document import incident_json, seconds
+from probe_agent.reports.document import incident_json, local_iso, seconds
 from probe_agent.reports.outage_history import with_outage_history
 from probe_agent.reports.overlaps import Overlap, overlap_warning, resolve_overlaps
 from probe_agent.reports.timelines import load_intervals
@@ -87,8 +87,8 @@ def list_incidents(
     mtbf_ms = sum(mtbfs, Fraction(0)) / len(mtbfs) if mtbfs else None
     return {
         "scope": label,
-        "from": scope_iso(start, tz),
-        "to": scope_iso(end, tz),
+        "from": local_iso(start, tz),
+        "to": local_iso(end, tz),
         "incidents": [incident_json(i, tz) for i in found],
         "stats": {
             "count": stats.count,
@@ -98,9 +98,3 @@ def list_incidents(
         },
         "warnings": [overlap_warning(overlaps[key]) for key in sorted(overlaps)],
     }
-
-
-def scope_iso(ms: int, tz: Any) -> str:
-    from probe_agent.reports.document import local_iso
-
-    return local_iso(ms, tz)

@@ -134,12 +134,6 @@ def not_a_cycle_reason(config: Config, sla: Sla, period: Period) -> str | None:
     )
 
 
-def following_cycle(config: Config, sla: Sla, period: Period) -> Period | None:
-    if sla.cycle.period == "explicit":
-        return None
-    return next_cycle(period, sla.cycle.anchor_day, sla_zone(config, sla))
-
-
 def combine_rule(rule: object) -> CombineRule:
     if isinstance(rule, Quorum):
         return quorum(rule.quorum)

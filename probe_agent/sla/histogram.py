@@ -124,10 +124,6 @@ class LatencyHistogram:
                 return upper_edge(b)
         return upper_edge(max(self.counts))  # unreachable: rank <= total
 
-    def count_at_or_below(self, threshold_ms: float) -> int:
-        """Observations in buckets whose upper edge is at or below the threshold (a conservative count)."""
-        return sum(n for b, n in self.counts.items() if upper_edge(b) <= threshold_ms * (1 + 1e-12))
-
     def to_dict(self) -> dict[str, int]:
         return {str(b): n for b, n in sorted(self.counts.items())}
 

@@ -214,11 +214,6 @@ def combine(members: Sequence[Sequence[Span]], rule: CombineRule, start_ms: int,
     return out
 
 
-def state_ms(spans: Iterable[Span], state: State) -> int:
-    """Total milliseconds of ``spans`` in ``state``."""
-    return sum(s.end_ms - s.start_ms for s in spans if s.state == state)
-
-
 def _masked_pieces(spans: Sequence[Span], mask: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
     """``spans`` as (start, end, state index), with the parts inside ``mask`` (sorted, merged) as ``_MASKED``."""
     out: list[tuple[int, int, int]] = []

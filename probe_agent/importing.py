@@ -28,10 +28,10 @@ from probe_agent.agent.state import TimelineFold, fold_walk
 from probe_agent.agent.worker import fold_params
 from probe_agent.config.document import Config
 from probe_agent.config.schema import ID_PATTERN
-from probe_agent.model import AgentRun, ProbeResult, StateInterval, iso
+from probe_agent.model import HOUR_MS, AgentRun, ProbeResult, StateInterval, iso
 from probe_agent.resultfiles import Problem, read_results
 from probe_agent.store import queries, records
-from probe_agent.store.queries import HOUR_MS, floor_hour
+from probe_agent.store.queries import floor_hour
 from probe_agent.store.rollups import rebuild_rollups
 
 MAX_SHOWN_PROBLEMS = 50

@@ -55,6 +55,14 @@ class ErrorKind(StrEnum):
     CONTROLS_FAILED = "controls_failed"  # target failed and so did every control: outcome unknown
 
 
+# One set of time constants, in milliseconds (every time in probe-agent is integer epoch or duration ms).
+SECOND_MS = 1000
+MINUTE_MS = 60 * SECOND_MS
+HOUR_MS = 60 * MINUTE_MS
+DAY_MS = 24 * HOUR_MS
+WEEK_MS = 7 * DAY_MS
+
+
 def ms_to_dt(ms: int) -> datetime:
     """An aware UTC datetime for an epoch-milliseconds value."""
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
@@ -65,7 +73,7 @@ def dt_to_ms(dt: datetime) -> int:
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise ValueError(f"naive datetime {dt!r}: every datetime in probe-agent carries a time zone")
     delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
-    return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
+    return delta.days * DAY_MS + delta.seconds * SECOND_MS + delta.microseconds // 1000
 
 
 def iso(ms: int) -> str:

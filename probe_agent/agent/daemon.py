@@ -34,8 +34,9 @@ from probe_agent.agent.worker import EndpointWorker, Prober, fold_params
 from probe_agent.config import ConfigError, LoadedConfig, load_config
 from probe_agent.config.schema import Endpoint
 from probe_agent.logs import setup_logging
+from probe_agent.model import HOUR_MS
 from probe_agent.store import maintenance, queries, records
-from probe_agent.store.queries import HOUR_MS, floor_hour
+from probe_agent.store.queries import floor_hour
 from probe_agent.store.rollups import rebuild_rollups, unmarked_hours
 from probe_agent.store.schema import open_db
 from probe_agent.store.writer import StoreWriter

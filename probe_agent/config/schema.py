@@ -320,12 +320,3 @@ class Service(Model):
                 f"({{quorum: {n}}} is down only when every endpoint is down, like rule: any)"
             )
         return rule
-
-
-def __getattr__(name: str) -> Any:
-    # ``Config`` lives in document.py (it needs the SLA models, which import this module); keep the old import path.
-    if name == "Config":
-        from probe_agent.config.document import Config
-
-        return Config
-    raise AttributeError(name)

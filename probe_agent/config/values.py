@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer
 
+from probe_agent.model import DAY_MS
+
 _DURATION_UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _DURATION_HINT = "durations look like 500ms, 10s, 5m, 1h, 2d, 1w, or a number of seconds"
 
@@ -146,8 +148,6 @@ def parse_host_port(value: str) -> tuple[str, int]:
 
 
 DurationMs = Annotated[int, BeforeValidator(parse_duration_ms), PlainSerializer(format_duration_ms)]
-
-DAY_MS = 86_400_000
 
 
 def _between(low_ms: int, high_ms: int) -> AfterValidator:

@@ -14,14 +14,12 @@ import ssl
 from typing import Any
 
 from probe_agent.config.schema import Endpoint
-from probe_agent.model import ErrorKind
+from probe_agent.model import DAY_MS, ErrorKind
 from probe_agent.probes.attempt import Attempt, ProbeFailure
 
 # The probe running in the current task. asyncio builds the TLS object (``wrap_bio``) inside the task that opens
 # the connection, right after the TCP connect, so the context can tell which probe's handshake is starting.
 current_attempt: contextvars.ContextVar[Attempt | None] = contextvars.ContextVar("probe_attempt", default=None)
-
-_DAY_MS = 86_400_000
 
 
 class TimedTlsContext(ssl.SSLContext):
@@ -88,7 +86,7 @@ def days_left(cert: dict[str, Any], now_ms: int) -> float | None:
         expiry_ms = ssl.cert_time_to_seconds(not_after) * 1000
     except ValueError:
         return None
-    return (expiry_ms - now_ms) / _DAY_MS
+    return (expiry_ms - now_ms) / DAY_MS
 
 
 def issuer_text(cert: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 from probe_agent.config.document import Config
 from probe_agent.config.sla_schema import Sla
+from probe_agent.model import DAY_MS
 from probe_agent.reports import scope
 from probe_agent.reports.announce import announcement_times
 from probe_agent.reports.document import report_document
@@ -26,7 +27,6 @@ from probe_agent.sla.periods import Period
 from probe_agent.store import queries
 from probe_agent.store.rows import Exclusion, RollupSums
 
-DAY_MS = 86_400_000
 # Intervals are read this far past the period's end, so an outage that crosses the end keeps its true end.
 LOOKAHEAD_MS = 31 * DAY_MS
 # With slice counting and min_run > 1, intervals, exclusions and maintenance windows are also read this far before

@@ -7,6 +7,7 @@ from fractions import Fraction
 from typing import Any
 
 from probe_agent.config.document import Config
+from probe_agent.model import DAY_MS
 from probe_agent.reports import scope
 from probe_agent.reports.build import LOOKAHEAD_MS
 from probe_agent.reports.document import incident_json, local_iso, seconds
@@ -17,8 +18,6 @@ from probe_agent.sla.evaluation import ServiceSpec, SlaSpec, evaluate
 from probe_agent.sla.incidents import Incident, incident_stats
 from probe_agent.sla.periods import explicit_period, parse_bound
 from probe_agent.sla.timeline import ALL
-
-DAY_MS = 86_400_000
 
 
 def list_incidents(

@@ -17,15 +17,13 @@ from fractions import Fraction
 from typing import Any
 
 from probe_agent.config.document import Config
-from probe_agent.model import iso
+from probe_agent.model import DAY_MS, iso
 from probe_agent.reports.overlaps import overlap_warning, resolve_overlaps
 from probe_agent.reports.timelines import load_intervals, open_folds
 from probe_agent.sla.availability import BucketTotals, Policies, availability_of, bucketize
 from probe_agent.sla.rounding import display_percent
 from probe_agent.sla.timeline import normalize
 from probe_agent.store import queries
-
-DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)

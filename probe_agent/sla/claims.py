@@ -18,9 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from probe_agent.model import DAY_MS
 from probe_agent.sla.rounding import duration_text
-
-_DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +59,7 @@ def claim_deadline(
     _require_aware(period_end, "period_end")
     zone = period_end.tzinfo
     if isinstance(window, ClaimWithin):
-        days, rest_ms = divmod(window.duration_ms, _DAY_MS)
+        days, rest_ms = divmod(window.duration_ms, DAY_MS)
         # Aware + timedelta moves the wall clock (calendar days); the UTC round trip turns a wall time that
         # falls in a DST gap or fold into a real instant before the elapsed remainder is added.
         on_wall = (period_end + timedelta(days=days)).astimezone(UTC)

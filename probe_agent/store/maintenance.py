@@ -6,7 +6,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from probe_agent.store.queries import HOUR_MS, floor_hour
+from probe_agent.model import HOUR_MS
+from probe_agent.store.queries import floor_hour
 from probe_agent.store.rollups import rebuild_rollups, unmarked_hours
 from probe_agent.store.schema import (
     BUSY_TIMEOUT_MS,

@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from probe_agent.model import AgentRun, ProbeResult, StateInterval
+from probe_agent.model import HOUR_MS, AgentRun, ProbeResult, StateInterval
 from probe_agent.sla.histogram import LatencyHistogram, bucket_of
 from probe_agent.store.rows import (
     INTERVAL_COLUMNS,
@@ -24,7 +24,6 @@ from probe_agent.store.rows import (
     result_from_row,
 )
 
-HOUR_MS = 3_600_000
 _RUN_COLUMNS = "run_id, agent, started_ms, heartbeat_ms, stopped_ms, clean, pid, hostname, version, config_hash"
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from probe_agent.store.queries import HOUR_MS, ceil_hour, floor_hour, hourly_result_sums
+from probe_agent.model import HOUR_MS
+from probe_agent.store.queries import ceil_hour, floor_hour, hourly_result_sums
 from probe_agent.store.schema import transaction
 
 

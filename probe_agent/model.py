@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -61,6 +62,12 @@ MINUTE_MS = 60 * SECOND_MS
 HOUR_MS = 60 * MINUTE_MS
 DAY_MS = 24 * HOUR_MS
 WEEK_MS = 7 * DAY_MS
+
+
+def now_ms() -> int:
+    """The UTC wall clock in epoch ms: the one place probe-agent reads it. The SLA core never does (time is a
+    parameter there); the daemon labels results through ``agent.clock.LabelClock``, which is seeded from it."""
+    return time.time_ns() // 1_000_000
 
 
 def ms_to_dt(ms: int) -> datetime:

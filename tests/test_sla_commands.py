@@ -14,9 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from probe_agent.cli import main
-from probe_agent.commands.reporting import now_ms
 from probe_agent.config import load_config
-from probe_agent.model import dt_to_ms
+from probe_agent.model import dt_to_ms, now_ms
 from probe_agent.reports.build import build_report
 from probe_agent.reports.closing import due_cycles
 from probe_agent.sla.periods import cycle_starting_in

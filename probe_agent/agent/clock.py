@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from probe_agent.model import iso
+from probe_agent.model import iso, now_ms
 
 log = logging.getLogger("probe_agent.agent")
 
@@ -37,9 +37,7 @@ TOLERANCE_MS = 1_000  # wall clock and labels this close agree: NTP slews both c
 SETTLE_MS = 300_000  # a forward step the wall clock keeps this long is its correction, and the labels follow it
 
 
-def wall_clock_ms() -> int:
-    """UTC wall-clock time, epoch ms."""
-    return time.time_ns() // 1_000_000
+wall_clock_ms = now_ms  # the wall clock this module's LabelClock reads by default (model.now_ms)
 
 
 def elapsed_ns() -> int:

@@ -14,10 +14,9 @@ from pathlib import Path
 import click
 
 from probe_agent.commands.common import UsageProblem, config_option, emit, format_option, load, output_option
-from probe_agent.commands.reporting import now_ms
 from probe_agent.commands.slacmds import select_slas
 from probe_agent.config.document import Config
-from probe_agent.model import iso
+from probe_agent.model import iso, now_ms
 from probe_agent.render.csvout import to_csv
 from probe_agent.render.table import format_table
 from probe_agent.reports import scope

@@ -7,7 +7,6 @@ import json
 import os
 import sqlite3
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from probe_agent.config.document import Config
 from probe_agent.config.loader import find_config
 from probe_agent.config.values import format_duration_ms
 from probe_agent.importing import ImportRefused, ImportSummary, parse_import, store_import
-from probe_agent.model import iso
+from probe_agent.model import iso, now_ms
 from probe_agent.render.table import format_table
 from probe_agent.resultfiles import FORMATS, format_for
 from probe_agent.resultfiles import write_results as write_result_file
@@ -36,10 +35,6 @@ from probe_agent.store.schema import (
 )
 
 EXIT_NOT_OK = 1
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def database_option(f: F) -> F:
@@ -140,7 +135,7 @@ def import_command(
     fmt = fmt or format_for(str(file))
     if fmt is None:
         raise UsageProblem(f"cannot tell the format of {file} from its extension: give --format jsonl or csv")
-    now = _now_ms()
+    now = now_ms()
     try:
         if str(file) == "-":
             stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")

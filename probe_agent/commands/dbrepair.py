@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from probe_agent.commands.common import UsageProblem, config_option, load
-from probe_agent.commands.data import _database_path, _now_ms, _open, database_option
-from probe_agent.model import iso
+from probe_agent.commands.data import _database_path, _open, database_option
+from probe_agent.model import iso, now_ms
 from probe_agent.repair import RepairPlan, RepairRefused, agents_locked, apply_repair, find_problems, plan_repair
 
 
@@ -51,7 +51,7 @@ def repair_command(config_path: Path | None, dry_run: bool, agents: tuple[str, .
     wanted = list(agents) or None
     conn = _open(path, readonly=dry_run)
     try:
-        plan = plan_repair(conn, config, now_ms=_now_ms(), agents=wanted)
+        plan = plan_repair(conn, config, now_ms=now_ms(), agents=wanted)
         if not plan.problems:
             click.echo(f"{path}: every stored timeline is consistent; nothing to repair")
             return
@@ -59,8 +59,8 @@ def repair_command(config_path: Path | None, dry_run: bool, agents: tuple[str, .
         try:
             with agents_locked(path, involved):
                 if not dry_run:  # the lock is ours now: plan again, as no daemon can write any more
-                    plan = plan_repair(conn, config, now_ms=_now_ms(), agents=wanted)
-                    apply_repair(conn, config, plan, now_ms=_now_ms())
+                    plan = plan_repair(conn, config, now_ms=now_ms(), agents=wanted)
+                    apply_repair(conn, config, plan, now_ms=now_ms())
         except RepairRefused as exc:
             refused = [*plan.refusals, *(r for r in exc.reasons if r not in plan.refusals)]
         else:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +11,9 @@ import click
 
 from probe_agent.commands.common import UsageProblem, config_option, emit, format_option, load, output_option
 from probe_agent.config.document import Config
+from probe_agent.model import now_ms
 from probe_agent.render.table import format_table
 from probe_agent.store.schema import DatabaseMissing, SchemaOutdated, SchemaTooNew, open_db
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def open_reader(config: Config, database: Path | None = None) -> sqlite3.Connection:

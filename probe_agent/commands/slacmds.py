@@ -10,9 +10,10 @@ from typing import Any, TypeVar
 import click
 
 from probe_agent.commands.common import UsageProblem, config_option, emit, format_option, load, output_option
-from probe_agent.commands.reporting import now_ms, open_reader
+from probe_agent.commands.reporting import open_reader
 from probe_agent.config.document import Config
 from probe_agent.config.sla_schema import Sla
+from probe_agent.model import now_ms
 from probe_agent.render.csvout import to_csv
 from probe_agent.render.markdown import md_table
 from probe_agent.render.report import dur, pct, report_markdown, report_table, reports_csv

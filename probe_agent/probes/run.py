@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from types import MappingProxyType
 
 from probe_agent.config.schema import Endpoint
-from probe_agent.model import ErrorKind, Outcome, ProbeResult
+from probe_agent.model import ErrorKind, Outcome, ProbeResult, now_ms
 from probe_agent.probes.attempt import Attempt
 from probe_agent.probes.classify import classify, classify_timeout, outcome_for
 from probe_agent.probes.dns import probe_dns
@@ -41,16 +41,12 @@ _PROBES: dict[str, Callable[[Endpoint, Attempt], Awaitable[None]]] = {
 _MAX_DETAIL = 300
 
 
-def _wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 async def run_probe(
     endpoint: Endpoint,
     *,
     agent: str,
     resolvers: Sequence[str] = (),
-    wall_clock_ms: Callable[[], int] = _wall_clock_ms,
+    wall_clock_ms: Callable[[], int] = now_ms,
     monotonic: Callable[[], float] = time.monotonic,
     recheck: bool = False,
 ) -> ProbeResult:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,18 @@ from probe_agent.config import load_config
 from probe_agent.config.schema import Endpoint
 from probe_agent.model import ProbeResult
 from probe_agent.probes import run_probe
-from tests.e2e.harness import Interval, StoreReader, agent_config, assert_tiled, resolved_timeline, write_config
+from tests.e2e.harness import (
+    Interval,
+    StoreReader,
+    TcpListener,
+    agent_config,
+    assert_tiled,
+    listener,
+    resolved_timeline,
+    write_config,
+)
+
+__all__ = ["listener"]  # the fixture, shared with tests/e2e/test_clock_faketime.py
 
 S = 1000
 AGENT = "t1"
@@ -47,38 +58,6 @@ class SteppedWall:
 
     def __call__(self) -> int:
         return real_ms() + self.offset_ms
-
-
-class Target:
-    """A TCP listener on 127.0.0.1 that accepts and closes; ``down()`` stops listening (connect_refused)."""
-
-    def __init__(self) -> None:
-        self.port = 0
-        self.server: asyncio.Server | None = None
-
-    async def up(self) -> None:
-        async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            writer.close()
-
-        self.server = await asyncio.start_server(accept, "127.0.0.1", self.port)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def down(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        await self.server.wait_closed()
-        self.server = None
-
-
-@pytest.fixture
-async def target() -> AsyncIterator[Target]:
-    t = Target()
-    await t.up()
-    try:
-        yield t
-    finally:
-        if t.server is not None:
-            await t.down()
 
 
 def config_file(tmp_path: Path, port: int) -> Path:
@@ -127,16 +106,18 @@ def total(intervals: list[Interval], state: str) -> int:
     "the daemon's clock stepped back inside an outage (in-process)",
     expected="the outage keeps its length",
 )
-async def test_an_outage_with_the_clock_stepped_back_inside_it_keeps_its_length(tmp_path: Path, target: Target) -> None:
+async def test_an_outage_with_the_clock_stepped_back_inside_it_keeps_its_length(
+    tmp_path: Path, listener: TcpListener
+) -> None:
     wall = SteppedWall()
-    run = Running(config_file(tmp_path, target.port), wall)
+    run = Running(config_file(tmp_path, listener.port), wall)
     await run.until(lambda: run.probes() >= 2, 15, "two up results")
-    await target.down()
+    await listener.down()
     off = time.monotonic()
     await asyncio.sleep(2)
     wall.offset_ms = -120 * S  # NTP steps the clock back 2 minutes, 2 s into the outage
     await asyncio.sleep(4)
-    await target.up()
+    await listener.up()
     outage_ms = round((time.monotonic() - off) * S)  # the truth: ~6,000 ms
     ups_after = run.probes() + 2
     await run.until(lambda: run.probes() >= ups_after, 15, "results after the recovery")
@@ -163,8 +144,10 @@ async def test_an_outage_with_the_clock_stepped_back_inside_it_keeps_its_length(
     "a restart with the clock 5 minutes behind the last run",
     expected="every result stored, after the previous run",
 )
-async def test_a_restart_with_the_clock_five_minutes_behind_stores_every_result(tmp_path: Path, target: Target) -> None:
-    config = config_file(tmp_path, target.port)
+async def test_a_restart_with_the_clock_five_minutes_behind_stores_every_result(
+    tmp_path: Path, listener: TcpListener
+) -> None:
+    config = config_file(tmp_path, listener.port)
     first = Running(config, SteppedWall())
     await first.until(lambda: first.probes() >= 3, 15, "three results")
     await first.stop()
@@ -193,9 +176,11 @@ async def test_a_restart_with_the_clock_five_minutes_behind_stores_every_result(
     "the daemon's clock +1 h for 3 s, then back (in-process)",
     expected="no future no_data",
 )
-async def test_a_step_of_an_hour_forward_and_back_leaves_no_future_no_data(tmp_path: Path, target: Target) -> None:
+async def test_a_step_of_an_hour_forward_and_back_leaves_no_future_no_data(
+    tmp_path: Path, listener: TcpListener
+) -> None:
     wall = SteppedWall()
-    run = Running(config_file(tmp_path, target.port), wall)
+    run = Running(config_file(tmp_path, listener.port), wall)
     await run.until(lambda: run.probes() >= 2, 15, "two results")
     wall.offset_ms = 3600 * S
     await asyncio.sleep(3)

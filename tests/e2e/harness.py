@@ -15,11 +15,12 @@ import socket
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 import yaml
 from aiohttp import web
 
@@ -322,3 +323,39 @@ class RecordingTarget:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+
+# -- a TCP target that the test takes down and brings back ---------------------------------------------------
+
+
+class TcpListener:
+    """A TCP listener on 127.0.0.1 that accepts and closes; ``down()`` stops listening (connect_refused), ``up()``
+    listens again on the same port."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.server: asyncio.Server | None = None
+
+    async def up(self) -> None:
+        async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.close()
+
+        self.server = await asyncio.start_server(accept, "127.0.0.1", self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def down(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+        self.server = None
+
+
+@pytest.fixture
+async def listener() -> AsyncIterator[TcpListener]:
+    target = TcpListener()
+    await target.up()
+    try:
+        yield target
+    finally:
+        if target.server is not None:
+            await target.down()

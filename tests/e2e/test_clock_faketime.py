@@ -16,7 +16,6 @@ import glob
 import itertools
 import signal
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -25,13 +24,17 @@ from tests.e2e.harness import (
     DaemonLauncher,
     Interval,
     StoreReader,
+    TcpListener,
     agent_config,
     assert_tiled,
+    listener,
     resolved_timeline,
     wait_until,
     wall_ms,
     write_config,
 )
+
+__all__ = ["listener"]  # the fixture, shared with tests/agent/test_clock_steps.py
 
 LIBFAKETIME = next(iter(sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))), None)
 
@@ -64,38 +67,6 @@ class SteppedClock:
         }
 
 
-class Listener:
-    """A TCP listener on 127.0.0.1 that accepts and closes; ``down()`` stops listening (connect_refused)."""
-
-    def __init__(self) -> None:
-        self.port = 0
-        self.server: asyncio.Server | None = None
-
-    async def up(self) -> None:
-        async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            writer.close()
-
-        self.server = await asyncio.start_server(accept, "127.0.0.1", self.port)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def down(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        await self.server.wait_closed()
-        self.server = None
-
-
-@pytest.fixture
-async def listener() -> AsyncIterator[Listener]:
-    target = Listener()
-    await target.up()
-    try:
-        yield target
-    finally:
-        if target.server is not None:
-            await target.down()
-
-
 def config(tmp_path: Path, db: Path, port: int) -> Path:
     doc = agent_config(db, [{"id": "web", "tcp": f"127.0.0.1:{port}"}], defaults={"timeout": "500ms", "confirm": 1})
     return write_config(tmp_path / "c.yaml", doc)
@@ -110,7 +81,7 @@ def total(intervals: list[Interval], state: str) -> int:
     expected="one incident of the true length; the new run after the old",
 )
 async def test_a_step_back_inside_an_outage_then_kill_9_and_a_restart_still_behind(
-    tmp_path: Path, db: Path, store: StoreReader, launcher: DaemonLauncher, listener: Listener
+    tmp_path: Path, db: Path, store: StoreReader, launcher: DaemonLauncher, listener: TcpListener
 ) -> None:
     """A 6 s outage with the clock stepped back 120 s 2 s into it is ~6 s down, one incident; then kill -9 and a
     restart with the clock still 120 s behind everything stored: every result of the new run is stored, after the
@@ -162,7 +133,7 @@ async def test_a_step_back_inside_an_outage_then_kill_9_and_a_restart_still_behi
     expected="no no_data",
 )
 async def test_an_hour_forward_and_back_leaves_no_no_data(
-    tmp_path: Path, db: Path, store: StoreReader, launcher: DaemonLauncher, listener: Listener
+    tmp_path: Path, db: Path, store: StoreReader, launcher: DaemonLauncher, listener: TcpListener
 ) -> None:
     """+1 h for 3 s, then back: nothing is no_data and nothing is labelled in the future. (Before: an hour of
     no_data.)"""

@@ -14,6 +14,7 @@ from probe_agent.config.document import Config
 from probe_agent.model import now_ms
 from probe_agent.render.table import format_table
 from probe_agent.store.schema import DatabaseMissing, SchemaOutdated, SchemaTooNew, open_db
+from probe_agent.units import dur, pct
 
 
 def open_reader(config: Config, database: Path | None = None) -> sqlite3.Connection:
@@ -27,10 +28,6 @@ def open_reader(config: Config, database: Path | None = None) -> sqlite3.Connect
         raise UsageProblem(f"{path}: {exc} (upgrade probe-agent to read it)") from None
     except SchemaOutdated:
         raise UsageProblem(f"{path} needs a schema upgrade: start the agent once (probe-agent run)") from None
-
-
-def _pct(value: float | None, places: int = 3) -> str:
-    return "-" if value is None else f"{value:.{places}f}%"
 
 
 def _store_line(store: dict[str, Any] | None) -> str:
@@ -67,9 +64,9 @@ def status_table(doc: dict[str, Any]) -> str:
                 e["endpoint"],
                 e["state"],
                 e["since"] or "-",
-                _pct(e["last_24h"]["availability_percent"]),
-                _pct(e["last_30d"]["availability_percent"]),
-                _pct(e["last_30d"]["coverage_percent"], 1),
+                pct(e["last_24h"]["availability_percent"], 3, missing="-"),
+                pct(e["last_30d"]["availability_percent"], 3, missing="-"),
+                pct(e["last_30d"]["coverage_percent"], 1, missing="-"),
                 last,
             )
         )
@@ -78,17 +75,15 @@ def status_table(doc: dict[str, Any]) -> str:
     )
     parts = [head, table]
     if doc.get("slas"):
-        from probe_agent.render.report import dur
-
         sla_rows = [
             (
                 s["sla"],
                 s["cycle"],
-                _pct(s["availability_percent"], 4),
-                _pct(s["target_percent"], 3),
+                pct(s["availability_percent"], 4, missing="-"),
+                pct(s["target_percent"], 3, missing="-"),
                 "n/a" if s["met"] is None else ("yes" if s["met"] else "NO"),
                 f"{dur(s['budget_remaining_s'])} of {dur(s['budget_allowed_s'])}" if s["budget_allowed_s"] else "-",
-                _pct(s["projected_availability_percent"], 4),
+                pct(s["projected_availability_percent"], 4, missing="-"),
             )
             for s in doc["slas"]
         ]

@@ -16,11 +16,12 @@ from probe_agent.config.sla_schema import Sla
 from probe_agent.model import now_ms
 from probe_agent.render.csvout import to_csv
 from probe_agent.render.markdown import md_table
-from probe_agent.render.report import dur, pct, report_markdown, report_table, reports_csv
+from probe_agent.render.report import report_markdown, report_table, reports_csv
 from probe_agent.render.table import format_table
 from probe_agent.reports import scope
 from probe_agent.reports.build import build_report
 from probe_agent.reports.closing import apply_closed
+from probe_agent.units import dur, pct
 
 F = TypeVar("F", bound=Callable[..., Any])
 

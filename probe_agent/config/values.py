@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer
 
 from probe_agent.model import DAY_MS
+from probe_agent.units import duration_text
 
 _DURATION_UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _DURATION_HINT = "durations look like 500ms, 10s, 5m, 1h, 2d, 1w, or a number of seconds"
@@ -57,17 +58,8 @@ def _bounded(ms: float | Decimal, written: Any) -> int:
 
 
 def format_duration_ms(ms: int) -> str:
-    """The shortest exact form of a duration: ``90000`` -> ``1m30s``; ``0`` -> ``0s``."""
-    if ms == 0:
-        return "0s"
-    out = []
-    rest = ms
-    for unit in ("w", "d", "h", "m", "s", "ms"):
-        size = _DURATION_UNITS_MS[unit]
-        if rest >= size:
-            out.append(f"{rest // size}{unit}")
-            rest %= size
-    return "".join(out)
+    """A duration as the config spells it, weeks included: ``90000`` -> ``1m30s``; ``0`` -> ``0s``."""
+    return duration_text(ms, largest="w")
 
 
 def parse_percent(value: Any) -> Decimal:

@@ -18,18 +18,17 @@ from typing import Any
 from probe_agent.render.html_parts import (
     STYLE,
     Html,
-    duration,
     error_kind,
     esc,
     facts,
     join,
-    percent,
     section,
     table,
     when,
 )
 from probe_agent.render.report import met_text
 from probe_agent.render.uptime_bar import axis_html, day_bar_svg, days_from_incidents, layout_days, legend_html, zone
+from probe_agent.units import dur, pct
 
 
 def claim_report_html(doc: dict[str, Any]) -> str:
@@ -121,22 +120,21 @@ def _cards(doc: dict[str, Any]) -> Html:
     tone = "neutral" if met is None else ("good" if met else "bad")
     bounds = doc.get("bounds")
     avail_sub = (
-        f"measurement bounds {percent(bounds['min_availability_percent'])} to "
-        f"{percent(bounds['max_availability_percent'])}"
+        f"measurement bounds {pct(bounds['min_availability_percent'])} to {pct(bounds['max_availability_percent'])}"
         if bounds
         else ("nothing was counted (no data)" if doc.get("availability_percent") is None else "")
     )
     budget = doc.get("budget")
     target_sub = met_text(met)
     if budget:
-        target_sub += f"; error budget used {duration(budget['used_s'])} of {duration(budget['allowed_s'])}"
+        target_sub += f"; error budget used {dur(budget['used_s'])} of {dur(budget['allowed_s'])}"
     coverage = doc.get("coverage_percent")
     cards = [
-        _card("Measured availability", percent(doc.get("availability_percent")), avail_sub, tone),
-        _card("Target", percent(doc.get("target_percent"), 3), target_sub, tone),
+        _card("Measured availability", pct(doc.get("availability_percent")), avail_sub, tone),
+        _card("Target", pct(doc.get("target_percent"), 3), target_sub, tone),
         _card(
             "Coverage",
-            percent(coverage, 2),
+            pct(coverage, 2),
             "of the cycle (less exclusions) had definite data" if coverage is not None else "no data",
             "neutral",
         ),
@@ -172,7 +170,7 @@ def _measurement(doc: dict[str, Any]) -> Html:
         text = "time, exact from state intervals"
         if method != "time":
             text = (
-                f"{method}: {duration(counting.get('unit_s'))} slices, partial {counting.get('partial')}, "
+                f"{method}: {dur(counting.get('unit_s'))} slices, partial {counting.get('partial')}, "
                 f"min run {counting.get('min_run')}"
             )
             sl = doc.get("slices")
@@ -195,41 +193,41 @@ def _measurement(doc: dict[str, Any]) -> Html:
     s = doc.get("seconds")
     if s:
         rows += [
-            ("Time in the cycle", duration(s["total"])),
+            ("Time in the cycle", dur(s["total"])),
             (
                 "Up / degraded / down",
-                f"{duration(s['up'])} / {duration(s['degraded'])} / {duration(s['down'])}",
+                f"{dur(s['up'])} / {dur(s['degraded'])} / {dur(s['down'])}",
             ),
             (
                 "Unknown / no data / excluded",
-                f"{duration(s['unknown'])} / {duration(s['no_data'])} / {duration(s['excluded'])}",
+                f"{dur(s['unknown'])} / {dur(s['no_data'])} / {dur(s['excluded'])}",
             ),
-            ("Counted up / counted down", f"{duration(s['counted_up'])} / {duration(s['counted_down'])}"),
+            ("Counted up / counted down", f"{dur(s['counted_up'])} / {dur(s['counted_down'])}"),
         ]
     bounds = doc.get("bounds")
     if bounds:
         rows.append(
             (
                 "Measurement bounds",
-                f"true downtime between {duration(bounds['min_down_s'])} and {duration(bounds['max_down_s'])} "
-                f"(probe interval {duration(bounds['probe_interval_s'])}, {bounds['state_changes']} state changes)",
+                f"true downtime between {dur(bounds['min_down_s'])} and {dur(bounds['max_down_s'])} "
+                f"(probe interval {dur(bounds['probe_interval_s'])}, {bounds['state_changes']} state changes)",
             )
         )
     b = doc.get("budget")
     if b:
-        text = f"allowed {duration(b['allowed_s'])}, used {duration(b['used_s'])}, left {duration(b['remaining_s'])}"
+        text = f"allowed {dur(b['allowed_s'])}, used {dur(b['used_s'])}, left {dur(b['remaining_s'])}"
         if b.get("exhausted"):
             text += " (exhausted)"
         if not c.get("complete", True) and b.get("projected_availability_percent") is not None:
-            text += f"; projected {percent(b['projected_availability_percent'])} at cycle end"
+            text += f"; projected {pct(b['projected_availability_percent'])} at cycle end"
         rows.append(("Error budget", text))
     stats = doc.get("incident_stats")
     if stats:
         rows.append(
             (
                 "Incidents",
-                f"{stats['count']} (mean time to recover {duration(stats['mttr_s'])}, "
-                f"between failures {duration(stats['mtbf_s'])}, longest {duration(stats['longest_s'])})",
+                f"{stats['count']} (mean time to recover {dur(stats['mttr_s'])}, "
+                f"between failures {dur(stats['mtbf_s'])}, longest {dur(stats['longest_s'])})",
             )
         )
     for name, o in (doc.get("objectives") or {}).items():
@@ -245,7 +243,7 @@ def _measurement(doc: dict[str, Any]) -> Html:
             rows.append(
                 (
                     "Error rate",
-                    f"{percent(o['rate_percent'], 3)} ({o['down']} down of {o['definite']} definite results); "
+                    f"{pct(o['rate_percent'], 3)} ({o['down']} down of {o['definite']} definite results); "
                     f"objective below {o['below_percent']:g}%: {met_text(o['met'])}",
                 )
             )
@@ -283,8 +281,8 @@ def _days(doc: dict[str, Any]) -> Html:
         rows += [
             f'<div class="date"><span class="wd">{esc(_weekday(bar.label))}</span>{esc(bar.label)}</div>',
             f"<div>{day_bar_svg(bar, i)}</div>",
-            f'<div class="num">{esc(percent(bar.availability_percent, 3))}</div>',
-            f'<div class="num{" bad" if down > 0 else ""}">{esc(duration(bar.down_s) if down > 0 else "–")}</div>',
+            f'<div class="num">{esc(pct(bar.availability_percent, 3))}</div>',
+            f'<div class="num{" bad" if down > 0 else ""}">{esc(dur(bar.down_s) if down > 0 else "–")}</div>',
         ]
     scale = (
         "Each bar is one local day, 00:00 to 24:00." if calendar else "The bar spans the cycle (shorter than a day)."
@@ -304,11 +302,11 @@ def _incident_rows(doc: dict[str, Any]) -> list[list[object]]:
     rows: list[list[object]] = []
     for n, i in enumerate(doc.get("incidents") or [], start=1):
         end = Html("<strong>ongoing</strong>") if i.get("ongoing") or not i.get("end") else when(i["end"])
-        length = duration(i.get("duration_s"))
+        length = dur(i.get("duration_s"))
         if i.get("start") in too_long:
             length += " (over the SLA's maximum)"
         rows.append(
-            [n, when(i.get("start")), end, length, duration(i.get("down_s")), error_kind(i.get("cause")),
+            [n, when(i.get("start")), end, length, dur(i.get("down_s")), error_kind(i.get("cause")),
              ", ".join(i.get("endpoints") or [])]
         )  # fmt: skip
     return rows
@@ -334,8 +332,8 @@ def _scopes(doc: dict[str, Any]) -> Html:
         if items:
             rows = [
                 [
-                    s[key[:-1]], percent(s.get("availability_percent")), met_text(s.get("met")),
-                    duration((s.get("seconds") or {}).get("down")), percent(s.get("coverage_percent"), 2),
+                    s[key[:-1]], pct(s.get("availability_percent")), met_text(s.get("met")),
+                    dur((s.get("seconds") or {}).get("down")), pct(s.get("coverage_percent"), 2),
                     len(s.get("incidents") or []),
                 ]
                 for s in items

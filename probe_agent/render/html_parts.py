@@ -10,8 +10,6 @@ import html
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from probe_agent.render.report import dur, pct
-
 
 class Html(str):
     """Markup built by this package from escaped parts: passed through ``esc`` unchanged."""
@@ -48,14 +46,6 @@ def when(value: object) -> str:
     offset = dt.strftime("%z")
     zone = "UTC" if text.endswith("Z") else f"{offset[:3]}:{offset[3:]}"
     return f"{clock} {zone}"
-
-
-def percent(value: float | None, places: int = 4) -> str:
-    return pct(value, places)
-
-
-def duration(value_s: float | None) -> str:
-    return dur(value_s)
 
 
 # The README's taxonomy in words a vendor's billing team can read; the raw kind is shown next to it.

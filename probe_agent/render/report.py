@@ -11,27 +11,7 @@ from typing import Any
 from probe_agent.render.csvout import to_csv
 from probe_agent.render.markdown import md_table, md_text
 from probe_agent.render.table import format_table
-
-
-def pct(value: float | None, places: int = 4) -> str:
-    return "n/a" if value is None else f"{value:.{places}f}%"
-
-
-def dur(value_s: float | None) -> str:
-    """Seconds as ``1h02m03s``, ``4m05.5s``, ``12.043s`` or ``0s`` (milliseconds kept when present)."""
-    if value_s is None:
-        return "-"
-    sign = "-" if value_s < 0 else ""
-    ms = round(abs(value_s) * 1000)
-    h, rest = divmod(ms, 3_600_000)
-    m, rest = divmod(rest, 60_000)
-    s, frac = divmod(rest, 1000)
-    sec = f"{s}.{frac:03d}".rstrip("0") if frac else str(s)
-    if h:
-        return f"{sign}{h}h{m:02d}m{sec.zfill(2) if not frac else sec}s"
-    if m:
-        return f"{sign}{m}m{sec}s"
-    return f"{sign}{sec}s"
+from probe_agent.units import dur, pct
 
 
 def met_text(met: bool | None) -> str:
@@ -55,12 +35,18 @@ def summary_rows(doc: dict[str, Any]) -> list[tuple[str, str]]:
         ("Counting", _counting(doc)),
         ("Coverage", pct(doc.get("coverage_percent"), 2)),
         ("Down", dur(s["down"])),
-        ("Unknown / no data / excluded", f"{dur(s['unknown'])} / {dur(s['no_data'])} / {dur(s['excluded'])}"),
+        (
+            "Unknown / no data / excluded",
+            f"{dur(s['unknown'])} / {dur(s['no_data'])} / {dur(s['excluded'])}",
+        ),
     ]
     b = doc.get("budget")
     if b:
         rows.append(
-            ("Error budget", f"{dur(b['remaining_s'])} left of {dur(b['allowed_s'])} (used {dur(b['used_s'])})")
+            (
+                "Error budget",
+                f"{dur(b['remaining_s'])} left of {dur(b['allowed_s'])} (used {dur(b['used_s'])})",
+            )
         )
         if b.get("projected_availability_percent") is not None and not doc["cycle"]["complete"]:
             burn = "-" if b["burn_rate"] is None else f"{b['burn_rate']:.2f}"

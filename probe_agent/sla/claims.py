@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from probe_agent.model import DAY_MS
-from probe_agent.sla.rounding import duration_text
+from probe_agent.units import duration_text
 
 
 @dataclass(frozen=True, slots=True)

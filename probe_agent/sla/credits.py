@@ -36,7 +36,6 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Literal
 
-from probe_agent.sla.rounding import duration_text
 from probe_agent.sla.rounding import exact_pct as _exact_pct
 from probe_agent.sla.rounding import money as _money
 from probe_agent.sla.rounding import pct as _pct
@@ -44,6 +43,7 @@ from probe_agent.sla.rounding import show_fraction as _show_fraction
 from probe_agent.sla.rounding import show_fraction_percent as _show_fraction_percent
 from probe_agent.sla.rounding import tidy as _tidy
 from probe_agent.sla.rounding import tidy_fraction as _tidy_f
+from probe_agent.units import duration_text
 
 Combine = Literal["sum", "max"]
 ModelName = Literal["tiers", "per_unit", "per_incident"]

@@ -91,16 +91,3 @@ def show_fraction_percent(value: Fraction) -> str:
     if Fraction(exact) == value and -exponent(exact) <= DISPLAY_PLACES:
         return f"{exact}%"
     return f"~{display_percent(value)}% (exactly {value.numerator}/{value.denominator} %)"
-
-
-def duration_text(ms: int) -> str:
-    """A duration as ``2d3h4m5s`` (plus ``ms`` when needed); 0 -> ``0s``."""
-    if ms == 0:
-        return "0s"
-    parts = []
-    rest = ms
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
-        if rest >= size:
-            parts.append(f"{rest // size}{unit}")
-            rest %= size
-    return "".join(parts)

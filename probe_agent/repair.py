@@ -10,7 +10,7 @@ What ``db check`` calls inconsistent, per (agent, endpoint) (``TimelineProblem.k
 - ``fold_state_unreadable``: the snapshot cannot be resumed at all.
 
 ``db repair`` re-folds each such pair the way ``import`` does (``importing.fold_pair``: the agent's runs and every
-raw result still stored, through ``agent.state``), from its earliest raw result: the stored intervals before that
+raw result still stored, through ``probe_agent.fold``), from its earliest raw result: the stored intervals before that
 result (raw results older than it were pruned) are kept, cut at it, with any overlap among them resolved by the
 reports' rule (``reports.overlaps``); everything from it on is replaced by the fold's closed intervals, and the
 fold state by the fold's snapshot (deleted when the pair has no raw result left). Results and runs are not
@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from probe_agent.agent.runlock import LockHeld, RunLock
-from probe_agent.agent.state import FoldParams, TimelineFold
 from probe_agent.config.document import Config
+from probe_agent.fold import FoldParams, TimelineFold
 from probe_agent.importing import fold_pair
 from probe_agent.model import StateInterval, iso
 from probe_agent.reports.overlaps import resolve_pair

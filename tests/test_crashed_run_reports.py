@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from probe_agent.agent.state import FoldParams, TimelineFold
 from probe_agent.config import load_config
 from probe_agent.config.document import Config
+from probe_agent.fold import FoldParams, TimelineFold
 from probe_agent.model import Outcome, ProbeResult
 from probe_agent.reports.build import build_report
 from probe_agent.reports.closing import close_cycle

@@ -17,9 +17,9 @@ from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from probe_agent.agent.state import FoldParams, TimelineFold, fold
 from probe_agent.cli import main
 from probe_agent.config import load_config
+from probe_agent.fold import FoldParams, TimelineFold, fold
 from probe_agent.importing import ImportRefused, parse_import, store_import
 from probe_agent.model import ErrorKind, Outcome, ProbeResult, State, StateInterval
 from probe_agent.store import open_db, queries, records, transaction

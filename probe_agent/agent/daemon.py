@@ -28,11 +28,11 @@ from probe_agent.agent.controls import Controls
 from probe_agent.agent.runlock import DatabaseIdentity, LockHeld, RunLock
 from probe_agent.agent.scheduler import ProbeScheduler, ScheduledEndpoint
 from probe_agent.agent.sdnotify import Notifier
-from probe_agent.agent.state import TimelineFold, snapshot_latest_ms
 from probe_agent.agent.storehealth import StoreHealth, start_problem
 from probe_agent.agent.worker import EndpointWorker, Prober, fold_params
 from probe_agent.config import ConfigError, LoadedConfig, load_config
 from probe_agent.config.schema import Endpoint
+from probe_agent.fold import TimelineFold, snapshot_latest_ms
 from probe_agent.logs import setup_logging
 from probe_agent.model import HOUR_MS
 from probe_agent.store import maintenance, queries, records

@@ -19,8 +19,8 @@ from typing import Any, Protocol
 
 from probe_agent.agent.clock import Label, LabelClock
 from probe_agent.agent.controls import Controls
-from probe_agent.agent.state import FoldParams, TimelineFold
 from probe_agent.config.schema import Endpoint
+from probe_agent.fold import FoldParams, TimelineFold
 from probe_agent.model import ProbeResult, StateInterval, iso
 
 log = logging.getLogger("probe_agent.agent")

@@ -28,9 +28,9 @@ from typing import Any
 
 from probe_agent.config.document import Config
 from probe_agent.config.sla_schema import Sla
+from probe_agent.latency import LatencyHistogram
 from probe_agent.model import StateInterval
 from probe_agent.sla.exclusions import MaintenanceWindow
-from probe_agent.sla.histogram import LatencyHistogram
 from probe_agent.sla.objectives import ResultCounts
 from probe_agent.sla.periods import Period
 from probe_agent.store.rows import Exclusion

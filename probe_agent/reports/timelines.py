@@ -19,8 +19,8 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import replace
 
-from probe_agent.agent.state import FoldParams, TimelineFold
 from probe_agent.config.document import Config
+from probe_agent.fold import FoldParams, TimelineFold
 from probe_agent.model import AgentRun, StateInterval
 from probe_agent.store import queries
 from probe_agent.store.schema import snapshot

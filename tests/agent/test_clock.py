@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 
 from probe_agent.agent.clock import SETTLE_MS, TOLERANCE_MS, Label, LabelClock
 from probe_agent.agent.controls import Controls
-from probe_agent.agent.state import TimelineFold
 from probe_agent.agent.worker import EndpointWorker, fold_params
 from probe_agent.config import load_config
 from probe_agent.config.schema import Endpoint
+from probe_agent.fold import TimelineFold
 from probe_agent.model import ErrorKind, Outcome, ProbeResult
 from probe_agent.store import records
 from probe_agent.store.writer import StoreWriter

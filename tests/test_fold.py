@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probe_agent.agent.state import FoldParams, TimelineFold, fold
+from probe_agent.fold import FoldParams, TimelineFold, fold
 from probe_agent.model import AgentRun, ErrorKind, Outcome, ProbeResult, State, StateInterval
 
 AGENT, ENDPOINT = "ams-1", "web"

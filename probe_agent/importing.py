@@ -314,7 +314,7 @@ def store_import(conn: sqlite3.Connection, config: Config, parsed: ParsedImport,
         done.append(PairImport(plan.agent, plan.endpoint, file_first, file_last, len(plan.new), plan.skipped, outages))
     hours = sorted({floor_hour(r.ts_ms) for plan in plans for r in plan.new})
     if hours:
-        longest_timeout = max((ep.timeout_ms for ep in config.endpoints), default=0)
+        longest_timeout = max((ep.timeout for ep in config.endpoints), default=0)
         file_end = max(r.ts_ms for plan in plans for r in plan.new) + 1
         complete = min(file_end, now_ms - longest_timeout - ROLLUP_SAFETY_MS)
         for hour in hours:

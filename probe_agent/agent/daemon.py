@@ -288,7 +288,7 @@ class Daemon:
 
     def _scheduled(self, worker: EndpointWorker) -> ScheduledEndpoint:
         ep = worker.endpoint
-        return ScheduledEndpoint(key=ep.id, interval_s=ep.interval_ms / 1000, host=ep.host, run=worker.probe_once)
+        return ScheduledEndpoint(key=ep.id, interval_s=ep.interval / 1000, host=ep.host, run=worker.probe_once)
 
     async def reload(self) -> bool:
         """Re-read the config; apply it only if valid. Returns True if applied."""
@@ -414,7 +414,7 @@ class Daemon:
         (one short transaction per hour), so the writer thread's commits are not held up."""
         now = self.wall_ms()
         # Results up to now minus the longest probe timeout (plus the writer's flush) are surely stored.
-        complete = now - max((ep.timeout_ms for ep in self.loaded.config.endpoints), default=0) - 2_000
+        complete = now - max((ep.timeout for ep in self.loaded.config.endpoints), default=0) - 2_000
 
         def job() -> int:
             conn = open_db(self.db_path)

@@ -42,7 +42,7 @@ class Sink(Protocol):
 
 
 def fold_params(ep: Endpoint) -> FoldParams:
-    return FoldParams(interval_ms=ep.interval_ms, grace_ms=ep.grace_ms, confirm=ep.confirm_n)
+    return FoldParams(interval_ms=ep.interval, grace_ms=ep.grace, confirm=ep.confirm)
 
 
 class EndpointWorker:
@@ -113,7 +113,7 @@ class EndpointWorker:
         after = self.fold.phase
         if after != before:
             self._log_transition(before, after, result, closed)
-        return ep.retry_interval_ms / 1000 if after in ("suspect", "down") else None
+        return ep.retry_interval / 1000 if after in ("suspect", "down") else None
 
     def _labelled(self, result: ProbeResult, label: Label) -> ProbeResult:
         """The result with the label clock's ts (the prober stamps its own wall clock) and the clock's note, if any."""
@@ -133,7 +133,7 @@ class EndpointWorker:
         """The store queue is full: skip this probe (its time becomes no_data). A suspect or down endpoint keeps
         its re-check cadence, so it resumes within ``retry_interval`` of the queue draining."""
         self.paused_probes += 1
-        return self.endpoint.retry_interval_ms / 1000 if recheck else None
+        return self.endpoint.retry_interval / 1000 if recheck else None
 
     def close(self, end_ms: int) -> list[StateInterval]:
         """The run ends (stop, or the endpoint was removed): close the open span at ``end_ms`` and store it."""
@@ -149,7 +149,7 @@ class EndpointWorker:
             start = self.fold.outage_start_ms or result.ts_ms
             log.warning("%s: DOWN confirmed (%s), outage started at %s: %s", name, kind, iso(start), result.detail)
         elif after == "suspect":
-            log.info("%s: suspect (%s), re-checking every %ss", name, kind, self.endpoint.retry_interval_ms / 1000)
+            log.info("%s: suspect (%s), re-checking every %ss", name, kind, self.endpoint.retry_interval / 1000)
         elif before == "down":
             log.warning("%s: recovered (%s) at %s", name, after, iso(result.ts_ms))
         elif after == "unknown":

@@ -118,7 +118,7 @@ def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Per
             endpoint_exclusions=per_endpoint,
             service_exclusions=per_service,
             maintenance=windows,
-            probe_interval_ms={e: config.endpoint(e).interval_ms for e in endpoints},
+            probe_interval_ms={e: config.endpoint(e).interval for e in endpoints},
             monitoring_start_ms=first if first > period.start_ms and not whole_cycle(sla) else None,
             latency_histogram=histogram,
             result_counts=counts,

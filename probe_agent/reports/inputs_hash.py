@@ -44,7 +44,7 @@ def config_inputs(config: Config, sla: Sla, endpoints: list[str], zone: str) -> 
         "services": {
             s: config.service(s).model_dump(mode="json", include={"endpoints", "rule", "vantage"}) for s in sla.services
         },
-        "endpoints": {e: [ep.interval_ms, ep.grace_ms, ep.confirm_n] for e in endpoints for ep in [config.endpoint(e)]},
+        "endpoints": {e: [ep.interval, ep.grace, ep.confirm] for e in endpoints for ep in [config.endpoint(e)]},
         "timezone": zone,
     }
 

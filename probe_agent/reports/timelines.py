@@ -36,7 +36,7 @@ def params_for(config: Config, endpoint: str) -> FoldParams:
         ep = config.endpoint(endpoint)
     except KeyError:
         return _FALLBACK  # an endpoint no longer configured: its stored snapshot still resumes
-    return FoldParams(interval_ms=ep.interval_ms, grace_ms=ep.grace_ms, confirm=ep.confirm_n)
+    return FoldParams(interval_ms=ep.interval, grace_ms=ep.grace, confirm=ep.confirm)
 
 
 def open_folds(

@@ -24,10 +24,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from probe_agent.agent.worker import fold_params
 from probe_agent.config.document import Config
 from probe_agent.config.schema import ID_PATTERN
-from probe_agent.fold import TimelineFold, fold_walk
+from probe_agent.fold import FoldParams, Phase, TimelineFold, fold_walk
 from probe_agent.model import HOUR_MS, AgentRun, ProbeResult, StateInterval, iso
 from probe_agent.resultfiles import Problem, read_results
 from probe_agent.store import queries, records
@@ -144,7 +143,7 @@ def fold_pair(
     end is applied when the next result belongs to another run, or the input ends. Raises ValueError where the
     fold does (a result inside a run that already ended).
     """
-    return fold_walk(agent, endpoint, fold_params(config.endpoint(endpoint)), results, runs)
+    return fold_walk(agent, endpoint, FoldParams.of(config.endpoint(endpoint)), results, runs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +268,7 @@ def _outages(
             end, cause = spans.get(iv.outage_start_ms, (iv.end_ms, iv.cause))
             spans[iv.outage_start_ms] = (max(end, iv.end_ms), cause)
     return tuple(
-        Outage(start, end, cause, timeline.phase == "down" and timeline.outage_start_ms == start)
+        Outage(start, end, cause, timeline.phase is Phase.DOWN and timeline.outage_start_ms == start)
         for start, (end, cause) in sorted(spans.items())
         if start <= last_ms and end > first_ms
     )

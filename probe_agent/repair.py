@@ -30,14 +30,12 @@ from typing import Any
 
 from probe_agent.agent.runlock import LockHeld, RunLock
 from probe_agent.config.document import Config
-from probe_agent.fold import FoldParams, TimelineFold
+from probe_agent.fold import snapshot_spans
 from probe_agent.importing import fold_pair
 from probe_agent.model import StateInterval, iso
 from probe_agent.reports.overlaps import resolve_pair
 from probe_agent.store import consistency, queries, records
 
-# Reading a snapshot's open spans needs no fold parameters (they only matter for the next result).
-_ANY_PARAMS = FoldParams(interval_ms=1, grace_ms=0, confirm=1)
 _ALL_TIME = (-(2**63), 2**63 - 1)
 
 
@@ -79,12 +77,11 @@ def find_problems(conn: sqlite3.Connection) -> list[TimelineProblem]:
     ends = consistency.last_interval_ends(conn)
     for (agent, endpoint), snap in queries.fold_states(conn).items():
         try:
-            fold = TimelineFold(agent, endpoint, _ANY_PARAMS, snap)
+            spans = snapshot_spans(agent, endpoint, snap)
         except ValueError as exc:
             found.append(TimelineProblem(agent, endpoint, "fold_state_unreadable", None, None, f"fold snapshot: {exc}"))
             continue
         end = ends.get((agent, endpoint))
-        spans = fold.pending()
         settled = spans[0].start_ms if spans else snap.get("frontier")
         if end is not None and isinstance(settled, int) and settled < end:
             what = "open spans start" if spans else "fold is settled only up to"

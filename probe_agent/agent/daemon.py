@@ -29,10 +29,10 @@ from probe_agent.agent.runlock import DatabaseIdentity, LockHeld, RunLock
 from probe_agent.agent.scheduler import ProbeScheduler, ScheduledEndpoint
 from probe_agent.agent.sdnotify import Notifier
 from probe_agent.agent.storehealth import StoreHealth, start_problem
-from probe_agent.agent.worker import EndpointWorker, Prober, fold_params
+from probe_agent.agent.worker import EndpointWorker, Prober
 from probe_agent.config import ConfigError, LoadedConfig, load_config
 from probe_agent.config.schema import Endpoint
-from probe_agent.fold import TimelineFold, snapshot_latest_ms
+from probe_agent.fold import FoldParams, Phase, TimelineFold, snapshot_latest_ms
 from probe_agent.logs import setup_logging
 from probe_agent.model import HOUR_MS
 from probe_agent.store import maintenance, queries, records
@@ -266,7 +266,7 @@ class Daemon:
 
     def _add_worker(self, ep: Endpoint, snapshot: dict[str, Any] | None, previous_end: int | None) -> None:
         assert self.writer is not None and self.scheduler is not None and self.controls is not None
-        fold = TimelineFold(self.agent_id, ep.id, fold_params(ep), snapshot)
+        fold = TimelineFold(self.agent_id, ep.id, FoldParams.of(ep), snapshot)
         if snapshot is not None and previous_end is not None:
             # The previous run ended (clean stop or last heartbeat): what its last result spoke for ends there too.
             closed = fold.end_run(previous_end)
@@ -376,8 +376,8 @@ class Daemon:
                     self.notifier.watchdog()
                 else:
                     log.error("scheduler is not keeping time (loop lag %.1fs): withholding the watchdog", lag)
-                up = sum(1 for w in self.workers.values() if w.fold.phase in ("up", "degraded"))
-                down = sum(1 for w in self.workers.values() if w.fold.phase == "down")
+                up = sum(1 for w in self.workers.values() if w.fold.phase in (Phase.UP, Phase.DEGRADED))
+                down = sum(1 for w in self.workers.values() if w.fold.phase is Phase.DOWN)
                 self.notifier.status(health.status(f"probing {len(self.workers)} endpoints: {up} up, {down} down"))
                 expected = loop.time() + every_s
                 try:

@@ -10,6 +10,7 @@ from typing import Any
 
 from probe_agent.config.document import Config
 from probe_agent.config.sla_schema import Sla
+from probe_agent.latency import LatencyHistogram
 from probe_agent.model import DAY_MS
 from probe_agent.reports import scope
 from probe_agent.reports.announce import announcement_times
@@ -21,7 +22,6 @@ from probe_agent.reports.overlaps import Overlap, overlap_warning, resolve_overl
 from probe_agent.reports.timelines import load_intervals, monitoring_start
 from probe_agent.sla.credits import CreditInputs, CreditResult, compute_credit
 from probe_agent.sla.evaluation import ScopeResult, SlaEvaluation, evaluate
-from probe_agent.sla.histogram import LatencyHistogram
 from probe_agent.sla.objectives import ResultCounts
 from probe_agent.sla.periods import Period
 from probe_agent.store import queries
@@ -118,7 +118,7 @@ def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Per
             endpoint_exclusions=per_endpoint,
             service_exclusions=per_service,
             maintenance=windows,
-            probe_interval_ms={e: config.endpoint(e).interval_ms for e in endpoints},
+            probe_interval_ms={e: config.endpoint(e).interval for e in endpoints},
             monitoring_start_ms=first if first > period.start_ms and not whole_cycle(sla) else None,
             latency_histogram=histogram,
             result_counts=counts,

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from probe_agent.commands.common import UsageProblem, config_option, emit, format_option, load, output_option
-from probe_agent.commands.reporting import open_reader
+from probe_agent.commands.status import open_reader
 from probe_agent.config.document import Config
 from probe_agent.config.sla_schema import Sla
 from probe_agent.model import now_ms

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from probe_agent.commands.common import UsageProblem, config_option, emit, format_option, load, output_option
-from probe_agent.commands.slacmds import select_slas
+from probe_agent.commands.report import select_slas
 from probe_agent.config.document import Config
 from probe_agent.model import iso, now_ms
 from probe_agent.render.csvout import to_csv
@@ -135,7 +135,7 @@ def exclusions_add(
 @output_option
 def exclusions_list(show_all: bool, config_path: Path | None, fmt: str, output: Path | None) -> None:
     """List exclusions (active ones; --all adds the revoked)."""
-    from probe_agent.commands.reporting import open_reader
+    from probe_agent.commands.status import open_reader
 
     config = load(config_path).config
     conn = open_reader(config)

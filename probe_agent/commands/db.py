@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from probe_agent.commands.common import UsageProblem, config_option, load
-from probe_agent.commands.data import _database_path, _open, database_option
+from probe_agent.commands.results import _database_path, _open, database_option
 from probe_agent.model import iso, now_ms
 from probe_agent.repair import RepairPlan, RepairRefused, agents_locked, apply_repair, find_problems, plan_repair
 

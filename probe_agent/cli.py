@@ -7,14 +7,15 @@ import sqlite3
 import click
 
 from probe_agent import __version__
-from probe_agent.commands.agentcmds import run
-from probe_agent.commands.bookkeeping import cycle_group, exclusions_group
-from probe_agent.commands.configs import config_group
-from probe_agent.commands.data import db_group, export_command, import_command
-from probe_agent.commands.dbrepair import repair_command
-from probe_agent.commands.probing import check
-from probe_agent.commands.reporting import status
-from probe_agent.commands.slacmds import credits, incidents, report
+from probe_agent.commands.check import check
+from probe_agent.commands.config import config_group
+from probe_agent.commands.cycle import cycle_group
+from probe_agent.commands.db import db_group
+from probe_agent.commands.exclusions import exclusions_group
+from probe_agent.commands.report import credits, incidents, report
+from probe_agent.commands.results import export_command, import_command
+from probe_agent.commands.run import run
+from probe_agent.commands.status import status
 from probe_agent.logs import setup_logging
 from probe_agent.store.schema import StoreError
 
@@ -61,7 +62,6 @@ def main(verbose: int) -> None:
 
 main.add_command(check)
 main.add_command(config_group)
-db_group.add_command(repair_command)
 main.add_command(db_group)
 main.add_command(export_command)
 main.add_command(import_command)

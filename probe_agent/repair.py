@@ -34,7 +34,8 @@ from probe_agent.fold import snapshot_spans
 from probe_agent.importing import fold_pair
 from probe_agent.model import StateInterval, iso
 from probe_agent.reports.overlaps import resolve_pair
-from probe_agent.store import consistency, queries, records
+from probe_agent.store import consistency, maintenance, queries, records
+from probe_agent.store.schema import BUSY_TIMEOUT_MS
 
 _ALL_TIME = (-(2**63), 2**63 - 1)
 
@@ -59,6 +60,28 @@ class TimelineProblem:
             "to": None if self.end_ms is None else iso(self.end_ms),
             "detail": self.detail,
         }
+
+
+def check_database(path: Path) -> dict[str, Any]:
+    """``db check``'s document: ``store.maintenance.check`` (integrity, schema version, sizes, row counts), with a
+    file SQLite cannot even read reported as not ok (key ``integrity`` says why) instead of raised; for a sound file
+    with a timeline, also ``timeline``: the problems ``find_problems`` finds, as JSON (not ok if any).
+
+    Reads only, whatever the file's schema version. Raises ``DatabaseMissing`` when ``path`` is no file.
+    """
+    try:
+        doc = maintenance.check(path)
+    except sqlite3.DatabaseError as exc:
+        return {"path": str(path), "ok": False, "integrity": [f"not a readable SQLite database: {exc}"]}
+    if doc["ok"] and {"intervals", "fold_state"} <= set(doc["rows"]):
+        conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            doc["timeline"] = [p.to_json() for p in find_problems(conn)]
+        finally:
+            conn.close()
+        doc["ok"] = not doc["timeline"]
+    return doc
 
 
 def find_problems(conn: sqlite3.Connection) -> list[TimelineProblem]:

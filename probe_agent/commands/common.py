@@ -1,17 +1,18 @@
-"""What every command shares: the config option, output options, loading config with exit code 2 on errors."""
+"""What every command shares: loading the config with exit code 2 on errors, emitting output, usage problems.
+
+The shared click options are in ``options.py``; opening the store is ``store.open_store()``.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from probe_agent.config import ConfigError, LoadedConfig, load_config
-
-F = TypeVar("F", bound=Callable[..., Any])
+from probe_agent.config.document import Config
+from probe_agent.config.sla_schema import Sla
 
 EXIT_BAD_CONFIG = 2
 
@@ -20,42 +21,6 @@ class UsageProblem(click.ClickException):
     """A problem with what the user asked for: printed without a traceback, exit code 2."""
 
     exit_code = EXIT_BAD_CONFIG
-
-
-def config_option(f: F) -> F:
-    return click.option(
-        "-c",
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help="Config file. Default: $PROBE_AGENT_CONFIG, then ./probe-agent.yaml, then /etc/probe-agent/config.yaml.",
-    )(f)
-
-
-def format_option(*choices: str, default: str = "table") -> Callable[[F], F]:
-    def deco(f: F) -> F:
-        return click.option(
-            "--format",
-            "fmt",
-            type=click.Choice(choices),
-            default=default,
-            show_default=True,
-            help="Output format.",
-        )(f)
-
-    return deco
-
-
-def output_option(f: F) -> F:
-    return click.option(
-        "--output",
-        "-o",
-        "output",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help="Write to this file instead of standard output.",
-    )(f)
 
 
 def load(config_path: Path | None) -> LoadedConfig:
@@ -68,6 +33,18 @@ def load(config_path: Path | None) -> LoadedConfig:
         for problem in exc.problems:
             click.echo(f"  {problem}".replace("\n", "\n  "), err=True)
         sys.exit(EXIT_BAD_CONFIG)
+
+
+def select_slas(config: Config, sla_id: str | None) -> list[Sla]:
+    """Every configured SLA, or the one named: a usage problem when there are none or the id is unknown."""
+    if not config.slas:
+        raise UsageProblem("no SLAs configured: add one under `slas:` (see README.md, 'SLAs and credits')")
+    if sla_id is None:
+        return list(config.slas)
+    try:
+        return [config.sla(sla_id)]
+    except KeyError:
+        raise UsageProblem(f"unknown SLA '{sla_id}' (configured: {', '.join(s.id for s in config.slas)})") from None
 
 
 def emit(text: str, output: Path | None) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 import yaml
 
-from probe_agent.commands.common import config_option, load
+from probe_agent.commands.common import load
+from probe_agent.commands.options import config_option, format_option
 
 
 @click.group("config")
@@ -35,7 +36,7 @@ def validate(config_path: Path | None) -> None:
 
 @config_group.command("show")
 @config_option
-@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+@format_option("yaml", "json", default="yaml", help_text=None)
 def show(config_path: Path | None, fmt: str) -> None:
     """Print the merged config (includes folded in) with secret references left unresolved."""
     loaded = load(config_path)

@@ -1,33 +1,11 @@
-"""``status`` (and, with the SLA engine, ``report``, ``incidents``, ``credits``): read-only views of the store."""
+"""``status``'s text: the daemon's state line, one row per endpoint, one per SLA, and the warnings."""
 
 from __future__ import annotations
 
-import json
-import sqlite3
-from pathlib import Path
 from typing import Any
 
-import click
-
-from probe_agent.commands.common import UsageProblem, config_option, emit, format_option, load, output_option
-from probe_agent.config.document import Config
-from probe_agent.model import now_ms
 from probe_agent.render.table import format_table
-from probe_agent.store.schema import DatabaseMissing, SchemaOutdated, SchemaTooNew, open_db
 from probe_agent.units import dur, pct
-
-
-def open_reader(config: Config, database: Path | None = None) -> sqlite3.Connection:
-    """The database, read-only, or exit 2 with what to do."""
-    path = database or Path(config.agent.database)
-    try:
-        return open_db(path, readonly=True)
-    except DatabaseMissing:
-        raise UsageProblem(f"no database at {path} yet: start the agent (probe-agent run) or import results") from None
-    except SchemaTooNew as exc:
-        raise UsageProblem(f"{path}: {exc} (upgrade probe-agent to read it)") from None
-    except SchemaOutdated:
-        raise UsageProblem(f"{path} needs a schema upgrade: start the agent once (probe-agent run)") from None
 
 
 def _store_line(store: dict[str, Any] | None) -> str:
@@ -42,6 +20,8 @@ def _store_line(store: dict[str, Any] | None) -> str:
 
 
 def status_table(doc: dict[str, Any]) -> str:
+    """The status document (``reports.status.build_status``) as text: availability and coverage as percents
+    (``-`` where nothing was measured), budgets as durations."""
     d = doc["daemon"]
     if d["running"]:
         pid = f"pid {d['pid']}, " if d.get("pid") else ""
@@ -95,31 +75,3 @@ def status_table(doc: dict[str, Any]) -> str:
     if doc.get("warnings"):
         parts.append("Warnings:\n" + "\n".join(f"  - {w}" for w in doc["warnings"]))
     return "\n\n".join(parts)
-
-
-@click.command()
-@config_option
-@format_option("table", "json")
-@output_option
-@click.option("--agent", default=None, help="Vantage point to show (default: this config's agent.id).")
-def status(config_path: Path | None, fmt: str, output: Path | None, agent: str | None) -> None:
-    """Current state of every endpoint, since when, its last result, and availability over 24 h and 30 days.
-
-    Reads the database only, so it works while the agent runs and after it stopped. Availability here excludes
-    unknown and no_data time and counts degraded as up; SLA reports apply each contract's own rules.
-    """
-    from probe_agent.agent.runlock import holder
-    from probe_agent.agent.storehealth import read_note
-    from probe_agent.reports.status import Holder, build_status
-
-    loaded = load(config_path)
-    agent_id = agent or loaded.config.agent.id
-    # Before the database: a live daemon on this host holds its lock even when its heartbeat cannot be stored.
-    held = holder(Path(loaded.config.agent.database), agent_id)
-    live = None if held is None else Holder(held.pid, read_note(held.note))
-    conn = open_reader(loaded.config)
-    try:
-        doc = build_status(conn, loaded.config, now_ms(), agent, live)
-    finally:
-        conn.close()
-    emit(json.dumps(doc, indent=2) if fmt == "json" else status_table(doc), output)

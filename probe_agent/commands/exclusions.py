@@ -1,4 +1,4 @@
-"""``exclusions`` and ``cycle``: the append-only records that SLA accounting depends on.
+"""``exclusions add``, ``list`` and ``revoke``: time taken out of SLA accounting, as append-only records.
 
 Each write is one short transaction, so these commands run safely next to a live daemon.
 """
@@ -8,38 +8,25 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import sqlite3
 from pathlib import Path
 
 import click
 
-from probe_agent.commands.common import UsageProblem, config_option, emit, format_option, load, output_option
-from probe_agent.commands.slacmds import select_slas
-from probe_agent.config.document import Config
+from probe_agent.commands.common import UsageProblem, emit, load
+from probe_agent.commands.options import config_option, format_option, from_to_options, output_option
+from probe_agent.commands.store import READING, RECORDS, open_store
 from probe_agent.model import iso, now_ms
-from probe_agent.render.csvout import to_csv
-from probe_agent.render.table import format_table
+from probe_agent.render.exclusions import exclusion_rows, exclusions_csv, exclusions_table
 from probe_agent.reports import scope
 from probe_agent.sla.periods import parse_bound
 from probe_agent.store import queries, records
-from probe_agent.store.records import CycleAlreadyClosed
-from probe_agent.store.schema import SchemaTooNew, StoreError, open_db
 
 MAX_EXCLUSION_MS = 366 * 86_400_000
 _YEAR_9000_MS = 221_845_392_000_000  # as for report periods: later dates overflow calendar arithmetic
 
 
-def open_writer(config: Config) -> sqlite3.Connection:
-    path = Path(config.agent.database)
-    try:
-        return open_db(path)
-    except SchemaTooNew as exc:
-        raise UsageProblem(f"{path}: {exc}") from None
-    except StoreError as exc:
-        raise UsageProblem(f"{path}: {exc}") from None
-
-
 def default_author() -> str:
+    """Who runs this command: the user behind sudo first, then the login user; ``unknown`` when none is known."""
     for var in ("SUDO_USER", "USER", "LOGNAME"):
         if os.environ.get(var):
             return os.environ[var]
@@ -58,8 +45,11 @@ def exclusions_group() -> None:
 @click.option("--sla", "sla_id", default=None, help="Exclude from this SLA.")
 @click.option("--service", "service_id", default=None, help="Exclude from every SLA covering this service.")
 @click.option("--endpoint", "endpoint_id", default=None, help="Exclude from every SLA covering this endpoint.")
-@click.option("--from", "from_", required=True, help="Start: ISO 8601 with offset, or a date (SLA/agent zone).")
-@click.option("--to", "to", required=True, help="End (exclusive): ISO 8601 with offset, or a date.")
+@from_to_options(
+    "Start: ISO 8601 with offset, or a date (SLA/agent zone).",
+    "End (exclusive): ISO 8601 with offset, or a date.",
+    required=True,
+)
 @click.option(
     "--kind", type=click.Choice(["maintenance", "customer", "force_majeure"]), required=True, help="Why it is excluded."
 )
@@ -110,7 +100,7 @@ def exclusions_add(
         )
     if not reason.strip():
         raise UsageProblem("--reason must say why")
-    conn = open_writer(config)
+    conn = open_store(Path(config.agent.database), readonly=False, wording=RECORDS)
     try:
         new_id = records.add_exclusion(
             conn,
@@ -132,42 +122,22 @@ def exclusions_add(
 @click.option("--all", "show_all", is_flag=True, help="Include revoked exclusions.")
 @config_option
 @format_option("table", "json", "csv")
-@output_option
+@output_option()
 def exclusions_list(show_all: bool, config_path: Path | None, fmt: str, output: Path | None) -> None:
     """List exclusions (active ones; --all adds the revoked)."""
-    from probe_agent.commands.reporting import open_reader
-
     config = load(config_path).config
-    conn = open_reader(config)
+    conn = open_store(Path(config.agent.database), readonly=True, wording=READING)
     try:
         items = queries.exclusions(conn, include_revoked=show_all)
     finally:
         conn.close()
-    rows = [
-        {
-            "id": e.id,
-            "scope": f"{e.scope_kind}:{e.scope_id}",
-            "kind": e.kind,
-            "start": iso(e.start_ms),
-            "end": iso(e.end_ms),
-            "reason": e.reason,
-            "author": e.author,
-            "created": iso(e.created_ms),
-            "revoked": None if e.revoked_ms is None else iso(e.revoked_ms),
-            "revoked_by": e.revoked_by,
-        }
-        for e in items
-    ]
-    headers = list(rows[0]) if rows else ["id", "scope", "kind", "start", "end", "reason", "author", "created"]
+    rows = exclusion_rows(items)
     if fmt == "json":
         emit(json.dumps(rows, indent=2), output)
     elif fmt == "csv":
-        emit(to_csv(headers, [list(r.values()) for r in rows]), output)
+        emit(exclusions_csv(rows), output)
     else:
-        emit(
-            format_table([h.upper() for h in headers], [list(r.values()) for r in rows]) if rows else "no exclusions",
-            output,
-        )
+        emit(exclusions_table(rows), output)
 
 
 @exclusions_group.command("revoke")
@@ -177,7 +147,7 @@ def exclusions_list(show_all: bool, config_path: Path | None, fmt: str, output: 
 def exclusions_revoke(exclusion_id: int, author: str | None, config_path: Path | None) -> None:
     """Revoke an exclusion. The record stays (append-only); reports computed afterwards no longer apply it."""
     config = load(config_path).config
-    conn = open_writer(config)
+    conn = open_store(Path(config.agent.database), readonly=False, wording=RECORDS)
     try:
         ok = records.revoke_exclusion(conn, exclusion_id, now_ms(), author or default_author())
     finally:
@@ -185,44 +155,3 @@ def exclusions_revoke(exclusion_id: int, author: str | None, config_path: Path |
     if not ok:
         raise UsageProblem(f"no active exclusion #{exclusion_id} (unknown, or revoked already)")
     click.echo(f"exclusion #{exclusion_id} revoked")
-
-
-@click.group("cycle")
-def cycle_group() -> None:
-    """Close billing cycles: store the final report and credit as an immutable record."""
-
-
-@cycle_group.command("close")
-@click.option("--sla", "sla_id", required=True, help="SLA id.")
-@click.option(
-    "--cycle", default=None, metavar="YYYY-MM", help="The cycle that starts in this month (default: the last ended)."
-)
-@config_option
-def cycle_close(sla_id: str, cycle: str | None, config_path: Path | None) -> None:
-    """Close a cycle that has ended. Later reports show the stored figures and warn if today's data differs."""
-    from probe_agent.reports.closing import CycleNotOver, close_cycle
-    from probe_agent.sla.periods import previous_cycle
-
-    config = load(config_path).config
-    (sla,) = select_slas(config, sla_id)
-    now = now_ms()
-    try:
-        period = scope.sla_period(config, sla, now, cycle=cycle)
-        if cycle is None and sla.cycle.period == "monthly":
-            period = previous_cycle(period, sla.cycle.anchor_day, scope.sla_zone(config, sla))
-    except ValueError as exc:
-        raise UsageProblem(str(exc)) from None
-    conn = open_writer(config)
-    try:
-        doc = close_cycle(conn, config, sla, period, now)
-    except CycleNotOver as exc:
-        raise UsageProblem(str(exc)) from None
-    except CycleAlreadyClosed:
-        raise UsageProblem(f"cycle {period.label} of {sla.id} is already closed; closed cycles never change") from None
-    finally:
-        conn.close()
-    credit = doc.get("credit") or {}
-    click.echo(
-        f"closed {sla.id} cycle {period.label}: availability {doc['availability_percent']}%, "
-        f"credit {credit.get('amount', '-')} {credit.get('currency', '')} (inputs {doc['inputs_hash'][:12]})"
-    )

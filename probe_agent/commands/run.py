@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from probe_agent.commands.common import config_option, load
+from probe_agent.commands.common import load
+from probe_agent.commands.options import config_option
 from probe_agent.logs import setup_logging
 from probe_agent.store.schema import StoreError
 

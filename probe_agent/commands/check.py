@@ -9,53 +9,14 @@ from pathlib import Path
 
 import click
 
-from probe_agent.agent.controls import Controls
-from probe_agent.commands.common import UsageProblem, config_option, format_option, load
-from probe_agent.config.document import Config
-from probe_agent.config.schema import Endpoint
-from probe_agent.model import Outcome, ProbeResult
-from probe_agent.render.table import format_table
+from probe_agent.agent.probe_now import probe_now
+from probe_agent.commands.common import UsageProblem, load
+from probe_agent.commands.options import config_option, format_option
+from probe_agent.model import Outcome
+from probe_agent.render.check import results_table
 
 EXIT_DOWN = 1
 EXIT_UNKNOWN = 3
-
-
-async def probe_now(config: Config, endpoints: list[Endpoint], concurrency: int = 50) -> list[ProbeResult]:
-    """Probe each endpoint once, applying the controls rule, at most ``concurrency`` at a time."""
-    from probe_agent.probes import run_probe
-
-    agent = config.agent.id
-    resolvers = config.agent.resolvers
-
-    async def raw(ep: Endpoint) -> ProbeResult:
-        return await run_probe(ep, agent=agent, resolvers=resolvers)
-
-    controls = Controls(config.controls, raw, cache_s=config.agent.control_cache / 1000)
-    limit = asyncio.Semaphore(concurrency)
-
-    async def one(ep: Endpoint) -> ProbeResult:
-        async with limit:
-            return await controls.judge(await raw(ep))
-
-    return list(await asyncio.gather(*(one(ep) for ep in endpoints)))
-
-
-def results_table(results: list[ProbeResult]) -> str:
-    rows = [
-        (
-            r.endpoint,
-            r.outcome.value,
-            None if r.latency_ms is None else f"{r.latency_ms:.0f} ms",
-            r.status_code,
-            r.error_kind.value if r.error_kind else None,
-            None if r.tls_days_left is None else f"{r.tls_days_left:.0f}",
-            r.detail,
-        )
-        for r in results
-    ]
-    return format_table(
-        ["ENDPOINT", "OUTCOME", "LATENCY", "STATUS", "ERROR", "TLS DAYS", "DETAIL"], rows, right=(2, 3, 5)
-    )
 
 
 @click.command()

@@ -1,0 +1,53 @@
+"""``cycle close``: a billing cycle's final report and credit, stored as an immutable record.
+
+The write is one short transaction, so this runs safely next to a live daemon.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from probe_agent.commands.common import UsageProblem, load, select_slas
+from probe_agent.commands.options import config_option, cycle_option
+from probe_agent.commands.store import RECORDS, open_store
+from probe_agent.model import now_ms
+from probe_agent.render.cycles import closed_cycle_line
+from probe_agent.reports import scope
+from probe_agent.store.records import CycleAlreadyClosed
+
+
+@click.group("cycle")
+def cycle_group() -> None:
+    """Close billing cycles: store the final report and credit as an immutable record."""
+
+
+@cycle_group.command("close")
+@click.option("--sla", "sla_id", required=True, help="SLA id.")
+@cycle_option("The cycle that starts in this month (default: the last ended).")
+@config_option
+def cycle_close(sla_id: str, cycle: str | None, config_path: Path | None) -> None:
+    """Close a cycle that has ended. Later reports show the stored figures and warn if today's data differs."""
+    from probe_agent.reports.closing import CycleNotOver, close_cycle
+    from probe_agent.sla.periods import previous_cycle
+
+    config = load(config_path).config
+    (sla,) = select_slas(config, sla_id)
+    now = now_ms()
+    try:
+        period = scope.sla_period(config, sla, now, cycle=cycle)
+        if cycle is None and sla.cycle.period == "monthly":
+            period = previous_cycle(period, sla.cycle.anchor_day, scope.sla_zone(config, sla))
+    except ValueError as exc:
+        raise UsageProblem(str(exc)) from None
+    conn = open_store(Path(config.agent.database), readonly=False, wording=RECORDS)
+    try:
+        doc = close_cycle(conn, config, sla, period, now)
+    except CycleNotOver as exc:
+        raise UsageProblem(str(exc)) from None
+    except CycleAlreadyClosed:
+        raise UsageProblem(f"cycle {period.label} of {sla.id} is already closed; closed cycles never change") from None
+    finally:
+        conn.close()
+    click.echo(closed_cycle_line(sla.id, period.label, doc))

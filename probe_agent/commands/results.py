@@ -1,0 +1,149 @@
+"""``import`` and ``export``: probe results in and out of the store, in the result schema (JSON Lines or CSV)."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from probe_agent.commands.common import UsageProblem, load
+from probe_agent.commands.options import config_option, database_option, format_option, from_to_options, output_option
+from probe_agent.commands.store import RESULTS, database_path, open_store, optional_config
+from probe_agent.importing import ImportRefused, parse_import, store_import
+from probe_agent.model import now_ms
+from probe_agent.render.imports import import_summary_text
+from probe_agent.resultfiles import FORMATS, format_for
+from probe_agent.resultfiles import write_results as write_result_file
+from probe_agent.store import queries
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@config_option
+@click.option("--agent", default=None, help="Vantage point for every result (sets or overrides each line's agent).")
+@format_option(*FORMATS, default=None, show_default=None, help_text="Default: from the file's extension.")
+@database_option
+def import_command(
+    file: Path, config_path: Path | None, agent: str | None, fmt: str | None, database: Path | None
+) -> None:
+    """Import probe results from FILE (JSON Lines or CSV in the result schema; '-' reads standard input).
+
+    ts is ISO 8601 with an offset, or epoch seconds. Results go through the same fold as live ones, using each
+    endpoint's interval, grace and confirm from the config (every endpoint must be configured). Each (agent,
+    endpoint) is re-folded from all its results, stored and new: identical duplicates are skipped; a different
+    result at the same ts is an error.
+
+    Nothing is imported if any line is bad (all are listed with their line numbers), a result conflicts, a
+    running probe-agent with the same agent id probes one of the pairs (use --agent to import as another
+    vantage point), or a pair's raw results were pruned. Exit status 2 then.
+    """
+    config = load(config_path).config
+    fmt = fmt or format_for(str(file))
+    if fmt is None:
+        raise UsageProblem(f"cannot tell the format of {file} from its extension: give --format jsonl or csv")
+    now = now_ms()
+    try:
+        if str(file) == "-":
+            stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
+            try:
+                parsed = parse_import(stream, fmt, config, now_ms=now, agent=agent)
+            finally:
+                stream.detach()  # leave standard input itself open
+        else:
+            with file.open(encoding="utf-8-sig", newline="") as handle:
+                parsed = parse_import(handle, fmt, config, now_ms=now, agent=agent)
+    except OSError as exc:
+        raise UsageProblem(f"cannot read {file}: {exc.strerror or exc}") from None
+    except ImportRefused as exc:
+        raise UsageProblem(exc.report()) from None
+    path = database_path(config, database)
+    conn = open_store(path, readonly=False, wording=RESULTS)
+    try:
+        summary = store_import(conn, config, parsed, now_ms=now)
+    except ImportRefused as exc:
+        raise UsageProblem(exc.report()) from None
+    finally:
+        conn.close()
+    click.echo(import_summary_text(summary, path))
+
+
+@click.command("export")
+@config_option
+@format_option(*FORMATS, default="jsonl", help_text="File format.")
+@from_to_options(
+    "First ts to include: ISO 8601 with an offset, or a date.", "End (excluded): ISO 8601 with an offset, or a date."
+)
+@click.option("--endpoint", "endpoints", multiple=True, help="Only this endpoint (repeatable).")
+@click.option("--agent", default=None, help="Only this vantage point (default: every agent in the database).")
+@output_option("Write to this file.")
+@database_option
+def export_command(
+    config_path: Path | None,
+    fmt: str,
+    from_: str | None,
+    to: str | None,
+    endpoints: tuple[str, ...],
+    agent: str | None,
+    output: Path | None,
+    database: Path | None,
+) -> None:
+    """Export stored raw results in the result schema, in ts order, as JSON Lines or CSV.
+
+    A date in --from/--to means local midnight in the agent's time zone (agent.timezone, else the machine's).
+    CSV cells that a spreadsheet would run as a formula get a leading apostrophe; 'import' reads them back
+    exactly. Results are streamed, so any number of them fits in memory. Imported into an empty database, the
+    export gives the same timelines, except where the end of a daemon run cut a result's coverage (runs are not
+    part of the result schema).
+    """
+    from probe_agent.reports.scope import agent_zone, machine_zone
+    from probe_agent.sla.periods import parse_bound
+
+    config = optional_config(config_path, database)
+    zone = agent_zone(config) if config is not None else machine_zone()
+    try:
+        start = None if from_ is None else parse_bound(from_, zone)
+        end = None if to is None else parse_bound(to, zone)
+    except ValueError as exc:
+        raise UsageProblem(f"--from/--to: {exc}") from None
+    if start is not None and end is not None and end <= start:
+        raise UsageProblem(f"--to ({to}) must be after --from ({from_})")
+    conn = open_store(database_path(config, database), readonly=True, wording=RESULTS)
+    configured = {e.id for e in (*config.endpoints, *config.controls)} if config is not None else set()
+    unknown = [e for e in endpoints if e not in configured and not queries.last_results(conn, [e])]
+    if unknown:
+        conn.close()
+        raise UsageProblem(f"unknown endpoint(s) {', '.join(unknown)}: not in the config and no results stored")
+    results = queries.iter_results(
+        conn,
+        start_ms=start,
+        end_ms=end,
+        endpoints=list(endpoints) or None,
+        agents=None if agent is None else [agent],
+    )
+    try:
+        if output is None:
+            try:
+                write_result_file(results, fmt, sys.stdout)
+            except BrokenPipeError:  # `export | head`: the reader has all it wanted
+                # Point stdout at /dev/null so the interpreter's final flush does not raise again.
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return
+        # Written beside the target and renamed at the end: a half-written export never looks like a whole one.
+        tmp = output.with_name(output.name + ".tmp")
+        try:
+            with tmp.open("w", encoding="utf-8", newline="") as out:
+                n = write_result_file(results, fmt, out)
+            tmp.replace(output)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        click.echo(f"wrote {n} results to {output}", err=True)
+    finally:
+        # An export cut short leaves the result cursor open: close it before its connection.
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()
+        conn.close()

@@ -1,0 +1,47 @@
+"""``incidents``' views of the incident list document (``reports.incident_list.list_incidents``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from probe_agent.render.csvout import to_csv
+from probe_agent.render.markdown import md_table
+from probe_agent.render.table import format_table
+from probe_agent.units import dur
+
+_HEADERS = ["START", "END", "DURATION", "DOWN", "CAUSE", "ENDPOINTS"]
+
+
+def _cells(doc: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            i["start"],
+            i["end"] or "ongoing",
+            dur(i["duration_s"]),
+            dur(i["down_s"]),
+            i["cause"] or "-",
+            ", ".join(i["endpoints"]),
+        )
+        for i in doc["incidents"]
+    ]
+
+
+def incidents_csv(doc: dict[str, Any]) -> str:
+    """Machine-readable: durations in seconds, an ongoing incident's end empty, endpoints space-separated."""
+    return to_csv(["start", "end", "duration_s", "down_s", "cause", "endpoints"],
+                  [(i["start"], i["end"], i["duration_s"], i["down_s"], i["cause"], " ".join(i["endpoints"]))
+                   for i in doc["incidents"]])  # fmt: skip
+
+
+def incidents_markdown(doc: dict[str, Any]) -> str:
+    return md_table(_HEADERS, _cells(doc)) + "\n"
+
+
+def incidents_table(doc: dict[str, Any]) -> str:
+    """The table, then the count, MTTR, MTBF and longest incident, then the warnings if any."""
+    s = doc["stats"]
+    tail = (
+        f"\n\n{s['count']} incidents; MTTR {dur(s['mttr_s'])}, MTBF {dur(s['mtbf_s'])}, longest {dur(s['longest_s'])}"
+    )
+    warnings = "".join(f"\n  - {w}" for w in doc["warnings"])
+    return format_table(_HEADERS, _cells(doc)) + tail + (f"\n\nWarnings:{warnings}" if warnings else "")

@@ -155,7 +155,7 @@ def test_report_document_and_views_are_unchanged(
 ) -> None:
     sla = config.sla(sla_id)
     period = scope.sla_period(config, sla, now, cycle="2026-09")
-    doc = apply_closed(conn, build_report(conn, config, sla, period, now).doc)
+    doc = apply_closed(conn, build_report(conn, config, sla, period, now))
     name = f"{sla_id}-{'done' if now == NOW_DONE else 'running'}"
     check(f"{name}.json", json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
     check(f"{name}.txt", report_table(doc) + "\n")
@@ -184,3 +184,24 @@ def test_a_stored_document_renders_as_before(name: str) -> None:
     check(f"{name}.md", report_markdown(doc))
     check(f"{name}.csv", reports_csv([doc]))
     check(f"{name}.html", claim_report_html(doc))
+
+
+@pytest.mark.parametrize("now", [NOW_RUNNING, NOW_DONE, dt_to_ms(datetime(2026, 9, 1, 0, 2, tzinfo=UTC))])
+def test_status_shows_the_full_reports_figures(conn: sqlite3.Connection, config: Config, now: int) -> None:
+    """``status`` evaluates each SLA without building its report: the same figures as the report for that SLA
+    and ``now`` (mid-cycle with an outage; a cycle with no data yet; two minutes into the data)."""
+    rows = {row["sla"]: row for row in build_status(conn, config, now)["slas"]}
+    for sla in config.slas:
+        doc = build_report(conn, config, sla, scope.sla_period(config, sla, now), now).doc
+        budget = doc.get("budget")
+        assert rows[sla.id] == {
+            "sla": sla.id,
+            "cycle": doc["cycle"]["label"],
+            "availability_percent": doc["availability_percent"],
+            "target_percent": doc["target_percent"],
+            "met": doc["met"],
+            "budget_remaining_s": None if budget is None else budget["remaining_s"],
+            "budget_allowed_s": None if budget is None else budget["allowed_s"],
+            "projected_availability_percent": None if budget is None else budget["projected_availability_percent"],
+            "coverage_percent": doc.get("coverage_percent"),
+        }

@@ -221,8 +221,9 @@ def cycle_close(sla_id: str, cycle: str | None, config_path: Path | None) -> Non
         raise UsageProblem(f"cycle {period.label} of {sla.id} is already closed; closed cycles never change") from None
     finally:
         conn.close()
-    credit = doc.get("credit") or {}
+    credit = doc["credit"]
     click.echo(
         f"closed {sla.id} cycle {period.label}: availability {doc['availability_percent']}%, "
-        f"credit {credit.get('amount', '-')} {credit.get('currency', '')} (inputs {doc['inputs_hash'][:12]})"
+        f"credit {credit['amount'] if credit else '-'} {credit['currency'] if credit else ''} "
+        f"(inputs {doc['inputs_hash'][:12]})"
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -13,6 +12,7 @@ from probe_agent.commands.common import UsageProblem, config_option, emit, forma
 from probe_agent.config.document import Config
 from probe_agent.model import now_ms
 from probe_agent.render.table import format_table
+from probe_agent.reports.json_types import StatusDoc, StoreStateJson
 from probe_agent.store.schema import DatabaseMissing, SchemaOutdated, SchemaTooNew, open_db
 from probe_agent.units import dur, pct
 
@@ -30,7 +30,7 @@ def open_reader(config: Config, database: Path | None = None) -> sqlite3.Connect
         raise UsageProblem(f"{path} needs a schema upgrade: start the agent once (probe-agent run)") from None
 
 
-def _store_line(store: dict[str, Any] | None) -> str:
+def _store_line(store: StoreStateJson | None) -> str:
     """The daemon's store health under the status head line ("" when all is well or unknown)."""
     if not store or store["ok"] is not False:
         return ""
@@ -41,7 +41,7 @@ def _store_line(store: dict[str, Any] | None) -> str:
     return line + f" (noted {store['noted_at']})"
 
 
-def status_table(doc: dict[str, Any]) -> str:
+def status_table(doc: StatusDoc) -> str:
     d = doc["daemon"]
     if d["running"]:
         pid = f"pid {d['pid']}, " if d.get("pid") else ""

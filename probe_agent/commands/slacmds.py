@@ -21,6 +21,7 @@ from probe_agent.render.table import format_table
 from probe_agent.reports import scope
 from probe_agent.reports.build import build_report
 from probe_agent.reports.closing import apply_closed
+from probe_agent.reports.json_types import ReportDoc
 from probe_agent.units import dur, pct
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,7 +55,7 @@ def select_slas(config: Config, sla_id: str | None) -> list[Sla]:
 
 def build_docs(
     config_path: Path | None, sla_id: str | None, cycle: str | None, from_: str | None, to: str | None
-) -> list[dict[str, Any]]:
+) -> list[ReportDoc]:
     if cycle and (from_ or to):
         raise UsageProblem("give --cycle or --from/--to, not both")
     loaded = load(config_path)
@@ -69,13 +70,13 @@ def build_docs(
                 period = scope.sla_period(config, sla, now, cycle=cycle, from_=from_, to=to)
             except ValueError as exc:
                 raise UsageProblem(str(exc)) from None
-            docs.append(apply_closed(conn, build_report(conn, config, sla, period, now).doc))
+            docs.append(apply_closed(conn, build_report(conn, config, sla, period, now)))
     finally:
         conn.close()
     return docs
 
 
-def dump(docs: list[dict[str, Any]]) -> str:
+def dump(docs: list[ReportDoc]) -> str:
     return json.dumps(docs[0] if len(docs) == 1 else docs, indent=2, ensure_ascii=False)
 
 
@@ -134,9 +135,8 @@ def credits(sla_id: str | None, cycle: str | None, config_path: Path | None, fmt
     ("below 99.9%" means strictly less). A credit for a cycle still running is marked provisional.
     """
     docs = build_docs(config_path, sla_id, cycle, None, None)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for d in docs:
-        c = d.get("credit") or {}
         rows.append(
             {
                 "sla": d["sla"],
@@ -146,7 +146,7 @@ def credits(sla_id: str | None, cycle: str | None, config_path: Path | None, fmt
                 "availability_exact": d["availability_exact"],
                 "target_percent": d["target_percent"],
                 "met": d["met"],
-                "credit": c or None,
+                "credit": d.get("credit") or None,
                 "claim_deadline": d["claim_deadline"],
                 "closed": d.get("closed"),
             }

@@ -19,6 +19,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from probe_agent.reports.json_types import DayJson, ReportDoc, SegmentJson
+
 BAR_WIDTH = 560.0
 BAR_HEIGHT = 18.0
 # A down span narrower than this (a few seconds in a day) is drawn this wide, so no outage is invisible; the layout
@@ -89,7 +91,7 @@ class DayBar:
     end: datetime | None
 
 
-def tile(segments: list[dict[str, Any]]) -> list[tuple[float, float, str]]:
+def tile(segments: list[SegmentJson]) -> list[tuple[float, float, str]]:
     """Segments as ``(start_frac, end_frac, state)`` covering [0, 1] exactly, in order.
 
     Gaps become ``not_measured``; overlaps (from rounding to 6 decimals) are cut at the earlier segment's end;
@@ -118,7 +120,7 @@ def tile(segments: list[dict[str, Any]]) -> list[tuple[float, float, str]]:
     return out
 
 
-def zone(doc: dict[str, Any]) -> ZoneInfo | None:
+def zone(doc: ReportDoc) -> ZoneInfo | None:
     try:
         return ZoneInfo(str(doc["cycle"]["timezone"]))
     except (KeyError, TypeError, ValueError, ZoneInfoNotFoundError):
@@ -136,7 +138,7 @@ def parse_local(value: Any, tz: ZoneInfo | None) -> datetime | None:
     return dt.astimezone(tz) if tz is not None else dt
 
 
-def _day_fraction(day: dict[str, Any], tz: ZoneInfo | None) -> tuple[float, float] | None:
+def _day_fraction(day: DayJson, tz: ZoneInfo | None) -> tuple[float, float] | None:
     """Where the day's span sits within its local calendar day (00:00 to the next 00:00), as fractions."""
     start, end = parse_local(day.get("start"), tz), parse_local(day.get("end"), tz)
     if tz is None or start is None or end is None:
@@ -154,7 +156,7 @@ def _day_fraction(day: dict[str, Any], tz: ZoneInfo | None) -> tuple[float, floa
     return min(max(lo, 0.0), 1.0), min(max(hi, 0.0), 1.0)
 
 
-def layout_days(days: list[dict[str, Any]], tz: ZoneInfo | None) -> tuple[list[DayBar], bool]:
+def layout_days(days: list[DayJson], tz: ZoneInfo | None) -> tuple[list[DayBar], bool]:
     """The bars, and whether they are on a 24-hour scale (True) or each spans its own day's part (False)."""
     placed = [_day_fraction(d, tz) for d in days]
     full_day = len(days) > 1 or (
@@ -168,7 +170,7 @@ def layout_days(days: list[dict[str, Any]], tz: ZoneInfo | None) -> tuple[list[D
     return bars, calendar
 
 
-def layout_day(day: dict[str, Any], frame_x: float, frame_width: float, tz: ZoneInfo | None) -> DayBar:
+def layout_day(day: DayJson, frame_x: float, frame_width: float, tz: ZoneInfo | None) -> DayBar:
     """Lay a day's segments over its frame; edges are rounded once so the widths add up to the frame's."""
     edges: list[BarSegment] = []
     for lo, hi, state in tile(list(day.get("segments") or [])):
@@ -295,12 +297,12 @@ def legend_html(states: list[str]) -> str:
     return f'<ul class="legend">{"".join(entries)}</ul>'
 
 
-def days_from_incidents(doc: dict[str, Any]) -> list[dict[str, Any]]:
+def days_from_incidents(doc: ReportDoc) -> list[DayJson]:
     """A single bar over the whole cycle when the document has no ``days``: incidents as down, the rest unsplit.
 
     Time after ``measured_until`` is left blank (not measured). Returns [] when the cycle's times do not parse.
     """
-    cycle = doc.get("cycle") or {}
+    cycle = doc["cycle"]
     start, end = parse_local(cycle.get("start"), None), parse_local(cycle.get("end"), None)
     if start is None or end is None or end <= start:
         return []
@@ -311,7 +313,7 @@ def days_from_incidents(doc: dict[str, Any]) -> list[dict[str, Any]]:
         return min(max((dt.timestamp() - start.timestamp()) / length, 0.0), 1.0)
 
     measured = frac(until)
-    segments: list[dict[str, Any]] = [{"start_frac": 0.0, "end_frac": measured, "state": OUTSIDE_INCIDENTS}]
+    segments: list[SegmentJson] = [{"start_frac": 0.0, "end_frac": measured, "state": OUTSIDE_INCIDENTS}]
     for inc in doc.get("incidents") or []:
         lo = parse_local(inc.get("start"), None)
         hi = parse_local(inc.get("end"), None) or until
@@ -319,20 +321,20 @@ def days_from_incidents(doc: dict[str, Any]) -> list[dict[str, Any]]:
             segments.append({"start_frac": frac(lo), "end_frac": min(frac(hi), measured), "state": "down"})
     # Incidents override the background: cut the background around them before tiling.
     segments = _overlay(segments)
-    seconds = doc.get("seconds") or {}
+    seconds = doc.get("seconds")
     return [
         {
             "date": "whole cycle",
-            "start": cycle.get("start"),
-            "end": cycle.get("end"),
+            "start": cycle["start"],
+            "end": cycle["end"],
             "segments": segments,
             "availability_percent": doc.get("availability_percent"),
-            "down_s": seconds.get("down"),
+            "down_s": seconds["down"] if seconds else 0.0,  # drawn as "–" either way
         }
     ]
 
 
-def _overlay(segments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _overlay(segments: list[SegmentJson]) -> list[SegmentJson]:
     """The first segment is a background; later ones are painted over it (and over each other, in order)."""
     base, *tops = segments
     pieces = [(float(base["start_frac"]), float(base["end_frac"]), str(base["state"]))]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import textwrap
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ from probe_agent.config import load_config
 from probe_agent.config.document import Config
 from probe_agent.model import dt_to_ms
 from probe_agent.render.html import claim_report_html
-from probe_agent.render.report import report_markdown, report_table, reports_csv
+from probe_agent.render.report import SUMMARY_CARDS, report_markdown, report_table, reports_csv, summary_rows
 from probe_agent.reports import scope
 from probe_agent.reports.build import build_report
 from probe_agent.reports.closing import apply_closed
@@ -205,3 +206,22 @@ def test_status_shows_the_full_reports_figures(conn: sqlite3.Connection, config:
             "projected_availability_percent": None if budget is None else budget["projected_availability_percent"],
             "coverage_percent": doc.get("coverage_percent"),
         }
+
+
+@pytest.mark.parametrize("name", ["gold-done", "gold-running", "slices-done", "slices-running"])
+def test_the_html_summary_follows_the_one_summary_order(name: str) -> None:
+    """The HTML cards are summary rows (same labels, same values, same order); the measurement facts that share a
+    label with a summary row come in the summary's order."""
+    doc = json.loads((GOLDEN / f"{name}.json").read_text())
+    html = claim_report_html(doc)
+    summary = summary_rows(doc)
+    labels = [label for label, _ in summary]
+    cards = re.findall(r'<div class="label">([^<]*)</div><div class="value">([^<]*)</div>', html)
+    assert [label for label, _ in cards] == [label for label in labels if label in SUMMARY_CARDS]
+    values = dict(summary)
+    for label, value in cards:
+        if label != "Credit":  # the card shows the amount, the row the percent and rule too
+            assert value == values[label]
+    facts = re.findall(r"<th scope=row>([^<]*)</th>", html)
+    shared = [label for label in facts if label in values]
+    assert shared == [label for label in labels if label in shared]

@@ -5,6 +5,9 @@ and printed on A4. It shows the parties, the period, target and measured availab
 coverage), an uptime bar per local day of the cycle, the incidents (times in the SLA's time zone, error kinds), the
 exclusions and maintenance applied, the credit computation step by step and how to recompute it all.
 
+The headline cards and the measurement facts follow the one summary order of every format (``render/report.py``,
+``summary_rows``): the cards are the rows named in ``SUMMARY_CARDS``, with their labels and values.
+
 Every value from the document is HTML-escaped (names and reasons are user input). Money is shown as the strings
 the document holds. A cycle not yet complete is marked provisional; warnings are shown at the top.
 """
@@ -26,7 +29,7 @@ from probe_agent.render.html_parts import (
     table,
     when,
 )
-from probe_agent.render.report import met_text, named_scopes
+from probe_agent.render.report import SUMMARY_CARDS, met_text, named_scopes, summary_rows
 from probe_agent.render.uptime_bar import axis_html, day_bar_svg, days_from_incidents, layout_days, legend_html, zone
 from probe_agent.reports.json_types import ObjectivesJson, ReportDoc
 from probe_agent.units import dur, pct
@@ -117,8 +120,11 @@ def _card(label: str, value: str, sub: object, tone: str) -> str:
 
 
 def _cards(doc: ReportDoc) -> Html:
+    """The headline cards: ``SUMMARY_CARDS``, the summary's own labels in the summary's order (``summary_rows``);
+    each card's value is the summary row's value where the row exists."""
     met = doc.get("met")
     tone = "neutral" if met is None else ("good" if met else "bad")
+    shown = dict(summary_rows(doc))
     bounds = doc.get("bounds")
     avail_sub = (
         f"measurement bounds {pct(bounds['min_availability_percent'])} to {pct(bounds['max_availability_percent'])}"
@@ -130,33 +136,33 @@ def _cards(doc: ReportDoc) -> Html:
     if budget:
         target_sub += f"; error budget used {dur(budget['used_s'])} of {dur(budget['allowed_s'])}"
     coverage = doc.get("coverage_percent")
-    cards = [
-        _card("Measured availability", pct(doc.get("availability_percent")), avail_sub, tone),
-        _card("Target", pct(doc.get("target_percent"), 3), target_sub, tone),
-        _card(
+    cards = {
+        "Target": _card("Target", shown["Target"], target_sub, tone),
+        "Availability": _card("Availability", shown["Availability"], avail_sub, tone),
+        "Coverage": _card(
             "Coverage",
-            pct(coverage, 2),
+            shown.get("Coverage", pct(coverage, 2)),
             "of the cycle (less exclusions) had definite data" if coverage is not None else "no data",
             "neutral",
         ),
-    ]
+        "Credit": _credit_card(doc),
+    }
+    return Html(f'<div class="cards">{"".join(cards[label] for label in SUMMARY_CARDS)}</div>')
+
+
+def _credit_card(doc: ReportDoc) -> str:
+    """The credit as a card: the amount (money as the document holds it), or why there is none."""
     credit = doc.get("credit")
     if credit is None:
-        cards.append(
-            _card("Service credit", "–", doc.get("no_credit_reason") or "the SLA has no credit terms", "neutral")
-        )
-    else:
-        sub = f"{credit['percent']}% of {credit['charged_fee']} {credit['currency']}"
-        if credit.get("provisional"):
-            sub += " (provisional)"
-        try:
-            has_credit = Decimal(str(credit["amount"])) > 0
-        except ArithmeticError:  # InvalidOperation: shown as given, neutral tone
-            has_credit = False
-        cards.append(
-            _card("Service credit", f"{credit['amount']} {credit['currency']}", sub, "bad" if has_credit else "good")
-        )
-    return Html(f'<div class="cards">{"".join(cards)}</div>')
+        return _card("Credit", "–", doc.get("no_credit_reason") or "the SLA has no credit terms", "neutral")
+    sub = f"{credit['percent']}% of {credit['charged_fee']} {credit['currency']}"
+    if credit.get("provisional"):
+        sub += " (provisional)"
+    try:
+        has_credit = Decimal(str(credit["amount"])) > 0
+    except ArithmeticError:  # InvalidOperation: shown as given, neutral tone
+        has_credit = False
+    return _card("Credit", f"{credit['amount']} {credit['currency']}", sub, "bad" if has_credit else "good")
 
 
 def _measurement(doc: ReportDoc) -> Html:
@@ -205,6 +211,14 @@ def _measurement(doc: ReportDoc) -> Html:
             ),
             ("Counted up / counted down", f"{dur(s['counted_up'])} / {dur(s['counted_down'])}"),
         ]
+    b = doc.get("budget")
+    if b:
+        text = f"allowed {dur(b['allowed_s'])}, used {dur(b['used_s'])}, left {dur(b['remaining_s'])}"
+        if b.get("exhausted"):
+            text += " (exhausted)"
+        if not c.get("complete", True) and b.get("projected_availability_percent") is not None:
+            text += f"; projected {pct(b['projected_availability_percent'])} at cycle end"
+        rows.append(("Error budget", text))
     bounds = doc.get("bounds")
     if bounds:
         rows.append(
@@ -214,14 +228,6 @@ def _measurement(doc: ReportDoc) -> Html:
                 f"(probe interval {dur(bounds['probe_interval_s'])}, {bounds['state_changes']} state changes)",
             )
         )
-    b = doc.get("budget")
-    if b:
-        text = f"allowed {dur(b['allowed_s'])}, used {dur(b['used_s'])}, left {dur(b['remaining_s'])}"
-        if b.get("exhausted"):
-            text += " (exhausted)"
-        if not c.get("complete", True) and b.get("projected_availability_percent") is not None:
-            text += f"; projected {pct(b['projected_availability_percent'])} at cycle end"
-        rows.append(("Error budget", text))
     stats = doc.get("incident_stats")
     if stats:
         rows.append(

@@ -19,6 +19,10 @@ def met_text(met: bool | None) -> str:
     return "n/a (nothing counted)" if met is None else ("met" if met else "MISSED")
 
 
+# The headline figures the HTML claim report shows as cards: labels of ``summary_rows``, in its order.
+SUMMARY_CARDS = ("Target", "Availability", "Coverage", "Credit")
+
+
 def summary_rows(doc: ReportDoc) -> list[tuple[str, str]]:
     """(label, value) pairs: the headline figures, in one order for every format."""
     c = doc["cycle"]

@@ -1,12 +1,14 @@
 """Per-day uptime bars for the HTML claim report: geometry, inline SVG and the legend.
 
-Input is the report document's ``days`` list (reports/days.py): per local calendar day, segments as fractions
-``[start_frac, end_frac)`` of that day's span within the cycle. Geometry is in SVG user units; a bar is
-``BAR_WIDTH`` wide and stands for one whole local day (00:00 to 24:00) when the cycle is at least a day long, or
-for the cycle itself when it is shorter than a day (demo cycles). A partial first or last day then fills only its
-own part of the bar ("frame"). Time inside a frame that no segment covers (before monitoring began, or not measured
-yet) is drawn as ``not_measured``, so the segments of a day always tile its frame exactly. On a 23 or 25 hour DST
-day the bar is still one bar wide: hours are a little narrower or wider there.
+Input is the report document's ``days`` list (reports/days.py): per local calendar day, its span within the cycle
+(``start_ms``/``end_ms``; a document stored before those existed has only the ISO ``start``/``end``, read instead)
+and segments as fractions ``[start_frac, end_frac)`` of that span. A document without ``days`` at all (stored by an
+older version) gets one bar over the cycle from its incidents, from the ISO times it holds (``days_from_incidents``).
+Geometry is in SVG user units; a bar is ``BAR_WIDTH`` wide and stands for one whole local day (00:00 to 24:00) when
+the cycle is at least a day long, or for the cycle itself when it is shorter than a day (demo cycles). A partial first
+or last day then fills only its own part of the bar ("frame"). Time inside a frame that no segment covers (before
+monitoring began, or not measured yet) is drawn as ``not_measured``, so the segments of a day always tile its frame
+exactly. On a 23 or 25 hour DST day the bar is still one bar wide: hours are a little narrower or wider there.
 
 Every state has a colour *and* a pattern, so the bars still read when printed in black and white.
 """
@@ -138,9 +140,24 @@ def parse_local(value: Any, tz: ZoneInfo | None) -> datetime | None:
     return dt.astimezone(tz) if tz is not None else dt
 
 
+def day_span(day: DayJson, tz: ZoneInfo | None) -> tuple[datetime | None, datetime | None]:
+    """The day's span within the cycle as aware datetimes (in ``tz`` when given): from the epoch-ms numbers the
+    document holds (``start_ms``, ``end_ms``), or, in a document stored before it held them, parsed from
+    ``start``/``end``. None where a time is missing or does not parse."""
+    start_ms, end_ms = day.get("start_ms"), day.get("end_ms")
+    if tz is not None and start_ms is not None and end_ms is not None:
+        return _from_ms(start_ms, tz), _from_ms(end_ms, tz)
+    return parse_local(day.get("start"), tz), parse_local(day.get("end"), tz)
+
+
+def _from_ms(ms: int, tz: ZoneInfo) -> datetime:
+    """Epoch ms as an aware datetime in ``tz``, exact to the millisecond (no float division)."""
+    return datetime.fromtimestamp(ms // 1000, tz) + timedelta(milliseconds=ms % 1000)
+
+
 def _day_fraction(day: DayJson, tz: ZoneInfo | None) -> tuple[float, float] | None:
     """Where the day's span sits within its local calendar day (00:00 to the next 00:00), as fractions."""
-    start, end = parse_local(day.get("start"), tz), parse_local(day.get("end"), tz)
+    start, end = day_span(day, tz)
     if tz is None or start is None or end is None:
         return None
     try:
@@ -177,6 +194,7 @@ def layout_day(day: DayJson, frame_x: float, frame_width: float, tz: ZoneInfo | 
         x0 = round(frame_x + lo * frame_width, 3)
         x1 = round(frame_x + hi * frame_width, 3)
         edges.append(BarSegment(x0, round(x1 - x0, 3), state, lo, hi))
+    start, end = day_span(day, tz)
     return DayBar(
         label=str(day.get("date", "")),
         frame_x=frame_x,
@@ -184,8 +202,8 @@ def layout_day(day: DayJson, frame_x: float, frame_width: float, tz: ZoneInfo | 
         segments=tuple(edges),
         availability_percent=day.get("availability_percent"),
         down_s=day.get("down_s"),
-        start=parse_local(day.get("start"), tz),
-        end=parse_local(day.get("end"), tz),
+        start=start,
+        end=end,
     )
 
 

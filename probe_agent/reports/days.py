@@ -60,6 +60,8 @@ def daily_bars(period: Period, tz: ZoneInfo, buckets: tuple[BucketSpan, ...], po
                 "date": day.isoformat(),
                 "start": local_iso(start, tz),
                 "end": local_iso(end, tz),
+                "start_ms": start,
+                "end_ms": end,
                 "segments": segments,
                 "availability_percent": percent(avail),  # 6 decimals, like every availability_percent
                 "down_s": round(totals.down_ms / 1000, 3),

@@ -162,6 +162,8 @@ class DayJson(TypedDict):
     date: str  # the local calendar date, YYYY-MM-DD
     start: str
     end: str
+    start_ms: NotRequired[int]  # the same span in epoch ms, for views; absent in documents stored before issue 10
+    end_ms: NotRequired[int]
     segments: list[SegmentJson]
     availability_percent: float | None
     down_s: float

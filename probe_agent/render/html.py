@@ -15,9 +15,9 @@ the document holds. A cycle not yet complete is marked provisional; warnings are
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Literal
 
+from probe_agent.render.html_cards import summary_cards
 from probe_agent.render.html_parts import (
     STYLE,
     Html,
@@ -29,7 +29,7 @@ from probe_agent.render.html_parts import (
     table,
     when,
 )
-from probe_agent.render.report import SUMMARY_CARDS, met_text, named_scopes, summary_rows
+from probe_agent.render.report import met_text, named_scopes
 from probe_agent.render.uptime_bar import axis_html, day_bar_svg, days_from_incidents, layout_days, legend_html, zone
 from probe_agent.reports.json_types import ObjectivesJson, ReportDoc
 from probe_agent.units import dur, pct
@@ -43,7 +43,7 @@ def claim_report_html(doc: ReportDoc) -> str:
         [
             _header(doc),
             _notices(doc),
-            _cards(doc),
+            summary_cards(doc),
             _measurement(doc),
             _days(doc),
             _incidents(doc),
@@ -110,59 +110,6 @@ def _notices(doc: ReportDoc) -> Html:
         items = "".join(f"<li>{esc(w)}</li>" for w in warnings)
         out.append(f'<div class="notice warn" role="alert"><h3>Warnings</h3><ul>{items}</ul></div>')
     return Html("".join(out))
-
-
-def _card(label: str, value: str, sub: object, tone: str) -> str:
-    return (
-        f'<div class="card {tone}"><div class="label">{esc(label)}</div>'
-        f'<div class="value">{esc(value)}</div><div class="sub">{esc(sub)}</div></div>'
-    )
-
-
-def _cards(doc: ReportDoc) -> Html:
-    """The headline cards: ``SUMMARY_CARDS``, the summary's own labels in the summary's order (``summary_rows``);
-    each card's value is the summary row's value where the row exists."""
-    met = doc.get("met")
-    tone = "neutral" if met is None else ("good" if met else "bad")
-    shown = dict(summary_rows(doc))
-    bounds = doc.get("bounds")
-    avail_sub = (
-        f"measurement bounds {pct(bounds['min_availability_percent'])} to {pct(bounds['max_availability_percent'])}"
-        if bounds
-        else ("nothing was counted (no data)" if doc.get("availability_percent") is None else "")
-    )
-    budget = doc.get("budget")
-    target_sub = met_text(met)
-    if budget:
-        target_sub += f"; error budget used {dur(budget['used_s'])} of {dur(budget['allowed_s'])}"
-    coverage = doc.get("coverage_percent")
-    cards = {
-        "Target": _card("Target", shown["Target"], target_sub, tone),
-        "Availability": _card("Availability", shown["Availability"], avail_sub, tone),
-        "Coverage": _card(
-            "Coverage",
-            shown.get("Coverage", pct(coverage, 2)),
-            "of the cycle (less exclusions) had definite data" if coverage is not None else "no data",
-            "neutral",
-        ),
-        "Credit": _credit_card(doc),
-    }
-    return Html(f'<div class="cards">{"".join(cards[label] for label in SUMMARY_CARDS)}</div>')
-
-
-def _credit_card(doc: ReportDoc) -> str:
-    """The credit as a card: the amount (money as the document holds it), or why there is none."""
-    credit = doc.get("credit")
-    if credit is None:
-        return _card("Credit", "–", doc.get("no_credit_reason") or "the SLA has no credit terms", "neutral")
-    sub = f"{credit['percent']}% of {credit['charged_fee']} {credit['currency']}"
-    if credit.get("provisional"):
-        sub += " (provisional)"
-    try:
-        has_credit = Decimal(str(credit["amount"])) > 0
-    except ArithmeticError:  # InvalidOperation: shown as given, neutral tone
-        has_credit = False
-    return _card("Credit", f"{credit['amount']} {credit['currency']}", sub, "bad" if has_credit else "good")
 
 
 def _measurement(doc: ReportDoc) -> Html:

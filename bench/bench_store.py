@@ -32,7 +32,7 @@ from typing import Any
 
 from machine import machine_block
 
-from probe_agent.agent.state import FoldParams, TimelineFold
+from probe_agent.fold import FoldParams, TimelineFold
 from probe_agent.model import Outcome, ProbeResult, StateInterval
 from probe_agent.store.writer import StoreWriter
 

@@ -10,7 +10,7 @@ result that conflicts with another one at the same (agent, endpoint, ts), in the
 nothing.
 
 Each (agent, endpoint) in the file is then re-folded from *all* its raw results (stored and new) with the agent's
-runs, through the same rules as the daemon (``agent.state``), and its closed intervals, fold state and new results
+runs, through the same rules as the daemon (``probe_agent.fold``), and its closed intervals, fold state and new results
 replace the old ones in one short transaction per pair. A pair that a running daemon with the same agent id probes
 is refused (import under another ``--agent``), and so is a pair whose oldest raw results were pruned (its timeline
 could no longer be re-folded). Finally the rollups of the hours that received results are rebuilt.
@@ -24,10 +24,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from probe_agent.agent.state import TimelineFold, fold_walk
-from probe_agent.agent.worker import fold_params
 from probe_agent.config.document import Config
 from probe_agent.config.schema import ID_PATTERN
+from probe_agent.fold import FoldParams, Phase, TimelineFold, fold_walk
 from probe_agent.model import HOUR_MS, AgentRun, ProbeResult, StateInterval, iso
 from probe_agent.resultfiles import Problem, read_results
 from probe_agent.store import queries, records
@@ -138,13 +137,13 @@ def fold_pair(
     agent: str, endpoint: str, config: Config, results: Sequence[ProbeResult], runs: Sequence[AgentRun]
 ) -> tuple[list[StateInterval], TimelineFold]:
     """The closed intervals and the fold of one pair as the daemon leaves them after these results (strictly
-    increasing ts) and the agent's runs: ``closed + fold.pending()`` equals ``agent.state.fold(...)``.
+    increasing ts) and the agent's runs: ``closed + fold.pending()`` equals ``probe_agent.fold.fold(...)``.
 
     The same walk as ``state.fold``: a result belongs to the run with the latest start at or before its ts; a run's
     end is applied when the next result belongs to another run, or the input ends. Raises ValueError where the
     fold does (a result inside a run that already ended).
     """
-    return fold_walk(agent, endpoint, fold_params(config.endpoint(endpoint)), results, runs)
+    return fold_walk(agent, endpoint, FoldParams.of(config.endpoint(endpoint)), results, runs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +268,7 @@ def _outages(
             end, cause = spans.get(iv.outage_start_ms, (iv.end_ms, iv.cause))
             spans[iv.outage_start_ms] = (max(end, iv.end_ms), cause)
     return tuple(
-        Outage(start, end, cause, timeline.phase == "down" and timeline.outage_start_ms == start)
+        Outage(start, end, cause, timeline.phase is Phase.DOWN and timeline.outage_start_ms == start)
         for start, (end, cause) in sorted(spans.items())
         if start <= last_ms and end > first_ms
     )
@@ -314,7 +313,7 @@ def store_import(conn: sqlite3.Connection, config: Config, parsed: ParsedImport,
         done.append(PairImport(plan.agent, plan.endpoint, file_first, file_last, len(plan.new), plan.skipped, outages))
     hours = sorted({floor_hour(r.ts_ms) for plan in plans for r in plan.new})
     if hours:
-        longest_timeout = max((ep.timeout_ms for ep in config.endpoints), default=0)
+        longest_timeout = max((ep.timeout for ep in config.endpoints), default=0)
         file_end = max(r.ts_ms for plan in plans for r in plan.new) + 1
         complete = min(file_end, now_ms - longest_timeout - ROLLUP_SAFETY_MS)
         for hour in hours:

@@ -10,7 +10,7 @@ What ``db check`` calls inconsistent, per (agent, endpoint) (``TimelineProblem.k
 - ``fold_state_unreadable``: the snapshot cannot be resumed at all.
 
 ``db repair`` re-folds each such pair the way ``import`` does (``importing.fold_pair``: the agent's runs and every
-raw result still stored, through ``agent.state``), from its earliest raw result: the stored intervals before that
+raw result still stored, through ``probe_agent.fold``), from its earliest raw result: the stored intervals before that
 result (raw results older than it were pruned) are kept, cut at it, with any overlap among them resolved by the
 reports' rule (``reports.overlaps``); everything from it on is replaced by the fold's closed intervals, and the
 fold state by the fold's snapshot (deleted when the pair has no raw result left). Results and runs are not
@@ -29,15 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from probe_agent.agent.runlock import LockHeld, RunLock
-from probe_agent.agent.state import FoldParams, TimelineFold
 from probe_agent.config.document import Config
+from probe_agent.fold import snapshot_spans
 from probe_agent.importing import fold_pair
 from probe_agent.model import StateInterval, iso
 from probe_agent.reports.overlaps import resolve_pair
 from probe_agent.store import consistency, queries, records
 
-# Reading a snapshot's open spans needs no fold parameters (they only matter for the next result).
-_ANY_PARAMS = FoldParams(interval_ms=1, grace_ms=0, confirm=1)
 _ALL_TIME = (-(2**63), 2**63 - 1)
 
 
@@ -79,12 +77,11 @@ def find_problems(conn: sqlite3.Connection) -> list[TimelineProblem]:
     ends = consistency.last_interval_ends(conn)
     for (agent, endpoint), snap in queries.fold_states(conn).items():
         try:
-            fold = TimelineFold(agent, endpoint, _ANY_PARAMS, snap)
+            spans = snapshot_spans(agent, endpoint, snap)
         except ValueError as exc:
             found.append(TimelineProblem(agent, endpoint, "fold_state_unreadable", None, None, f"fold snapshot: {exc}"))
             continue
         end = ends.get((agent, endpoint))
-        spans = fold.pending()
         settled = spans[0].start_ms if spans else snap.get("frontier")
         if end is not None and isinstance(settled, int) and settled < end:
             what = "open spans start" if spans else "fold is settled only up to"

@@ -22,12 +22,13 @@ from pathlib import Path
 
 import pytest
 
-from probe_agent.agent.state import FoldParams, TimelineFold
 from probe_agent.config import load_config
 from probe_agent.config.document import Config
-from probe_agent.model import Outcome, ProbeResult
+from probe_agent.fold import FoldParams, TimelineFold
+from probe_agent.model import Outcome, ProbeResult, StateInterval
 from probe_agent.reports.build import build_report
 from probe_agent.reports.closing import close_cycle
+from probe_agent.reports.timelines import open_spans, params_for
 from probe_agent.sla.periods import explicit_period
 from probe_agent.store import queries, records
 from probe_agent.store.rows import (
@@ -139,3 +140,34 @@ def test_cycle_close_before_the_restart_stores_the_runs_end(conn: sqlite3.Connec
     assert (doc["seconds"]["up"], doc["seconds"]["no_data"]) == (125, 175)
     assert doc["availability_exact"] == "1"
     assert doc["coverage_percent"] == pytest.approx(125 / 300 * 100, abs=1e-6)
+
+
+def test_an_endpoint_no_longer_configured_resumes_with_the_configs_defaults(
+    tmp_path: Path, conn: sqlite3.Connection
+) -> None:
+    """Once "api" is gone from the config, its stored snapshot resumes with params from the config's ``defaults``
+    (here interval 30 s, timeout 4 s as the grace, confirm 2), no longer a fixed 60 s / 10 s / 3. Hand-counted, that
+    changes no figure: reading only cuts the stored open span, which ends at the bound the daemon stored
+    (T0 + 120 s + 60 s + 10 s = T0 + 190 s, not T0 + 120 s + 34 s), or at the dead run's end (T0 + 125 s)."""
+    crashed_run(conn, T0 + 125 * S)
+    path = tmp_path / "later.yaml"
+    path.write_text(
+        textwrap.dedent(
+            f"""
+            agent: {{id: ams, database: {tmp_path / "pa.db"}, timezone: UTC, heartbeat: 5s}}
+            defaults: {{interval: 30s, timeout: 4s, confirm: 2}}
+            endpoints:
+              - {{id: web, tcp: "127.0.0.1:9"}}
+            """
+        )
+    )
+    later = load_config(path).config
+    assert params_for(later, "api") == FoldParams(interval_ms=30 * S, grace_ms=4 * S, confirm=2)
+    up = [(T0, T0 + 125 * S, "up")]  # the run is dead at T0 + 600 s: cut at its last heartbeat
+    assert spans(open_spans(conn, later, ["api"], T0 + 600 * S)) == up
+    alive = [(T0, T0 + 190 * S, "up")]  # at T0 + 135 s the run may be alive: the stored bound
+    assert spans(open_spans(conn, later, ["api"], T0 + 135 * S)) == alive
+
+
+def spans(by_pair: dict[tuple[str, str], list[StateInterval]]) -> list[tuple[int, int, str]]:
+    return [(iv.start_ms, iv.end_ms, iv.state.value) for iv in by_pair[("ams", "api")]]

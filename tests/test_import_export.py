@@ -13,20 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from probe_agent.agent.state import FoldParams, TimelineFold, fold
 from probe_agent.cli import main
-from probe_agent.config import load_config
+from probe_agent.config import Config, load_config
+from probe_agent.fold import FoldParams, TimelineFold, fold
 from probe_agent.importing import ImportRefused, parse_import, store_import
 from probe_agent.model import ErrorKind, Outcome, ProbeResult, State, StateInterval
 from probe_agent.store import open_db, queries, records, transaction
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 MIN = 60_000
-API = FoldParams(interval_ms=60_000, grace_ms=5_000, confirm=3)  # as configured below
 
 CONFIG = """\
 agent:
@@ -47,6 +47,7 @@ endpoints:
     grace: 2s
     confirm: 2
 """
+API = FoldParams.of(Config.model_validate(yaml.safe_load(CONFIG.format(db="x"))).endpoint("api"))  # 60s, 5s, 3
 
 
 @pytest.fixture(autouse=True)

@@ -30,9 +30,9 @@ import pytest
 from click.testing import CliRunner
 
 from probe_agent.agent.runlock import RunLock
-from probe_agent.agent.state import fold
 from probe_agent.cli import main
 from probe_agent.config import load_config
+from probe_agent.fold import fold
 from probe_agent.model import iso
 from probe_agent.reports.timelines import open_spans
 from probe_agent.store import queries, records

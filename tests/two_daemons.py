@@ -22,7 +22,7 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-from probe_agent.agent.state import FoldParams, TimelineFold
+from probe_agent.fold import FoldParams, TimelineFold
 from probe_agent.model import ErrorKind, Outcome, ProbeResult, StateInterval
 from probe_agent.store import queries, records
 from probe_agent.store.writer import StoreWriter

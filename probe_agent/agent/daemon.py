@@ -28,11 +28,11 @@ from probe_agent.agent.controls import Controls
 from probe_agent.agent.runlock import DatabaseIdentity, LockHeld, RunLock
 from probe_agent.agent.scheduler import ProbeScheduler, ScheduledEndpoint
 from probe_agent.agent.sdnotify import Notifier
-from probe_agent.agent.state import TimelineFold, snapshot_latest_ms
 from probe_agent.agent.storehealth import StoreHealth, start_problem
-from probe_agent.agent.worker import EndpointWorker, Prober, fold_params
+from probe_agent.agent.worker import EndpointWorker, Prober
 from probe_agent.config import ConfigError, LoadedConfig, load_config
 from probe_agent.config.schema import Endpoint
+from probe_agent.fold import FoldParams, Phase, TimelineFold, snapshot_latest_ms
 from probe_agent.logs import setup_logging
 from probe_agent.model import HOUR_MS
 from probe_agent.store import maintenance, queries, records
@@ -266,7 +266,7 @@ class Daemon:
 
     def _add_worker(self, ep: Endpoint, snapshot: dict[str, Any] | None, previous_end: int | None) -> None:
         assert self.writer is not None and self.scheduler is not None and self.controls is not None
-        fold = TimelineFold(self.agent_id, ep.id, fold_params(ep), snapshot)
+        fold = TimelineFold(self.agent_id, ep.id, FoldParams.of(ep), snapshot)
         if snapshot is not None and previous_end is not None:
             # The previous run ended (clean stop or last heartbeat): what its last result spoke for ends there too.
             closed = fold.end_run(previous_end)
@@ -288,7 +288,7 @@ class Daemon:
 
     def _scheduled(self, worker: EndpointWorker) -> ScheduledEndpoint:
         ep = worker.endpoint
-        return ScheduledEndpoint(key=ep.id, interval_s=ep.interval_ms / 1000, host=ep.host, run=worker.probe_once)
+        return ScheduledEndpoint(key=ep.id, interval_s=ep.interval / 1000, host=ep.host, run=worker.probe_once)
 
     async def reload(self) -> bool:
         """Re-read the config; apply it only if valid. Returns True if applied."""
@@ -376,8 +376,8 @@ class Daemon:
                     self.notifier.watchdog()
                 else:
                     log.error("scheduler is not keeping time (loop lag %.1fs): withholding the watchdog", lag)
-                up = sum(1 for w in self.workers.values() if w.fold.phase in ("up", "degraded"))
-                down = sum(1 for w in self.workers.values() if w.fold.phase == "down")
+                up = sum(1 for w in self.workers.values() if w.fold.phase in (Phase.UP, Phase.DEGRADED))
+                down = sum(1 for w in self.workers.values() if w.fold.phase is Phase.DOWN)
                 self.notifier.status(health.status(f"probing {len(self.workers)} endpoints: {up} up, {down} down"))
                 expected = loop.time() + every_s
                 try:
@@ -414,7 +414,7 @@ class Daemon:
         (one short transaction per hour), so the writer thread's commits are not held up."""
         now = self.wall_ms()
         # Results up to now minus the longest probe timeout (plus the writer's flush) are surely stored.
-        complete = now - max((ep.timeout_ms for ep in self.loaded.config.endpoints), default=0) - 2_000
+        complete = now - max((ep.timeout for ep in self.loaded.config.endpoints), default=0) - 2_000
 
         def job() -> int:
             conn = open_db(self.db_path)

@@ -19,13 +19,14 @@ from typing import Any, Protocol
 
 from probe_agent.agent.clock import Label, LabelClock
 from probe_agent.agent.controls import Controls
-from probe_agent.agent.state import FoldParams, TimelineFold
 from probe_agent.config.schema import Endpoint
+from probe_agent.fold import FoldParams, Phase, TimelineFold
 from probe_agent.model import ProbeResult, StateInterval, iso
 
 log = logging.getLogger("probe_agent.agent")
 
 Prober = Callable[..., Awaitable[ProbeResult]]
+_RECHECKING = (Phase.SUSPECT, Phase.DOWN)  # phases probed every retry_interval instead of on the grid
 
 
 class Sink(Protocol):
@@ -39,10 +40,6 @@ class Sink(Protocol):
 
     @property
     def full(self) -> bool: ...
-
-
-def fold_params(ep: Endpoint) -> FoldParams:
-    return FoldParams(interval_ms=ep.interval_ms, grace_ms=ep.grace_ms, confirm=ep.confirm_n)
 
 
 class EndpointWorker:
@@ -77,8 +74,8 @@ class EndpointWorker:
 
     def update(self, endpoint: Endpoint, controls: Controls) -> None:
         """A reload changed this endpoint: keep the timeline, take the new settings."""
-        if fold_params(endpoint) != fold_params(self.endpoint):
-            self.fold = TimelineFold(self.agent, endpoint.id, fold_params(endpoint), self.fold.snapshot())
+        if FoldParams.of(endpoint) != FoldParams.of(self.endpoint):
+            self.fold = TimelineFold(self.agent, endpoint.id, FoldParams.of(endpoint), self.fold.snapshot())
         self.endpoint = endpoint
         self.controls = controls
 
@@ -86,7 +83,7 @@ class EndpointWorker:
         """Probe, record, and return the re-check delay in seconds (suspect/down), or None to stay on the grid."""
         ep = self.endpoint
         before = self.fold.phase
-        recheck = before in ("suspect", "down")
+        recheck = before in _RECHECKING
         if self.sink.full:
             return self._paused(recheck)
         started = self.controls.now()
@@ -113,7 +110,7 @@ class EndpointWorker:
         after = self.fold.phase
         if after != before:
             self._log_transition(before, after, result, closed)
-        return ep.retry_interval_ms / 1000 if after in ("suspect", "down") else None
+        return ep.retry_interval / 1000 if after in _RECHECKING else None
 
     def _labelled(self, result: ProbeResult, label: Label) -> ProbeResult:
         """The result with the label clock's ts (the prober stamps its own wall clock) and the clock's note, if any."""
@@ -133,7 +130,7 @@ class EndpointWorker:
         """The store queue is full: skip this probe (its time becomes no_data). A suspect or down endpoint keeps
         its re-check cadence, so it resumes within ``retry_interval`` of the queue draining."""
         self.paused_probes += 1
-        return self.endpoint.retry_interval_ms / 1000 if recheck else None
+        return self.endpoint.retry_interval / 1000 if recheck else None
 
     def close(self, end_ms: int) -> list[StateInterval]:
         """The run ends (stop, or the endpoint was removed): close the open span at ``end_ms`` and store it."""
@@ -142,17 +139,17 @@ class EndpointWorker:
         self.sink.submit(intervals=closed, fold_states={(self.agent, self.endpoint.id): self.fold.snapshot()})
         return closed
 
-    def _log_transition(self, before: str, after: str, result: ProbeResult, closed: list[StateInterval]) -> None:
+    def _log_transition(self, before: Phase, after: Phase, result: ProbeResult, closed: list[StateInterval]) -> None:
         kind = result.error_kind.value if result.error_kind else result.outcome.value
         name = self.endpoint.id
-        if after == "down":
+        if after is Phase.DOWN:
             start = self.fold.outage_start_ms or result.ts_ms
             log.warning("%s: DOWN confirmed (%s), outage started at %s: %s", name, kind, iso(start), result.detail)
-        elif after == "suspect":
-            log.info("%s: suspect (%s), re-checking every %ss", name, kind, self.endpoint.retry_interval_ms / 1000)
-        elif before == "down":
+        elif after is Phase.SUSPECT:
+            log.info("%s: suspect (%s), re-checking every %ss", name, kind, self.endpoint.retry_interval / 1000)
+        elif before is Phase.DOWN:
             log.warning("%s: recovered (%s) at %s", name, after, iso(result.ts_ms))
-        elif after == "unknown":
+        elif after is Phase.UNKNOWN:
             log.warning("%s: unknown (%s): %s", name, kind, result.detail)
         else:
             log.info("%s: %s -> %s", name, before, after)

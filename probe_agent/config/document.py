@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, model_validator
 
-from probe_agent.config.schema import Agent, Defaults, Endpoint, Model, Service
+from probe_agent.config.schema import (
+    INHERITED,
+    Agent,
+    Defaults,
+    Endpoint,
+    Model,
+    Service,
+    inherited,
+    invalid_defaults,
+)
 from probe_agent.config.sla_schema import Sla
 
 
@@ -19,27 +30,25 @@ class Config(Model):
     slas: tuple[Sla, ...] = ()
     include: tuple[str, ...] = ()
 
-    @model_validator(mode="after")
-    def _apply_defaults(self) -> Config:
-        d = self.defaults
-        filled = []
-        for group in (self.controls, self.endpoints):
-            out = []
-            for ep in group:
-                ep = ep.model_copy(
-                    update={
-                        "interval": ep.interval if ep.interval is not None else d.interval,
-                        "timeout": ep.timeout if ep.timeout is not None else d.timeout,
-                        "retry_interval": ep.retry_interval if ep.retry_interval is not None else d.retry_interval,
-                        "confirm": ep.confirm if ep.confirm is not None else d.confirm,
-                        "degraded_after": ep.degraded_after if ep.degraded_after is not None else d.degraded_after,
-                    }
-                )
-                out.append(ep)
-            filled.append(tuple(out))
-        object.__setattr__(self, "controls", filled[0])
-        object.__setattr__(self, "endpoints", filled[1])
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_defaults(cls, data: Any) -> Any:
+        """Each endpoint and control, as written, with every ``INHERITED`` setting it leaves out (or sets to null)
+        taken from ``defaults`` as written, so they are validated (and located) like its own. A ``defaults`` value
+        that is invalid is reported at ``defaults.<key>``; the endpoints take the built-in one instead, so the
+        mistake is reported once. Anything that is not a mapping is left for validation to refuse."""
+        if not isinstance(data, dict):
+            return data
+        taken = inherited(data.get("defaults"))
+        built_in = inherited(None)
+        for key in invalid_defaults(data.get("defaults")):
+            taken[key] = built_in[key]
+        out = dict(data)
+        for section in ("controls", "endpoints"):
+            group = data.get(section)
+            if isinstance(group, list | tuple):
+                out[section] = [_filled(ep, taken) for ep in group]
+        return out
 
     def sla(self, sla_id: str) -> Sla:
         for sla in self.slas:
@@ -58,3 +67,9 @@ class Config(Model):
             if ep.id == endpoint_id:
                 return ep
         raise KeyError(endpoint_id)
+
+
+def _filled(endpoint: Any, taken: dict[str, Any]) -> Any:
+    if not isinstance(endpoint, dict):
+        return endpoint
+    return {**endpoint, **{key: taken[key] for key in INHERITED if endpoint.get(key) is None}}

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from probe_agent.config.document import Config
+from probe_agent.config.schema import inherited
 from probe_agent.config.sla_checks import check_sla_refs, expand_presets
 from probe_agent.config.values import format_duration_ms, parse_duration_ms
 from probe_agent.config.yamlsource import MAX_BYTES, ConfigError, Mark, Path_, Positions, Problem, dotted, load_yaml
@@ -308,7 +309,7 @@ def check_semantics(doc: dict[str, Any], positions: Positions) -> list[Problem]:
     unique ids, references to endpoints, timeout shorter than interval."""
     problems: list[Problem] = []
     first: dict[str, Path_] = {}
-    defaults = doc.get("defaults") if isinstance(doc.get("defaults"), dict) else {}
+    taken = inherited(doc.get("defaults"))  # what an endpoint that leaves a setting out takes, as written
     for section in ("controls", "endpoints"):
         items = doc.get(section)
         for i, ep in enumerate(items if isinstance(items, list) else []):
@@ -330,10 +331,10 @@ def check_semantics(doc: dict[str, Any], positions: Positions) -> list[Problem]:
                 else:
                     first[ep_id] = path
             timing: dict[str, int | None] = {}
-            for key, fallback in (("timeout", 10_000), ("interval", 60_000)):
-                value = ep.get(key, defaults.get(key)) if isinstance(defaults, dict) else ep.get(key)
+            for key in ("timeout", "interval"):
+                value = ep[key] if ep.get(key) is not None else taken[key]
                 try:
-                    timing[key] = fallback if value is None else parse_duration_ms(value)
+                    timing[key] = parse_duration_ms(value)
                 except ValueError:
                     timing[key] = None  # reported by the model
             if (

@@ -1,8 +1,9 @@
 """The validated, frozen configuration model.
 
 Durations are integer milliseconds (fields named as in YAML: ``interval`` holds ms). Every model forbids unknown
-keys, so a misspelt key is an error rather than a silently ignored setting. Endpoint defaults are applied by
-``Config`` itself, so every ``Endpoint`` a caller sees has concrete ``interval``/``timeout``/... values.
+keys, so a misspelt key is an error rather than a silently ignored setting. The ``defaults`` section is merged into
+each endpoint and control before they are validated (``Config``, with ``inherited``), so an ``Endpoint``'s timing
+settings are plain values.
 """
 
 from __future__ import annotations
@@ -11,7 +12,16 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from probe_agent.config.values import (
     ControlCache,
@@ -161,15 +171,28 @@ class Endpoint(Model):
     tcp: TcpCheck | None = None
     tls: TlsCheck | None = None
     dns: DnsCheck | None = None
-    interval: Interval | None = None
-    timeout: Timeout | None = None
-    retry_interval: Interval | None = None
-    confirm: int | None = Field(default=None, ge=1, le=20)
-    grace: Grace | None = None  # how long past its interval a result still speaks (default: the timeout)
-    degraded_after: Grace | None = None
+    interval: Interval
+    timeout: Timeout
+    retry_interval: Interval
+    confirm: int = Field(ge=1, le=20)
+    grace: Grace  # how long past its interval a result still speaks (left out: the timeout)
+    degraded_after: Grace | None = None  # None: never degraded for slowness
     ip_version: Literal["4", "6", "any"] = "any"
     tags: tuple[str, ...] = ()
     cert_expiry_warning: int | None = Field(default=None, ge=1, le=3650)  # days
+
+    @model_validator(mode="before")
+    @classmethod
+    def _grace_is_the_timeout(cls, data: Any) -> Any:
+        """``grace`` left out (or null) is the timeout, as written. A timeout that is itself invalid is reported at
+        its own key; grace then takes a placeholder, so the one mistake is not reported twice."""
+        if not isinstance(data, dict) or data.get("grace") is not None:
+            return data
+        try:
+            _TIMEOUT.validate_python(data.get("timeout"))
+        except ValidationError:
+            return {**data, "grace": 0}  # never seen: the endpoint fails validation at its timeout
+        return {**data, "grace": data["timeout"]}
 
     @field_validator("ip_version", mode="before")
     @classmethod
@@ -226,38 +249,48 @@ class Endpoint(Model):
             return self.tls.host
         return None
 
-    # The accessors below are valid once Config has applied defaults (always, for endpoints read from a Config).
-    @property
-    def interval_ms(self) -> int:
-        assert self.interval is not None
-        return self.interval
 
-    @property
-    def timeout_ms(self) -> int:
-        assert self.timeout is not None
-        return self.timeout
-
-    @property
-    def retry_interval_ms(self) -> int:
-        assert self.retry_interval is not None
-        return self.retry_interval
-
-    @property
-    def confirm_n(self) -> int:
-        assert self.confirm is not None
-        return self.confirm
-
-    @property
-    def grace_ms(self) -> int:
-        return self.grace if self.grace is not None else self.timeout_ms
+_TIMEOUT: TypeAdapter[int] = TypeAdapter(Timeout)
 
 
 class Defaults(Model):
+    """What an endpoint or control that leaves a setting out takes (see ``inherited``); the built-in values here
+    are the only copy of them."""
+
     interval: Interval = 60_000
     timeout: Timeout = 10_000
     retry_interval: Interval = 5_000
     confirm: int = Field(default=3, ge=1, le=20)
     degraded_after: Grace | None = None
+
+    @property
+    def grace(self) -> int:
+        """An endpoint's grace when it sets none: its timeout (here, the default timeout)."""
+        return self.timeout
+
+
+INHERITED = ("interval", "timeout", "retry_interval", "confirm", "degraded_after")
+_BUILT_IN = Defaults().model_dump()  # durations in their written form ("1m"), which parse back to the same ms
+
+
+def inherited(defaults: Any) -> dict[str, Any]:
+    """Per key of ``INHERITED``, the value an endpoint or control that leaves it out (or sets it to null) takes, as
+    written: the ``defaults`` section's own (a raw mapping from the file, or a ``Defaults``), else the built-in
+    default. Values are taken as written, not validated: an invalid one is the caller's to handle (``Config``
+    substitutes the built-in, so the mistake is reported once, at ``defaults.<key>``)."""
+    given = defaults.model_dump() if isinstance(defaults, Defaults) else defaults if isinstance(defaults, dict) else {}
+    return {key: given[key] if key in given else _BUILT_IN[key] for key in INHERITED}
+
+
+def invalid_defaults(defaults: Any) -> set[str]:
+    """The keys of a raw ``defaults`` section whose value is invalid (each reported at ``defaults.<key>``)."""
+    if not isinstance(defaults, dict):
+        return set()
+    try:
+        Defaults.model_validate(defaults)
+    except ValidationError as exc:
+        return {str(err["loc"][0]) for err in exc.errors() if err["loc"]}
+    return set()
 
 
 class Agent(Model):

@@ -39,12 +39,22 @@ class Cycle(Model):
             )
         return v
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_to_is_explicit(cls, data: Any) -> Any:
+        """A cycle given ``from`` or ``to`` is explicit, whatever ``period`` says (a ``period`` that is not one of
+        the choices is left alone, to be reported at its key)."""
+        if not isinstance(data, dict) or data.get("period", "monthly") not in ("monthly", "explicit"):
+            return data
+        if any(data.get(key) is not None for key in ("from", "from_", "to")):
+            return {**data, "period": "explicit"}
+        return data
+
     @model_validator(mode="after")
     def _shape(self) -> Cycle:
         if self.from_ is not None or self.to is not None:
             if self.from_ is None or self.to is None:
                 raise ValueError("an explicit cycle needs both from and to")
-            object.__setattr__(self, "period", "explicit")
         elif self.period == "explicit":
             raise ValueError("period: explicit needs from and to")
         if self.timezone is not None:

@@ -63,7 +63,7 @@ async def run_probe(
     detail = ""
     token = current_attempt.set(attempt)
     try:
-        timeout_ms = endpoint.timeout_ms
+        timeout_ms = endpoint.timeout
         timeout_s = timeout_ms / 1000
         attempt.deadline_loop_s = asyncio.get_running_loop().time() + timeout_s
         try:

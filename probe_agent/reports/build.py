@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from probe_agent.config.document import Config
 from probe_agent.config.sla_schema import Sla
+from probe_agent.latency import LatencyHistogram
 from probe_agent.reports import scope
 from probe_agent.reports.document import report_document
 from probe_agent.reports.evidence import evaluate_sla, read_evidence
@@ -19,7 +20,6 @@ from probe_agent.reports.overlaps import Overlap, overlap_warning
 from probe_agent.reports.sla_scope import SlaScope, sla_scope
 from probe_agent.sla.credits import CreditInputs, CreditResult, compute_credit
 from probe_agent.sla.evaluation import ScopeResult, SlaEvaluation
-from probe_agent.sla.histogram import LatencyHistogram
 from probe_agent.sla.objectives import ResultCounts
 from probe_agent.sla.periods import Period
 from probe_agent.store import queries

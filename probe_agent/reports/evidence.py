@@ -12,6 +12,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from probe_agent.config.document import Config
+from probe_agent.latency import LatencyHistogram
 from probe_agent.model import DAY_MS, StateInterval
 from probe_agent.reports.announce import announcement_times
 from probe_agent.reports.outage_history import with_outage_history
@@ -20,7 +21,6 @@ from probe_agent.reports.sla_scope import SlaScope
 from probe_agent.reports.timelines import load_intervals, monitoring_start
 from probe_agent.sla.evaluation import SlaEvaluation, evaluate
 from probe_agent.sla.exclusions import MaintenanceWindow
-from probe_agent.sla.histogram import LatencyHistogram
 from probe_agent.sla.objectives import ResultCounts
 from probe_agent.sla.periods import Period
 from probe_agent.store import queries

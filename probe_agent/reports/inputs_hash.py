@@ -28,9 +28,9 @@ from typing import Any
 
 from probe_agent.config.document import Config
 from probe_agent.config.sla_schema import Sla
+from probe_agent.latency import LatencyHistogram
 from probe_agent.model import StateInterval
 from probe_agent.sla.exclusions import MaintenanceWindow
-from probe_agent.sla.histogram import LatencyHistogram
 from probe_agent.sla.objectives import ResultCounts
 from probe_agent.sla.periods import Period
 from probe_agent.store.rows import Exclusion
@@ -44,7 +44,7 @@ def config_inputs(config: Config, sla: Sla, endpoints: list[str], zone: str) -> 
         "services": {
             s: config.service(s).model_dump(mode="json", include={"endpoints", "rule", "vantage"}) for s in sla.services
         },
-        "endpoints": {e: [ep.interval_ms, ep.grace_ms, ep.confirm_n] for e in endpoints for ep in [config.endpoint(e)]},
+        "endpoints": {e: [ep.interval, ep.grace, ep.confirm] for e in endpoints for ep in [config.endpoint(e)]},
         "timezone": zone,
     }
 

@@ -80,7 +80,7 @@ def sla_scope(config: Config, sla: Sla) -> SlaScope:
         tz=tz,
         endpoints=tuple(endpoints),
         spec=scope.sla_spec(config, sla),
-        probe_interval_ms={e: config.endpoint(e).interval_ms for e in endpoints},
+        probe_interval_ms={e: config.endpoint(e).interval for e in endpoints},
         config_inputs=config_inputs(config, sla, endpoints, str(tz.key)),
         agent_id=config.agent.id,
     )

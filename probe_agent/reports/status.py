@@ -17,6 +17,7 @@ from fractions import Fraction
 from typing import Any
 
 from probe_agent.config.document import Config
+from probe_agent.fold import Phase
 from probe_agent.model import DAY_MS, StateInterval, iso
 from probe_agent.reports.json_numbers import percent
 from probe_agent.reports.json_types import EndpointStatusJson, PlainAvailabilityJson, StatusDoc, StoreStateJson
@@ -71,14 +72,14 @@ def build_status(
     for ep_id in endpoint_ids:
         fold = folds.get((agent, ep_id))
         result = last.get((agent, ep_id))
-        phase = fold.phase if fold is not None else "new"
+        phase = fold.phase if fold is not None else Phase.NEW
         open_iv = fold.open_interval if fold is not None else None
-        if live is None and phase != "new":
+        if live is None and phase is not Phase.NEW:
             state = "no_data"  # nobody is probing it now, whatever it was when the agent stopped
-        elif phase == "new":
+        elif phase is Phase.NEW:
             state = "no_data"
         else:
-            state = phase
+            state = phase.value
         since = None
         if state == "no_data" and live is None and last_run is not None:
             since = last_run.stopped_ms if last_run.stopped_ms is not None else last_run.heartbeat_ms
@@ -91,7 +92,7 @@ def build_status(
             {
                 "endpoint": ep_id,
                 "state": state,
-                "last_state": phase,
+                "last_state": phase.value,
                 "since": None if since is None else iso(since),
                 "last_result": None if result is None else result.to_json(),
                 "last_24h": endpoint_availability(ivs, now_ms - DAY_MS, now_ms),

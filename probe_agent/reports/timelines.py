@@ -19,24 +19,30 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import replace
 
-from probe_agent.agent.state import FoldParams, TimelineFold
 from probe_agent.config.document import Config
+from probe_agent.fold import FoldParams, TimelineFold
 from probe_agent.model import AgentRun, StateInterval
 from probe_agent.store import queries
 from probe_agent.store.schema import snapshot
 
-_FALLBACK = FoldParams(interval_ms=60_000, grace_ms=10_000, confirm=3)
 # A run whose heartbeat is older than this many heartbeats is dead (daemon.py refuses to start next to a younger
 # one, status.py calls it not running): its end is its last sign of life.
 STALE_HEARTBEATS = 3
 
 
 def params_for(config: Config, endpoint: str) -> FoldParams:
+    """The fold parameters of ``endpoint`` as configured; for an endpoint no longer configured (its stored snapshot
+    still resumes), those of the config's ``defaults``: its ``interval`` and ``confirm``, and its ``timeout`` as
+    the grace, which is what the endpoint would get if it were configured again with no settings of its own.
+
+    Reading never depends on them: a resumed snapshot's open spans end where its last result's coverage ended when
+    it was stored, and ``end_run`` only cuts them shorter; only a result fed later would use them, and reports
+    feed none.
+    """
     try:
-        ep = config.endpoint(endpoint)
+        return FoldParams.of(config.endpoint(endpoint))
     except KeyError:
-        return _FALLBACK  # an endpoint no longer configured: its stored snapshot still resumes
-    return FoldParams(interval_ms=ep.interval_ms, grace_ms=ep.grace_ms, confirm=ep.confirm_n)
+        return FoldParams.of(config.defaults)
 
 
 def open_folds(

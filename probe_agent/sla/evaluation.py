@@ -36,6 +36,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from probe_agent.latency import LatencyHistogram
 from probe_agent.model import StateInterval
 from probe_agent.sla.availability import (
     Availability,
@@ -57,7 +58,6 @@ from probe_agent.sla.exclusions import (
     merge_ranges,
     overlap_ms,
 )
-from probe_agent.sla.histogram import LatencyHistogram
 from probe_agent.sla.incidents import (
     Incident,
     IncidentStats,

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from probe_agent.sla.histogram import LatencyHistogram
+from probe_agent.latency import LatencyHistogram
 
 
 @dataclass(frozen=True, slots=True)

@@ -174,44 +174,10 @@ def combine(members: Sequence[Sequence[Span]], rule: CombineRule, start_ms: int,
     """The combined timeline of ``members`` (each normalized) over ``[start_ms, end_ms)`` under ``rule``.
 
     Each member is clipped first, so its holes are no_data. No members at all gives one no_data span. A
-    ``quorum`` k larger than the number of members is treated as k = n (down only if all are down).
+    ``quorum`` k larger than the number of members is treated as k = n (down only if all are down). The one sweep
+    is ``combine_masked``'s, with no member masked.
     """
-    if end_ms <= start_ms:
-        return []
-    n = len(members)
-    if n == 0:
-        return [Span(start_ms, end_ms, State.NO_DATA)]
-    if rule.kind == "quorum" and rule.k is not None and rule.k > n:
-        rule = quorum(n)
-    counts = [0, 0, 0, 0, 0]
-    # (time, old state index, new state index); every clipped member starts at start_ms and ends at end_ms.
-    events: list[tuple[int, int, int]] = []
-    for member in members:
-        clipped = clip(member, start_ms, end_ms)
-        prev = _INDEX[clipped[0].state]
-        counts[prev] += 1
-        for span in clipped[1:]:
-            idx = _INDEX[span.state]
-            events.append((span.start_ms, prev, idx))
-            prev = idx
-    events.sort()
-    out: list[Span] = []
-    cursor = start_ms
-    state = _decide(rule, counts, n)
-    i, total = 0, len(events)
-    while i < total:
-        t = events[i][0]
-        while i < total and events[i][0] == t:
-            _, old, new = events[i]
-            counts[old] -= 1
-            counts[new] += 1
-            i += 1
-        new_state = _decide(rule, counts, n)
-        if new_state != state:
-            out.append(Span(cursor, t, state))
-            cursor, state = t, new_state
-    out.append(Span(cursor, end_ms, state))
-    return out
+    return combine_masked(members, [()] * len(members), rule, start_ms, end_ms)[0]
 
 
 def _masked_pieces(spans: Sequence[Span], mask: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
@@ -249,8 +215,9 @@ def combine_masked(
     if end_ms <= start_ms:
         return [], []
     n = len(members)
-    if n == 0 or not any(masks):
-        return combine(members, rule, start_ms, end_ms), []
+    if n == 0:
+        return [Span(start_ms, end_ms, State.NO_DATA)], []
+    # The sweep: per-state member counts (plus _MASKED), changed at each member's boundaries (time, old, new).
     counts = [0] * 6
     events: list[tuple[int, int, int]] = []
     for member, mask in zip(members, masks, strict=True):

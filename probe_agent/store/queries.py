@@ -11,8 +11,8 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from probe_agent.latency import LatencyHistogram, bucket_of
 from probe_agent.model import HOUR_MS, AgentRun, ProbeResult, StateInterval
-from probe_agent.sla.histogram import LatencyHistogram, bucket_of
 from probe_agent.store.rows import (
     INTERVAL_COLUMNS,
     RESULT_COLUMNS,

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from probe_agent.latency import LatencyHistogram
 from probe_agent.model import ErrorKind, Outcome, ProbeResult, State, StateInterval
-from probe_agent.sla.histogram import LatencyHistogram
 
 RESULT_COLUMNS = (
     "agent, endpoint, ts_ms, outcome, latency_ms, status_code, error_kind, detail, phases, tls_days_left, "

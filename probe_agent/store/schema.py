@@ -40,7 +40,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from probe_agent.sla.histogram import bucket_of
+from probe_agent.latency import bucket_of
 
 BUSY_TIMEOUT_MS = 5000
 WAL_SIZE_LIMIT = 8 * 1024 * 1024  # bytes a reset WAL file is truncated to

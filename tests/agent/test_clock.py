@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 
 from probe_agent.agent.clock import SETTLE_MS, TOLERANCE_MS, Label, LabelClock
 from probe_agent.agent.controls import Controls
-from probe_agent.agent.state import TimelineFold
-from probe_agent.agent.worker import EndpointWorker, fold_params
+from probe_agent.agent.worker import EndpointWorker
 from probe_agent.config import load_config
 from probe_agent.config.schema import Endpoint
+from probe_agent.fold import FoldParams, TimelineFold
 from probe_agent.model import ErrorKind, Outcome, ProbeResult
 from probe_agent.store import records
 from probe_agent.store.writer import StoreWriter
@@ -94,7 +94,7 @@ def run_worker(tmp_path: Path, clocks: Clocks, down: Callable[[float], bool], un
     worker = EndpointWorker(
         ep,
         agent="ams",
-        fold=TimelineFold("ams", ep.id, fold_params(ep)),
+        fold=TimelineFold("ams", ep.id, FoldParams.of(ep)),
         controls=Controls([], no_controls),
         sink=writer,
         run_id=run_id,

@@ -11,6 +11,7 @@ import asyncio
 import pytest
 
 from probe_agent.agent.controls import Controls
+from probe_agent.config.document import Config
 from probe_agent.config.schema import Endpoint
 from probe_agent.model import ErrorKind, Outcome, ProbeResult
 
@@ -52,7 +53,7 @@ def failed(at: float) -> ProbeResult:
 
 
 def controls(world: World) -> Controls:
-    control = Endpoint.model_validate({"id": "canary", "tcp": "127.0.0.1:53"})
+    control = Config.model_validate({"controls": [{"id": "canary", "tcp": "127.0.0.1:53"}]}).controls[0]
     return Controls([control], world.probe, cache_s=5.0, monotonic=world.clock)
 
 

@@ -46,9 +46,9 @@ def test_valid_config_applies_defaults(tmp_path: Path) -> None:
     )
     cfg = load_config(path, env={}).config
     web, db = cfg.endpoints
-    assert (web.interval_ms, web.timeout_ms, web.retry_interval_ms, web.confirm_n) == (30_000, 5_000, 2_000, 2)
-    assert db.interval_ms == 60_000 and db.tcp is not None and db.tcp.port == 5432
-    assert web.grace_ms == 5_000  # grace defaults to the timeout
+    assert (web.interval, web.timeout, web.retry_interval, web.confirm) == (30_000, 5_000, 2_000, 2)
+    assert db.interval == 60_000 and db.tcp is not None and db.tcp.port == 5432
+    assert web.grace == 5_000  # grace defaults to the timeout
 
 
 def test_three_mistakes_are_all_reported_with_lines(tmp_path: Path) -> None:
@@ -328,3 +328,113 @@ def test_durations_and_numbers_have_sane_bounds(tmp_path: Path, setting: str, me
     path.write_text(text)
     found = [f"{p}: {m}" for _, p, m in problems(path)]
     assert any(f.startswith(message) for f in found), found
+
+
+def test_endpoint_settings_are_plain_values_with_defaults_merged_before_validation(tmp_path: Path) -> None:
+    """``defaults`` is merged into each endpoint and control before validation: every timing setting is a plain
+    int of ms, an explicit null takes the default like a missing key, and grace is the endpoint's own timeout."""
+    path = write(
+        tmp_path,
+        """
+        defaults: {interval: 90, timeout: 4s, retry_interval: 3s, confirm: 4, degraded_after: 1s}
+        controls:
+          - id: canary
+            tcp: 127.0.0.1:53
+        endpoints:
+          - id: web
+            http: http://127.0.0.1:8080/
+            timeout: null
+          - id: db
+            tcp: 127.0.0.1:5432
+            timeout: 2s
+            grace: 0s
+          - id: api
+            tcp: 127.0.0.1:80
+            timeout: 3s
+        """,
+    )
+    cfg = load_config(path, env={}).config
+    (canary,) = cfg.controls
+    web, db, api = cfg.endpoints
+    timing = [(e.interval, e.timeout, e.retry_interval, e.confirm, e.grace, e.degraded_after) for e in cfg.controls]
+    assert timing == [(90_000, 4_000, 3_000, 4, 4_000, 1_000)]  # 90 (a number) is seconds, as in defaults
+    assert (web.interval, web.timeout, web.grace) == (90_000, 4_000, 4_000)
+    assert (db.timeout, db.grace) == (2_000, 0)  # grace: 0s is its own, not "unset"
+    assert (api.timeout, api.grace) == (3_000, 3_000)  # grace follows the endpoint's timeout, not the default's
+    assert canary.id == "canary"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # An invalid default is reported once, at its own key, not again at every endpoint that inherits it.
+        (
+            "defaults: {confirm: 0}\nendpoints:\n  - {id: a, tcp: 'h:1'}\n  - {id: b, tcp: 'h:2'}\n",
+            [(1, "defaults.confirm", "Input should be greater than or equal to 1")],
+        ),
+        # An invalid timeout is reported once: the grace that follows it is not reported too.
+        (
+            "endpoints:\n  - id: a\n    tcp: 'h:1'\n    timeout: soon\n",
+            [(4, "endpoints[0].timeout", "'soon' is not a duration")],
+        ),
+        # A timeout taken from defaults that is not shorter than the endpoint's interval is located at the default.
+        (
+            "defaults: {timeout: 30s}\nendpoints:\n  - id: a\n    tcp: 'h:1'\n    interval: 20s\n",
+            [(5, "endpoints[0].interval", "timeout (30s) must be shorter than interval (20s)")],
+        ),
+    ],
+)
+def test_defaults_errors_are_reported_once_where_they_are_written(
+    tmp_path: Path, text: str, expected: list[tuple[int, str, str]]
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    found = problems(path)
+    assert [(line, p, m[: len(msg)]) for (line, p, m), (_, _, msg) in zip(found, expected, strict=False)] == expected
+    assert len(found) == len(expected), found
+
+
+def test_an_explicit_null_takes_the_default_in_the_timeout_check_too(tmp_path: Path) -> None:
+    """``timeout: null`` takes ``defaults.timeout`` in the model; the timeout-shorter-than-interval check used the
+    built-in 10 s for it instead, and let a 2m timeout on a 1m interval through."""
+    path = write(
+        tmp_path,
+        """
+        defaults: {timeout: 2m, interval: 5m}
+        endpoints:
+          - id: a
+            tcp: 'h:1'
+            timeout: null
+            interval: 1m
+        """,
+    )
+    assert problems(path) == [
+        (
+            5,
+            "endpoints[0].timeout",
+            "timeout (2m) must be shorter than interval (1m)",
+        )
+    ]
+
+
+def test_a_cycle_with_from_and_to_is_explicit(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        endpoints: [{id: a, tcp: 'h:1'}]
+        slas:
+          - id: s
+            endpoints: [a]
+            target: 99.9%
+            cycle: {period: monthly, from: "2026-11-01T00:00:00Z", to: "2026-11-08T00:00:00Z"}
+        """,
+    )
+    cycle = load_config(path, env={}).config.slas[0].cycle
+    assert (cycle.period, cycle.from_, cycle.to) == ("explicit", "2026-11-01T00:00:00Z", "2026-11-08T00:00:00Z")
+    bad = write(
+        tmp_path,
+        "endpoints: [{id: a, tcp: 'h:1'}]\nslas:\n  - {id: s, endpoints: [a], target: 99%, "
+        "cycle: {period: weekly, from: '2026-11-01T00:00:00Z', to: '2026-11-08T00:00:00Z'}}\n",
+        "bad.yaml",
+    )
+    assert [(p, m[:22]) for _, p, m in problems(bad)] == [("slas[0].cycle.period", "Input should be 'month")]

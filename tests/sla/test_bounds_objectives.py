@@ -6,8 +6,8 @@ from fractions import Fraction
 
 import pytest
 
+from probe_agent.latency import LatencyHistogram, upper_edge
 from probe_agent.sla.bounds import downtime_bounds, observed_changes, resolution_warnings
-from probe_agent.sla.histogram import LatencyHistogram, upper_edge
 from probe_agent.sla.incidents import Incident
 from probe_agent.sla.objectives import LatencyObjective, ResultCounts, error_rate_result, latency_result
 

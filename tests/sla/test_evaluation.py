@@ -194,7 +194,7 @@ def test_slices_decide_met_and_coarse_probes_warn() -> None:
 
 
 def test_missing_endpoint_is_no_data_and_objectives_pass_through() -> None:
-    from probe_agent.sla.histogram import LatencyHistogram
+    from probe_agent.latency import LatencyHistogram
     from probe_agent.sla.objectives import LatencyObjective, ResultCounts
 
     spec = one_service(latency=LatencyObjective(95, 200), error_rate_below_percent=Fraction(1))

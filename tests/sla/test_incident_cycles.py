@@ -14,7 +14,7 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probe_agent.agent.state import FoldParams, fold
+from probe_agent.fold import FoldParams, fold
 from probe_agent.model import AgentRun, ErrorKind, Outcome, ProbeResult, State, StateInterval, dt_to_ms
 from probe_agent.sla.evaluation import ServiceSpec, SlaEvaluation, SlaSpec, evaluate
 from probe_agent.sla.periods import explicit_period

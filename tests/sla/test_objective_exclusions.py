@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from probe_agent.latency import LatencyHistogram
 from probe_agent.sla.exclusions import intersect_ranges, objective_exclusions, pieces_by_member
-from probe_agent.sla.histogram import LatencyHistogram
 
 SERVICES = [("front", ("web", "cache")), ("back", ("db", "cache"))]
 

@@ -9,7 +9,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from probe_agent.model import State, StateInterval
-from probe_agent.sla.timeline import ALL, ANY, VANTAGE, CombineRule, Span, clip, combine, normalize, quorum
+from probe_agent.sla.timeline import (
+    ALL,
+    ANY,
+    VANTAGE,
+    CombineRule,
+    Span,
+    clip,
+    combine,
+    combine_masked,
+    normalize,
+    quorum,
+)
 
 U, G, D, K, N = State.UP, State.DEGRADED, State.DOWN, State.UNKNOWN, State.NO_DATA
 
@@ -159,3 +170,37 @@ def test_combine_matches_the_pointwise_reference(members: list[list[Span]], rule
         at = tuple(next(s.state for s in m if s.start_ms <= t < s.end_ms) for m in clipped)
         got = next(s.state for s in combined if s.start_ms <= t < s.end_ms)
         assert got is reference(rule, at), (t, at)
+
+
+@st.composite
+def masks(draw: st.DrawFn) -> list[tuple[int, int]]:
+    """Sorted, disjoint masked ranges inside [0, 60)."""
+    cuts = sorted(set(draw(st.lists(st.integers(0, 60), max_size=6))))
+    return [(a, b) for a, b in itertools.pairwise(cuts) if draw(st.booleans())]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(timelines(), masks()), min_size=1, max_size=4), rules)
+def test_combine_masked_matches_the_pointwise_reference(
+    members: list[tuple[list[Span], list[tuple[int, int]]]], rule: CombineRule
+) -> None:
+    """The one sweep (``combine`` is it with no masks): at every instant, the members outside their masks vote
+    under the rule (a quorum larger than them shrinks to all of them); where all are masked, no_data, and that
+    instant is returned as masked."""
+    combined, masked = combine_masked([m for m, _ in members], [k for _, k in members], rule, 0, 60)
+    assert combined[0].start_ms == 0 and combined[-1].end_ms == 60
+    clipped = [(clip(m, 0, 60), k) for m, k in members]
+    for t in range(60):
+        voting = tuple(
+            next(s.state for s in m if s.start_ms <= t < s.end_ms)
+            for m, k in clipped
+            if not any(a <= t < b for a, b in k)
+        )
+        got = next(s.state for s in combined if s.start_ms <= t < s.end_ms)
+        in_masked = any(a <= t < b for a, b in masked)
+        if not voting:
+            assert got is N and in_masked, t
+            continue
+        assert not in_masked, t
+        effective = quorum(len(voting)) if rule.kind == "quorum" and (rule.k or 0) > len(voting) else rule
+        assert got is reference(effective, voting), (t, voting)

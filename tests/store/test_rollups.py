@@ -10,8 +10,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from probe_agent.latency import LatencyHistogram, bucket_of
 from probe_agent.model import Outcome, ProbeResult
-from probe_agent.sla.histogram import LatencyHistogram, bucket_of
 from probe_agent.store import open_db
 from probe_agent.store.maintenance import prune_results
 from probe_agent.store.queries import rollup_sums

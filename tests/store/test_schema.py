@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from probe_agent.sla.histogram import upper_edge
+from probe_agent.latency import upper_edge
 from probe_agent.store import DatabaseMissing, SchemaOutdated, SchemaTooNew, StoreError, open_db, transaction
 from probe_agent.store.schema import (
     KNOWN_MIGRATIONS,

@@ -25,17 +25,45 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
+from typing import Any, Protocol
 
 from probe_agent.model import AgentRun, Outcome, ProbeResult, State, StateInterval
 
 SNAPSHOT_VERSION = 1
 
-PHASES = ("new", "up", "degraded", "suspect", "down", "unknown")
+
+class Phase(StrEnum):
+    """The confirmation state of one (agent, endpoint). A ``StrEnum``, so a snapshot stores (and a log line or a
+    status document shows) the plain value, and a snapshot written before the enum existed still loads."""
+
+    NEW = "new"  # before any result
+    UP = "up"
+    DEGRADED = "degraded"
+    SUSPECT = "suspect"  # down results seen, fewer than ``confirm`` of them
+    DOWN = "down"  # a confirmed outage
+    UNKNOWN = "unknown"
+
+
+_PHASE_VALUES = tuple(phase.value for phase in Phase)  # a tuple: an unhashable phase is "unknown" too
 
 # A span's identity: (state, cause, outage_start_ms). Adjacent spans with equal keys coalesce.
 _Key = tuple[State, str | None, int | None]
 _PLAIN_NO_DATA: _Key = (State.NO_DATA, None, None)
+
+
+class FoldSettings(Protocol):
+    """What the fold needs of a configured endpoint (``config.schema.Endpoint``, or ``Defaults`` for an endpoint
+    no longer configured): durations in milliseconds. A protocol, so this module does not import ``config/``."""
+
+    @property
+    def interval(self) -> int: ...
+
+    @property
+    def grace(self) -> int: ...
+
+    @property
+    def confirm(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +74,12 @@ class FoldParams:
     interval_ms: int
     grace_ms: int
     confirm: int
+
+    @classmethod
+    def of(cls, settings: FoldSettings) -> FoldParams:
+        """The parameters of an endpoint as configured (its ``interval``, ``grace`` and ``confirm``, defaults
+        applied), or of the config's ``defaults`` for an endpoint no longer configured (``grace``: the timeout)."""
+        return cls(interval_ms=settings.interval, grace_ms=settings.grace, confirm=settings.confirm)
 
     def __post_init__(self) -> None:
         if self.interval_ms <= 0:
@@ -75,7 +109,7 @@ class TimelineFold:
         self.agent = agent
         self.endpoint = endpoint
         self.params = params
-        self._phase = "new"
+        self._phase = Phase.NEW
         self._count = 0  # down results in the current suspect run
         self._suspect_start: int | None = None
         self._suspect_cause: str | None = None
@@ -95,9 +129,9 @@ class TimelineFold:
     # -- views ---------------------------------------------------------------------------------------------
 
     @property
-    def phase(self) -> str:
-        """The confirmation state: "new" before any result, then "up" | "degraded" | "suspect" | "down" |
-        "unknown". An unknown result during an outage keeps "down"; a run end keeps the phase."""
+    def phase(self) -> Phase:
+        """The confirmation state: ``NEW`` before any result, then ``UP`` | ``DEGRADED`` | ``SUSPECT`` | ``DOWN`` |
+        ``UNKNOWN``. An unknown result during an outage keeps ``DOWN``; a run end keeps the phase."""
         return self._phase
 
     @property
@@ -196,7 +230,7 @@ class TimelineFold:
             "v": SNAPSHOT_VERSION,
             "agent": self.agent,
             "endpoint": self.endpoint,
-            "phase": self._phase,
+            "phase": self._phase.value,
             "count": self._count,
             "suspect_start": self._suspect_start,
             "suspect_cause": self._suspect_cause,
@@ -224,9 +258,10 @@ class TimelineFold:
                 f"fold snapshot of {data.get('agent')}/{data.get('endpoint')} given to {self.agent}/{self.endpoint}"
             )
         try:
-            if data["phase"] not in PHASES:
-                raise ValueError(f"unknown phase {data['phase']!r}")
-            self._phase = data["phase"]
+            phase = data["phase"]
+            if phase not in _PHASE_VALUES:
+                raise ValueError(f"unknown phase {phase!r}")
+            self._phase = Phase(phase)
             self._count = _int(data["count"])
             self._suspect_start = _opt_int(data["suspect_start"])
             self._suspect_cause = _opt_str(data["suspect_cause"])
@@ -254,17 +289,17 @@ class TimelineFold:
         kind = None if result.error_kind is None else result.error_kind.value
         closed: list[StateInterval] = []
         if outcome in (Outcome.UP, Outcome.DEGRADED):
-            if self._phase == "suspect":
+            if self._phase is Phase.SUSPECT:
                 closed += self._resolve(confirmed=False)
             self._outage_start = self._outage_cause = None  # an outage ends at this ts
             state = State.UP if outcome is Outcome.UP else State.DEGRADED
             self._set_last((state, None, None))
-            self._phase = state.value
+            self._phase = Phase.UP if outcome is Outcome.UP else Phase.DEGRADED
         elif outcome is Outcome.DOWN:
-            if self._phase == "down":
+            if self._phase is Phase.DOWN:
                 self._set_last((State.DOWN, self._outage_cause, self._outage_start))
                 return closed
-            if self._phase != "suspect":
+            if self._phase is not Phase.SUSPECT:
                 self._suspect_start, self._suspect_cause, self._count = result.ts_ms, kind, 0
             self._count += 1
             if self._count >= self.params.confirm:
@@ -272,17 +307,17 @@ class TimelineFold:
                 in_outage = (State.DOWN, self._outage_cause, self._outage_start)
                 closed += self._resolve(confirmed=True)
                 self._set_last(in_outage)
-                self._phase = "down"
+                self._phase = Phase.DOWN
             else:
                 self._set_last((State.DOWN, None, None), pending=True)
-                self._phase = "suspect"
-        elif self._phase == "down":  # unknown inside an outage: not down time, but still the same incident
+                self._phase = Phase.SUSPECT
+        elif self._phase is Phase.DOWN:  # unknown inside an outage: not down time, but still the same incident
             self._set_last((State.UNKNOWN, self._outage_cause, self._outage_start))
         else:  # unknown: the agent could not tell, so an unconfirmed suspect run cannot be confirmed by it
-            if self._phase == "suspect":
+            if self._phase is Phase.SUSPECT:
                 closed += self._resolve(confirmed=False)
             self._set_last((State.UNKNOWN, kind, None))
-            self._phase = "unknown"
+            self._phase = Phase.UNKNOWN
         return closed
 
     def _set_last(self, key: _Key, *, pending: bool = False) -> None:
@@ -291,9 +326,9 @@ class TimelineFold:
 
     def _gap_template(self) -> tuple[_Key, bool]:
         """What time no result speaks for becomes in this phase: (key, part of the pending suspect run)."""
-        if self._phase == "down":
+        if self._phase is Phase.DOWN:
             return (State.NO_DATA, self._outage_cause, self._outage_start), False
-        return _PLAIN_NO_DATA, self._phase == "suspect"
+        return _PLAIN_NO_DATA, self._phase is Phase.SUSPECT
 
     def _blip_key(self, state: State) -> _Key:
         """A pending span's key if its suspect run clears: down spans count as up, gaps stay no_data."""
@@ -403,6 +438,16 @@ def snapshot_latest_ms(snapshot: dict[str, Any]) -> int | None:
     last = snapshot.get("last")
     times = [snapshot.get("frontier"), last.get("ts") if isinstance(last, dict) else None]
     return max((t for t in times if isinstance(t, int) and not isinstance(t, bool)), default=None)
+
+
+def snapshot_spans(agent: str, endpoint: str, snapshot: dict[str, Any]) -> list[StateInterval]:
+    """The spans a stored fold snapshot holds that are not emitted yet (``TimelineFold.pending()`` of it resumed),
+    for a reader that has no config at hand: the parameters only shape results fed later, never these spans.
+    Raises ValueError for a snapshot that cannot be resumed."""
+    return TimelineFold(agent, endpoint, _READ_ONLY, snapshot).pending()
+
+
+_READ_ONLY = FoldParams(interval_ms=1, grace_ms=0, confirm=1)  # never fed: see snapshot_spans
 
 
 def _key_json(key: _Key) -> list[Any]:

@@ -17,7 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probe_agent.agent.state import FoldParams, TimelineFold, fold
+from probe_agent.config.document import Config
+from probe_agent.fold import FoldParams, Phase, TimelineFold, fold, snapshot_spans
 from probe_agent.model import AgentRun, ErrorKind, Outcome, ProbeResult, State, StateInterval
 
 AGENT, ENDPOINT = "ams-1", "web"
@@ -251,19 +252,19 @@ def test_transition_table(name: str, seq: list[tuple[float, str]], confirm: int,
     [
         (
             [(0, "u"), (10, "d"), (15, "d"), (20, "d"), (25, "?"), (30, "u")],
-            ["up", "suspect", "suspect", "down", "down", "up"],
+            [Phase.UP, Phase.SUSPECT, Phase.SUSPECT, Phase.DOWN, Phase.DOWN, Phase.UP],
         ),
-        ([(0, "g"), (10, "?"), (20, "d"), (25, "?")], ["degraded", "unknown", "suspect", "unknown"]),
+        ([(0, "g"), (10, "?"), (20, "d"), (25, "?")], [Phase.DEGRADED, Phase.UNKNOWN, Phase.SUSPECT, Phase.UNKNOWN]),
     ],
 )
-def test_phase_follows_the_confirmation_state(seq: list[tuple[float, str]], phases: list[str]) -> None:
+def test_phase_follows_the_confirmation_state(seq: list[tuple[float, str]], phases: list[Phase]) -> None:
     timeline = TimelineFold(AGENT, ENDPOINT, P3)
-    assert timeline.phase == "new"
+    assert timeline.phase is Phase.NEW
     seen = []
     for item in results(seq):
         timeline.feed(item)
         seen.append(timeline.phase)
-    assert seen == phases
+    assert seen == phases and all(type(phase) is Phase for phase in seen)
 
 
 def test_suspect_count_and_outage_start_are_visible_to_the_worker() -> None:
@@ -418,7 +419,7 @@ def test_pending_shows_a_suspect_run_as_if_it_cleared_now() -> None:
     assert timeline.open_interval is None and timeline.pending() == []
     for t, code in [(0, "u"), (10, "?"), (20, "u"), (30, "d"), (35, "d")]:
         timeline.feed(result(ms(t), code))
-    assert timeline.phase == "suspect"
+    assert timeline.phase is Phase.SUSPECT
     assert rows(timeline.pending()) == [(20, 47, "up", None, None)]
     open_interval = timeline.open_interval
     assert open_interval is not None and rows([open_interval]) == [(20, 47, "up", None, None)]
@@ -432,10 +433,10 @@ def test_snapshot_resumes_mid_suspect_run() -> None:
     expected = [i for item in items for i in whole.feed(item)] + whole.pending()
     first = TimelineFold(AGENT, ENDPOINT, P3)
     got = [i for item in items[:3] for i in first.feed(item)]
-    assert first.phase == "suspect" and first.suspect_count == 2
+    assert first.phase is Phase.SUSPECT and first.suspect_count == 2
     resumed = TimelineFold(AGENT, ENDPOINT, P3, json.loads(json.dumps(first.snapshot())))
     assert resumed.snapshot() == first.snapshot()
-    assert resumed.phase == "suspect" and resumed.suspect_count == 2
+    assert resumed.phase is Phase.SUSPECT and resumed.suspect_count == 2
     got += [i for item in items[3:] for i in resumed.feed(item)] + resumed.pending()
     assert got == expected
     assert rows(expected) == [
@@ -444,6 +445,49 @@ def test_snapshot_resumes_mid_suspect_run() -> None:
         (25, 30, "unknown", REFUSED, 10),
         (30, 42, "up", None, None),
     ]
+
+
+# Snapshots as the fold stored them before the phase was an enum (plain strings; P3, results u@0 d@10 d@15, then
+# also d@20 ?@25): they load, and the fold writes them back byte for byte.
+OLD_SNAPSHOTS = [
+    '{"v": 1, "agent": "ams-1", "endpoint": "web", "phase": "suspect", "count": 2, "suspect_start": 1780000010000, '
+    '"suspect_cause": "connect_refused", "outage_start": null, "outage_cause": null, "cur": [1780000000000, '
+    '1780000010000, "up", null, null], "pending": [[1780000010000, 1780000015000, "down"]], "last": {"ts": '
+    '1780000015000, "bound": 1780000027000, "open": true, "key": ["down", null, null], "pending": true}, '
+    '"frontier": 1780000015000}',
+    '{"v": 1, "agent": "ams-1", "endpoint": "web", "phase": "down", "count": 0, "suspect_start": null, '
+    '"suspect_cause": null, "outage_start": 1780000010000, "outage_cause": "connect_refused", "cur": [1780000010000, '
+    '1780000025000, "down", "connect_refused", 1780000010000], "pending": [], "last": {"ts": 1780000025000, "bound": '
+    '1780000037000, "open": true, "key": ["unknown", "connect_refused", 1780000010000], "pending": false}, '
+    '"frontier": 1780000025000}',
+]
+
+
+@pytest.mark.parametrize(("stored", "phase"), list(zip(OLD_SNAPSHOTS, [Phase.SUSPECT, Phase.DOWN], strict=True)))
+def test_a_snapshot_stored_with_plain_string_phases_still_loads(stored: str, phase: Phase) -> None:
+    resumed = TimelineFold(AGENT, ENDPOINT, P3, json.loads(stored))
+    assert resumed.phase is phase
+    assert json.dumps(resumed.snapshot()) == stored
+    assert type(resumed.snapshot()["phase"]) is str  # the stored value stays a plain string
+    live = TimelineFold(AGENT, ENDPOINT, P3)
+    for item in results([(0, "u"), (10, "d"), (15, "d"), (20, "d"), (25, "?")][: 3 if phase is Phase.SUSPECT else 5]):
+        live.feed(item)
+    assert json.dumps(live.snapshot()) == stored
+    assert snapshot_spans(AGENT, ENDPOINT, json.loads(stored)) == live.pending()
+
+
+def test_fold_params_of_an_endpoint_or_the_defaults() -> None:
+    """``FoldParams.of`` takes interval, grace and confirm from anything that has them: a configured endpoint, or
+    the config's defaults, whose grace is the default timeout."""
+    config = Config.model_validate(
+        {
+            "defaults": {"interval": "30s", "timeout": "4s", "confirm": 2},
+            "endpoints": [{"id": "a", "tcp": "h:1"}, {"id": "b", "tcp": "h:2", "grace": "1s", "confirm": 5}],
+        }
+    )
+    assert FoldParams.of(config.endpoint("a")) == FoldParams(interval_ms=30_000, grace_ms=4_000, confirm=2)
+    assert FoldParams.of(config.endpoint("b")) == FoldParams(interval_ms=30_000, grace_ms=1_000, confirm=5)
+    assert FoldParams.of(config.defaults) == FoldParams(interval_ms=30_000, grace_ms=4_000, confirm=2)
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probe_agent.sla.histogram import MIN_INDEX, LatencyHistogram, bucket_of, nearest_rank, upper_edge
+from probe_agent.latency import MIN_INDEX, LatencyHistogram, bucket_of, nearest_rank, upper_edge
 from probe_agent.sla.objectives import LatencyObjective, latency_result
 
 

@@ -451,10 +451,10 @@ class Daemon:
                         # A down run at the cycle's end is not decided yet: this hourly job tries again later.
                         log.info("%s", exc)
                         continue
-                    credit = doc.get("credit") or {}
+                    credit = doc["credit"]
                     closed.append(
                         f"{sla.id} {period.label}: availability {doc['availability_percent']}%, "
-                        f"credit {credit.get('amount', '-')} {credit.get('currency', '')}"
+                        f"credit {credit['amount'] if credit else '-'} {credit['currency'] if credit else ''}"
                     )
             finally:
                 conn.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -18,11 +17,12 @@ from probe_agent.render.report import report_markdown, report_table, reports_csv
 from probe_agent.reports import scope
 from probe_agent.reports.build import build_report
 from probe_agent.reports.closing import apply_closed
+from probe_agent.reports.json_types import ReportDoc
 
 
 def build_docs(
     config_path: Path | None, sla_id: str | None, cycle: str | None, from_: str | None, to: str | None
-) -> list[dict[str, Any]]:
+) -> list[ReportDoc]:
     """One report document per selected SLA for the period asked for (a closed cycle's stored figures applied)."""
     if cycle and (from_ or to):
         raise UsageProblem("give --cycle or --from/--to, not both")
@@ -38,13 +38,13 @@ def build_docs(
                 period = scope.sla_period(config, sla, now, cycle=cycle, from_=from_, to=to)
             except ValueError as exc:
                 raise UsageProblem(str(exc)) from None
-            docs.append(apply_closed(conn, build_report(conn, config, sla, period, now).doc))
+            docs.append(apply_closed(conn, build_report(conn, config, sla, period, now)))
     finally:
         conn.close()
     return docs
 
 
-def dump(docs: list[dict[str, Any]]) -> str:
+def dump(docs: list[ReportDoc]) -> str:
     return json.dumps(docs[0] if len(docs) == 1 else docs, indent=2, ensure_ascii=False)
 
 

@@ -7,17 +7,17 @@ from typing import Any
 from probe_agent.render.csvout import to_csv
 from probe_agent.render.markdown import md_table
 from probe_agent.render.table import format_table
+from probe_agent.reports.json_types import ReportDoc
 from probe_agent.units import pct
 
 _HEADERS = ["SLA", "CYCLE", "AVAILABILITY", "TARGET", "CREDIT %", "AMOUNT", "RULE", "CLAIM BY"]
 
 
-def credit_rows(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def credit_rows(docs: list[ReportDoc]) -> list[dict[str, Any]]:
     """The part of each report document that ``credits`` shows (its JSON output, one object per SLA); ``credit``
     is None when the SLA has no credit terms."""
     rows = []
     for d in docs:
-        c = d.get("credit") or {}
         rows.append(
             {
                 "sla": d["sla"],
@@ -27,7 +27,7 @@ def credit_rows(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "availability_exact": d["availability_exact"],
                 "target_percent": d["target_percent"],
                 "met": d["met"],
-                "credit": c or None,
+                "credit": d.get("credit") or None,
                 "claim_deadline": d["claim_deadline"],
                 "closed": d.get("closed"),
             }

@@ -5,6 +5,9 @@ and printed on A4. It shows the parties, the period, target and measured availab
 coverage), an uptime bar per local day of the cycle, the incidents (times in the SLA's time zone, error kinds), the
 exclusions and maintenance applied, the credit computation step by step and how to recompute it all.
 
+The headline cards and the measurement facts follow the one summary order of every format (``render/report.py``,
+``summary_rows``): the cards are the rows named in ``SUMMARY_CARDS``, with their labels and values.
+
 Every value from the document is HTML-escaped (names and reasons are user input). Money is shown as the strings
 the document holds. A cycle not yet complete is marked provisional; warnings are shown at the top.
 """
@@ -12,9 +15,9 @@ the document holds. A cycle not yet complete is marked provisional; warnings are
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
-from typing import Any
+from typing import Literal
 
+from probe_agent.render.html_cards import summary_cards
 from probe_agent.render.html_parts import (
     STYLE,
     Html,
@@ -26,12 +29,13 @@ from probe_agent.render.html_parts import (
     table,
     when,
 )
-from probe_agent.render.report import met_text
+from probe_agent.render.report import met_text, named_scopes
 from probe_agent.render.uptime_bar import axis_html, day_bar_svg, days_from_incidents, layout_days, legend_html, zone
+from probe_agent.reports.json_types import ObjectivesJson, ReportDoc
 from probe_agent.units import dur, pct
 
 
-def claim_report_html(doc: dict[str, Any]) -> str:
+def claim_report_html(doc: ReportDoc) -> str:
     """The whole HTML document for one SLA report document."""
     cycle = doc["cycle"]
     title = f"SLA report {doc['sla']}: {cycle.get('label', '')}"
@@ -39,7 +43,7 @@ def claim_report_html(doc: dict[str, Any]) -> str:
         [
             _header(doc),
             _notices(doc),
-            _cards(doc),
+            summary_cards(doc),
             _measurement(doc),
             _days(doc),
             _incidents(doc),
@@ -70,7 +74,7 @@ def _met_badge(met: bool | None) -> Html:
     )
 
 
-def _header(doc: dict[str, Any]) -> Html:
+def _header(doc: ReportDoc) -> Html:
     c = doc["cycle"]
     parties = []
     for label, key in (("Customer", "customer"), ("Provider", "provider")):
@@ -92,7 +96,7 @@ def _header(doc: dict[str, Any]) -> Html:
     )
 
 
-def _notices(doc: dict[str, Any]) -> Html:
+def _notices(doc: ReportDoc) -> Html:
     out = []
     c = doc["cycle"]
     if not c.get("complete", True):
@@ -108,57 +112,7 @@ def _notices(doc: dict[str, Any]) -> Html:
     return Html("".join(out))
 
 
-def _card(label: str, value: str, sub: object, tone: str) -> str:
-    return (
-        f'<div class="card {tone}"><div class="label">{esc(label)}</div>'
-        f'<div class="value">{esc(value)}</div><div class="sub">{esc(sub)}</div></div>'
-    )
-
-
-def _cards(doc: dict[str, Any]) -> Html:
-    met = doc.get("met")
-    tone = "neutral" if met is None else ("good" if met else "bad")
-    bounds = doc.get("bounds")
-    avail_sub = (
-        f"measurement bounds {pct(bounds['min_availability_percent'])} to {pct(bounds['max_availability_percent'])}"
-        if bounds
-        else ("nothing was counted (no data)" if doc.get("availability_percent") is None else "")
-    )
-    budget = doc.get("budget")
-    target_sub = met_text(met)
-    if budget:
-        target_sub += f"; error budget used {dur(budget['used_s'])} of {dur(budget['allowed_s'])}"
-    coverage = doc.get("coverage_percent")
-    cards = [
-        _card("Measured availability", pct(doc.get("availability_percent")), avail_sub, tone),
-        _card("Target", pct(doc.get("target_percent"), 3), target_sub, tone),
-        _card(
-            "Coverage",
-            pct(coverage, 2),
-            "of the cycle (less exclusions) had definite data" if coverage is not None else "no data",
-            "neutral",
-        ),
-    ]
-    credit = doc.get("credit")
-    if credit is None:
-        cards.append(
-            _card("Service credit", "–", doc.get("no_credit_reason") or "the SLA has no credit terms", "neutral")
-        )
-    else:
-        sub = f"{credit['percent']}% of {credit['charged_fee']} {credit['currency']}"
-        if credit.get("provisional"):
-            sub += " (provisional)"
-        try:
-            has_credit = Decimal(str(credit["amount"])) > 0
-        except ArithmeticError:  # InvalidOperation: shown as given, neutral tone
-            has_credit = False
-        cards.append(
-            _card("Service credit", f"{credit['amount']} {credit['currency']}", sub, "bad" if has_credit else "good")
-        )
-    return Html(f'<div class="cards">{"".join(cards)}</div>')
-
-
-def _measurement(doc: dict[str, Any]) -> Html:
+def _measurement(doc: ReportDoc) -> Html:
     c = doc["cycle"]
     rows: list[tuple[str, object]] = [
         ("Availability (exact fraction)", doc.get("availability_exact") or "none: nothing counted"),
@@ -204,6 +158,14 @@ def _measurement(doc: dict[str, Any]) -> Html:
             ),
             ("Counted up / counted down", f"{dur(s['counted_up'])} / {dur(s['counted_down'])}"),
         ]
+    b = doc.get("budget")
+    if b:
+        text = f"allowed {dur(b['allowed_s'])}, used {dur(b['used_s'])}, left {dur(b['remaining_s'])}"
+        if b.get("exhausted"):
+            text += " (exhausted)"
+        if not c.get("complete", True) and b.get("projected_availability_percent") is not None:
+            text += f"; projected {pct(b['projected_availability_percent'])} at cycle end"
+        rows.append(("Error budget", text))
     bounds = doc.get("bounds")
     if bounds:
         rows.append(
@@ -213,14 +175,6 @@ def _measurement(doc: dict[str, Any]) -> Html:
                 f"(probe interval {dur(bounds['probe_interval_s'])}, {bounds['state_changes']} state changes)",
             )
         )
-    b = doc.get("budget")
-    if b:
-        text = f"allowed {dur(b['allowed_s'])}, used {dur(b['used_s'])}, left {dur(b['remaining_s'])}"
-        if b.get("exhausted"):
-            text += " (exhausted)"
-        if not c.get("complete", True) and b.get("projected_availability_percent") is not None:
-            text += f"; projected {pct(b['projected_availability_percent'])} at cycle end"
-        rows.append(("Error budget", text))
     stats = doc.get("incident_stats")
     if stats:
         rows.append(
@@ -230,21 +184,24 @@ def _measurement(doc: dict[str, Any]) -> Html:
                 f"between failures {dur(stats['mtbf_s'])}, longest {dur(stats['longest_s'])})",
             )
         )
-    for name, o in (doc.get("objectives") or {}).items():
-        if name == "latency":
-            value = "no samples" if o["value_ms"] is None else f"{o['value_ms']:.3f} ms"
+    objectives: ObjectivesJson = doc.get("objectives") or {}
+    for name in objectives:  # in the document's order (a stored document's keys are sorted)
+        lat, er = objectives.get("latency"), objectives.get("error_rate")
+        if name == "latency" and lat is not None:
+            value = "no samples" if lat["value_ms"] is None else f"{lat['value_ms']:.3f} ms"
             rows.append(
                 (
-                    f"Latency p{o['percentile']:g}",
-                    f"{value} over {o['samples']} results; objective below {o['below_ms']:g} ms: {met_text(o['met'])}",
+                    f"Latency p{lat['percentile']:g}",
+                    f"{value} over {lat['samples']} results; objective below {lat['below_ms']:g} ms: "
+                    f"{met_text(lat['met'])}",
                 )
             )
-        elif name == "error_rate":
+        elif name == "error_rate" and er is not None:
             rows.append(
                 (
                     "Error rate",
-                    f"{pct(o['rate_percent'], 3)} ({o['down']} down of {o['definite']} definite results); "
-                    f"objective below {o['below_percent']:g}%: {met_text(o['met'])}",
+                    f"{pct(er['rate_percent'], 3)} ({er['down']} down of {er['definite']} definite results); "
+                    f"objective below {er['below_percent']:g}%: {met_text(er['met'])}",
                 )
             )
     return section("Measurement", facts(rows))
@@ -257,7 +214,7 @@ def _weekday(label: str) -> str:
         return ""
 
 
-def _days(doc: dict[str, Any]) -> Html:
+def _days(doc: ReportDoc) -> Html:
     days = doc.get("days")
     note = ""
     if days is None and doc.get("seconds") is not None:
@@ -297,7 +254,7 @@ def _days(doc: dict[str, Any]) -> Html:
     )
 
 
-def _incident_rows(doc: dict[str, Any]) -> list[list[object]]:
+def _incident_rows(doc: ReportDoc) -> list[list[object]]:
     too_long = {i["start"] for i in doc.get("incidents_too_long") or []}
     rows: list[list[object]] = []
     for n, i in enumerate(doc.get("incidents") or [], start=1):
@@ -312,7 +269,7 @@ def _incident_rows(doc: dict[str, Any]) -> list[list[object]]:
     return rows
 
 
-def _incidents(doc: dict[str, Any]) -> Html:
+def _incidents(doc: ReportDoc) -> Html:
     rows = _incident_rows(doc)
     if not rows:
         return section("Incidents", Html('<p class="muted">No incidents in this cycle.</p>'))
@@ -325,18 +282,22 @@ def _incidents(doc: dict[str, Any]) -> Html:
     return section("Incidents", Html(intro + table(headers, rows, numeric=(0, 3, 4))), cls="long")
 
 
-def _scopes(doc: dict[str, Any]) -> Html:
+def _scopes(doc: ReportDoc) -> Html:
     parts = []
-    for key, title in (("services", "Service"), ("endpoints", "Endpoint")):
-        items = doc.get(key) or []
+    keys: tuple[tuple[Literal["services", "endpoints"], str], ...] = (
+        ("services", "Service"),
+        ("endpoints", "Endpoint"),
+    )
+    for key, title in keys:
+        items = named_scopes(doc, key)
         if items:
             rows = [
                 [
-                    s[key[:-1]], pct(s.get("availability_percent")), met_text(s.get("met")),
-                    dur((s.get("seconds") or {}).get("down")), pct(s.get("coverage_percent"), 2),
+                    name, pct(s.get("availability_percent")), met_text(s.get("met")),
+                    dur(seconds["down"] if (seconds := s.get("seconds")) else None), pct(s.get("coverage_percent"), 2),
                     len(s.get("incidents") or []),
                 ]
-                for s in items
+                for name, s in items
             ]  # fmt: skip
             headers = [title, "Availability", "Met", "Down", "Coverage", "Incidents"]
             parts.append(table(headers, rows, numeric=(1, 3, 4, 5), cls="scope"))
@@ -345,7 +306,7 @@ def _scopes(doc: dict[str, Any]) -> Html:
     return section("Services and endpoints", join(parts))
 
 
-def _exclusions(doc: dict[str, Any]) -> Html:
+def _exclusions(doc: ReportDoc) -> Html:
     parts = []
     excl = doc.get("exclusions") or []
     if excl:
@@ -366,7 +327,7 @@ def _exclusions(doc: dict[str, Any]) -> Html:
     return section("Exclusions applied", join(parts))
 
 
-def _credit(doc: dict[str, Any]) -> Html:
+def _credit(doc: ReportDoc) -> Html:
     credit = doc.get("credit")
     deadline = doc.get("claim_deadline")
     deadline_html = f"<p>Claim deadline: <strong>{esc(when(deadline))}</strong></p>" if deadline else ""
@@ -399,7 +360,7 @@ def _credit(doc: dict[str, Any]) -> Html:
     return section("Credit computation", Html(f'{head}<ol class="steps">{steps}</ol>{comp_table}{deadline_html}'))
 
 
-def _verify(doc: dict[str, Any]) -> Html:
+def _verify(doc: ReportDoc) -> Html:
     v = doc.get("verify") or {}
     body = (
         "<p>Recompute every figure in this report from the stored results with:</p>"

@@ -7,12 +7,13 @@ from typing import Any
 from probe_agent.render.csvout import to_csv
 from probe_agent.render.markdown import md_table
 from probe_agent.render.table import format_table
+from probe_agent.reports.json_types import IncidentListDoc
 from probe_agent.units import dur
 
 _HEADERS = ["START", "END", "DURATION", "DOWN", "CAUSE", "ENDPOINTS"]
 
 
-def _cells(doc: dict[str, Any]) -> list[tuple[Any, ...]]:
+def _cells(doc: IncidentListDoc) -> list[tuple[Any, ...]]:
     return [
         (
             i["start"],
@@ -26,18 +27,18 @@ def _cells(doc: dict[str, Any]) -> list[tuple[Any, ...]]:
     ]
 
 
-def incidents_csv(doc: dict[str, Any]) -> str:
+def incidents_csv(doc: IncidentListDoc) -> str:
     """Machine-readable: durations in seconds, an ongoing incident's end empty, endpoints space-separated."""
     return to_csv(["start", "end", "duration_s", "down_s", "cause", "endpoints"],
                   [(i["start"], i["end"], i["duration_s"], i["down_s"], i["cause"], " ".join(i["endpoints"]))
                    for i in doc["incidents"]])  # fmt: skip
 
 
-def incidents_markdown(doc: dict[str, Any]) -> str:
+def incidents_markdown(doc: IncidentListDoc) -> str:
     return md_table(_HEADERS, _cells(doc)) + "\n"
 
 
-def incidents_table(doc: dict[str, Any]) -> str:
+def incidents_table(doc: IncidentListDoc) -> str:
     """The table, then the count, MTTR, MTBF and longest incident, then the warnings if any."""
     s = doc["stats"]
     tail = (

@@ -6,11 +6,12 @@ All renderers read the same JSON document, so every format shows the same figure
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Literal
 
 from probe_agent.render.csvout import to_csv
 from probe_agent.render.markdown import md_table, md_text
 from probe_agent.render.table import format_table
+from probe_agent.reports.json_types import ObjectivesJson, ReportDoc, ScopeJson, SecondsJson
 from probe_agent.units import dur, pct
 
 
@@ -18,7 +19,11 @@ def met_text(met: bool | None) -> str:
     return "n/a (nothing counted)" if met is None else ("met" if met else "MISSED")
 
 
-def summary_rows(doc: dict[str, Any]) -> list[tuple[str, str]]:
+# The headline figures the HTML claim report shows as cards: labels of ``summary_rows``, in its order.
+SUMMARY_CARDS = ("Target", "Availability", "Coverage", "Credit")
+
+
+def summary_rows(doc: ReportDoc) -> list[tuple[str, str]]:
     """(label, value) pairs: the headline figures, in one order for every format."""
     c = doc["cycle"]
     rows = [
@@ -61,7 +66,7 @@ def summary_rows(doc: dict[str, Any]) -> list[tuple[str, str]]:
                 f"(probe interval {dur(bounds['probe_interval_s'])})",
             )
         )
-    stats = doc.get("incident_stats") or {}
+    stats = doc.get("incident_stats")
     if stats:
         rows.append(
             (
@@ -70,40 +75,45 @@ def summary_rows(doc: dict[str, Any]) -> list[tuple[str, str]]:
                 f"longest {dur(stats['longest_s'])})",
             )
         )
-    for name, o in (doc.get("objectives") or {}).items():
-        if name == "latency":
-            value = "-" if o["value_ms"] is None else f"{o['value_ms']:.3f} ms"
-            objective = f"objective below {o['below_ms']:.0f} ms: {met_text(o['met'])}"
-            rows.append((f"Latency p{o['percentile']:g}", f"{value} ({objective})"))
-        else:
+    objectives: ObjectivesJson = doc.get("objectives") or {}
+    for name in objectives:  # in the document's order (a stored document's keys are sorted)
+        lat, er = objectives.get("latency"), objectives.get("error_rate")
+        if name == "latency" and lat is not None:
+            value = "-" if lat["value_ms"] is None else f"{lat['value_ms']:.3f} ms"
+            objective = f"objective below {lat['below_ms']:.0f} ms: {met_text(lat['met'])}"
+            rows.append((f"Latency p{lat['percentile']:g}", f"{value} ({objective})"))
+        elif er is not None:
             rows.append(
                 (
                     "Error rate",
-                    f"{pct(o['rate_percent'], 3)} (objective below {o['below_percent']}%: {met_text(o['met'])})",
+                    f"{pct(er['rate_percent'], 3)} (objective below {er['below_percent']}%: {met_text(er['met'])})",
                 )
             )
     credit = doc.get("credit")
+    no_credit = doc.get("no_credit_reason")
     if credit:
         rows.append(("Credit", f"{credit['percent']}% = {credit['amount']} {credit['currency']} ({credit['rule']})"))
-    elif doc.get("no_credit_reason"):
-        rows.append(("Credit", doc["no_credit_reason"]))
-    if doc.get("claim_deadline"):
-        rows.append(("Claim deadline", doc["claim_deadline"]))
+    elif no_credit:
+        rows.append(("Credit", no_credit))
+    deadline = doc.get("claim_deadline")
+    if deadline:
+        rows.append(("Claim deadline", deadline))
     return rows
 
 
-def _counting(doc: dict[str, Any]) -> str:
+def _counting(doc: ReportDoc) -> str:
     c = doc["counting"]
     if c["method"] != "slices":
         return "time (exact, from state intervals)"
-    sl = doc.get("slices") or {}
+    sl = doc.get("slices")
+    down, up, excluded = (sl["down"], sl["up"], sl["excluded"]) if sl else (0, 0, 0)
     return (
-        f"{dur(c['unit_s'])} slices, partial {c['partial']}, min run {c['min_run']}: "
-        f"{sl.get('down', 0)} down / {sl.get('up', 0)} up / {sl.get('excluded', 0)} excluded"
+        f"{dur(c.get('unit_s'))} slices, partial {c.get('partial')}, min run {c.get('min_run')}: "
+        f"{down} down / {up} up / {excluded} excluded"
     )
 
 
-def incident_rows(doc: dict[str, Any]) -> list[Sequence[object]]:
+def incident_rows(doc: ReportDoc) -> list[Sequence[object]]:
     return [
         (
             i["start"],
@@ -120,21 +130,28 @@ def incident_rows(doc: dict[str, Any]) -> list[Sequence[object]]:
 INCIDENT_HEADERS = ("START", "END", "DURATION", "DOWN", "CAUSE", "ENDPOINTS")
 
 
-def scope_rows(doc: dict[str, Any], key: str) -> list[Sequence[object]]:
+def named_scopes(doc: ReportDoc, key: Literal["services", "endpoints"]) -> list[tuple[str, ScopeJson]]:
+    """The document's services or endpoints, each with its name."""
+    if key == "services":
+        return [(s["service"], s) for s in doc.get("services", [])]
+    return [(e["endpoint"], e) for e in doc.get("endpoints", [])]
+
+
+def scope_rows(doc: ReportDoc, key: Literal["services", "endpoints"]) -> list[Sequence[object]]:
     return [
         (
-            s[key[:-1]],
+            name,
             pct(s["availability_percent"]),
             met_text(s["met"]),
             dur(s["seconds"]["down"]),
             pct(s["coverage_percent"], 2),
             len(s["incidents"]),
         )
-        for s in doc.get(key, [])
+        for name, s in named_scopes(doc, key)
     ]
 
 
-def report_table(doc: dict[str, Any]) -> str:
+def report_table(doc: ReportDoc) -> str:
     width = max(len(k) for k, _ in summary_rows(doc))
     parts = ["\n".join(f"{k.ljust(width)}  {v}" for k, v in summary_rows(doc))]
     if doc.get("services"):
@@ -149,7 +166,7 @@ def report_table(doc: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
-def _lists_text(doc: dict[str, Any]) -> list[str]:
+def _lists_text(doc: ReportDoc) -> list[str]:
     out = []
     if doc.get("exclusions"):
         out.append(
@@ -177,7 +194,7 @@ def _lists_text(doc: dict[str, Any]) -> list[str]:
     return out
 
 
-def report_markdown(doc: dict[str, Any]) -> str:
+def report_markdown(doc: ReportDoc) -> str:
     parts = [
         md_text(f"# SLA report: {doc['sla']}, cycle {doc['cycle']['label']}"),
         md_table(["", ""], summary_rows(doc)),
@@ -203,8 +220,9 @@ def report_markdown(doc: dict[str, Any]) -> str:
                 ],
             ),
         ]
-    if doc.get("credit"):
-        parts += ["## Credit computation", "\n".join(f"1. {md_text(step)}" for step in doc["credit"]["steps"])]
+    credit = doc.get("credit")
+    if credit:
+        parts += ["## Credit computation", "\n".join(f"1. {md_text(step)}" for step in credit["steps"])]
     if doc.get("warnings"):
         parts += ["## Warnings", "\n".join(f"- {md_text(w)}" for w in doc["warnings"])]
     parts += ["## How to verify", f"`{doc['verify']['command']}` (inputs hash `{doc['inputs_hash']}`)"]
@@ -217,16 +235,15 @@ REPORT_CSV_HEADERS = (
 )  # fmt: skip
 
 
-def report_csv_rows(doc: dict[str, Any]) -> list[Sequence[object]]:
+def report_csv_rows(doc: ReportDoc) -> list[Sequence[object]]:
     rows: list[Sequence[object]] = []
 
-    def row(kind: str, name: str, s: dict[str, Any]) -> None:
-        sec = s.get("seconds") or {}
+    def row(kind: str, name: str, s: ScopeJson | ReportDoc) -> None:
+        sec = s.get("seconds")
         rows.append(
             (
                 doc["sla"], doc["cycle"]["start"], doc["cycle"]["end"], kind, name, doc["target_percent"],
-                s.get("availability_percent"), s.get("met"), sec.get("up"), sec.get("degraded"), sec.get("down"),
-                sec.get("unknown"), sec.get("no_data"), sec.get("excluded"), s.get("coverage_percent"),
+                s.get("availability_percent"), s.get("met"), *_seconds_cells(sec), s.get("coverage_percent"),
                 len(s.get("incidents") or []),
             )
         )  # fmt: skip
@@ -239,5 +256,12 @@ def report_csv_rows(doc: dict[str, Any]) -> list[Sequence[object]]:
     return rows
 
 
-def reports_csv(docs: Sequence[dict[str, Any]]) -> str:
+def _seconds_cells(sec: SecondsJson | None) -> tuple[float | None, ...]:
+    """up, degraded, down, unknown, no_data, excluded (seconds); empty cells when the scope has no figures."""
+    if sec is None:
+        return (None,) * 6
+    return sec["up"], sec["degraded"], sec["down"], sec["unknown"], sec["no_data"], sec["excluded"]
+
+
+def reports_csv(docs: Sequence[ReportDoc]) -> str:
     return to_csv(REPORT_CSV_HEADERS, [r for d in docs for r in report_csv_rows(d)])

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from probe_agent.render.table import format_table
+from probe_agent.reports.json_types import StatusDoc, StoreStateJson
 from probe_agent.units import dur, pct
 
 
-def _store_line(store: dict[str, Any] | None) -> str:
+def _store_line(store: StoreStateJson | None) -> str:
     """The daemon's store health under the status head line ("" when all is well or unknown)."""
     if not store or store["ok"] is not False:
         return ""
@@ -19,7 +18,7 @@ def _store_line(store: dict[str, Any] | None) -> str:
     return line + f" (noted {store['noted_at']})"
 
 
-def status_table(doc: dict[str, Any]) -> str:
+def status_table(doc: StatusDoc) -> str:
     """The status document (``reports.status.build_status``) as text: availability and coverage as percents
     (``-`` where nothing was measured), budgets as durations."""
     d = doc["daemon"]

@@ -1,12 +1,14 @@
 """Per-day uptime bars for the HTML claim report: geometry, inline SVG and the legend.
 
-Input is the report document's ``days`` list (reports/days.py): per local calendar day, segments as fractions
-``[start_frac, end_frac)`` of that day's span within the cycle. Geometry is in SVG user units; a bar is
-``BAR_WIDTH`` wide and stands for one whole local day (00:00 to 24:00) when the cycle is at least a day long, or
-for the cycle itself when it is shorter than a day (demo cycles). A partial first or last day then fills only its
-own part of the bar ("frame"). Time inside a frame that no segment covers (before monitoring began, or not measured
-yet) is drawn as ``not_measured``, so the segments of a day always tile its frame exactly. On a 23 or 25 hour DST
-day the bar is still one bar wide: hours are a little narrower or wider there.
+Input is the report document's ``days`` list (reports/days.py): per local calendar day, its span within the cycle
+(``start_ms``/``end_ms``; a document stored before those existed has only the ISO ``start``/``end``, read instead)
+and segments as fractions ``[start_frac, end_frac)`` of that span. A document without ``days`` at all (stored by an
+older version) gets one bar over the cycle from its incidents, from the ISO times it holds (``days_from_incidents``).
+Geometry is in SVG user units; a bar is ``BAR_WIDTH`` wide and stands for one whole local day (00:00 to 24:00) when
+the cycle is at least a day long, or for the cycle itself when it is shorter than a day (demo cycles). A partial first
+or last day then fills only its own part of the bar ("frame"). Time inside a frame that no segment covers (before
+monitoring began, or not measured yet) is drawn as ``not_measured``, so the segments of a day always tile its frame
+exactly. On a 23 or 25 hour DST day the bar is still one bar wide: hours are a little narrower or wider there.
 
 Every state has a colour *and* a pattern, so the bars still read when printed in black and white.
 """
@@ -18,6 +20,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from probe_agent.reports.json_types import DayJson, ReportDoc, SegmentJson
 
 BAR_WIDTH = 560.0
 BAR_HEIGHT = 18.0
@@ -89,7 +93,7 @@ class DayBar:
     end: datetime | None
 
 
-def tile(segments: list[dict[str, Any]]) -> list[tuple[float, float, str]]:
+def tile(segments: list[SegmentJson]) -> list[tuple[float, float, str]]:
     """Segments as ``(start_frac, end_frac, state)`` covering [0, 1] exactly, in order.
 
     Gaps become ``not_measured``; overlaps (from rounding to 6 decimals) are cut at the earlier segment's end;
@@ -118,7 +122,7 @@ def tile(segments: list[dict[str, Any]]) -> list[tuple[float, float, str]]:
     return out
 
 
-def zone(doc: dict[str, Any]) -> ZoneInfo | None:
+def zone(doc: ReportDoc) -> ZoneInfo | None:
     try:
         return ZoneInfo(str(doc["cycle"]["timezone"]))
     except (KeyError, TypeError, ValueError, ZoneInfoNotFoundError):
@@ -136,9 +140,24 @@ def parse_local(value: Any, tz: ZoneInfo | None) -> datetime | None:
     return dt.astimezone(tz) if tz is not None else dt
 
 
-def _day_fraction(day: dict[str, Any], tz: ZoneInfo | None) -> tuple[float, float] | None:
+def day_span(day: DayJson, tz: ZoneInfo | None) -> tuple[datetime | None, datetime | None]:
+    """The day's span within the cycle as aware datetimes (in ``tz`` when given): from the epoch-ms numbers the
+    document holds (``start_ms``, ``end_ms``), or, in a document stored before it held them, parsed from
+    ``start``/``end``. None where a time is missing or does not parse."""
+    start_ms, end_ms = day.get("start_ms"), day.get("end_ms")
+    if tz is not None and start_ms is not None and end_ms is not None:
+        return _from_ms(start_ms, tz), _from_ms(end_ms, tz)
+    return parse_local(day.get("start"), tz), parse_local(day.get("end"), tz)
+
+
+def _from_ms(ms: int, tz: ZoneInfo) -> datetime:
+    """Epoch ms as an aware datetime in ``tz``, exact to the millisecond (no float division)."""
+    return datetime.fromtimestamp(ms // 1000, tz) + timedelta(milliseconds=ms % 1000)
+
+
+def _day_fraction(day: DayJson, tz: ZoneInfo | None) -> tuple[float, float] | None:
     """Where the day's span sits within its local calendar day (00:00 to the next 00:00), as fractions."""
-    start, end = parse_local(day.get("start"), tz), parse_local(day.get("end"), tz)
+    start, end = day_span(day, tz)
     if tz is None or start is None or end is None:
         return None
     try:
@@ -154,7 +173,7 @@ def _day_fraction(day: dict[str, Any], tz: ZoneInfo | None) -> tuple[float, floa
     return min(max(lo, 0.0), 1.0), min(max(hi, 0.0), 1.0)
 
 
-def layout_days(days: list[dict[str, Any]], tz: ZoneInfo | None) -> tuple[list[DayBar], bool]:
+def layout_days(days: list[DayJson], tz: ZoneInfo | None) -> tuple[list[DayBar], bool]:
     """The bars, and whether they are on a 24-hour scale (True) or each spans its own day's part (False)."""
     placed = [_day_fraction(d, tz) for d in days]
     full_day = len(days) > 1 or (
@@ -168,13 +187,14 @@ def layout_days(days: list[dict[str, Any]], tz: ZoneInfo | None) -> tuple[list[D
     return bars, calendar
 
 
-def layout_day(day: dict[str, Any], frame_x: float, frame_width: float, tz: ZoneInfo | None) -> DayBar:
+def layout_day(day: DayJson, frame_x: float, frame_width: float, tz: ZoneInfo | None) -> DayBar:
     """Lay a day's segments over its frame; edges are rounded once so the widths add up to the frame's."""
     edges: list[BarSegment] = []
     for lo, hi, state in tile(list(day.get("segments") or [])):
         x0 = round(frame_x + lo * frame_width, 3)
         x1 = round(frame_x + hi * frame_width, 3)
         edges.append(BarSegment(x0, round(x1 - x0, 3), state, lo, hi))
+    start, end = day_span(day, tz)
     return DayBar(
         label=str(day.get("date", "")),
         frame_x=frame_x,
@@ -182,8 +202,8 @@ def layout_day(day: dict[str, Any], frame_x: float, frame_width: float, tz: Zone
         segments=tuple(edges),
         availability_percent=day.get("availability_percent"),
         down_s=day.get("down_s"),
-        start=parse_local(day.get("start"), tz),
-        end=parse_local(day.get("end"), tz),
+        start=start,
+        end=end,
     )
 
 
@@ -295,12 +315,12 @@ def legend_html(states: list[str]) -> str:
     return f'<ul class="legend">{"".join(entries)}</ul>'
 
 
-def days_from_incidents(doc: dict[str, Any]) -> list[dict[str, Any]]:
+def days_from_incidents(doc: ReportDoc) -> list[DayJson]:
     """A single bar over the whole cycle when the document has no ``days``: incidents as down, the rest unsplit.
 
     Time after ``measured_until`` is left blank (not measured). Returns [] when the cycle's times do not parse.
     """
-    cycle = doc.get("cycle") or {}
+    cycle = doc["cycle"]
     start, end = parse_local(cycle.get("start"), None), parse_local(cycle.get("end"), None)
     if start is None or end is None or end <= start:
         return []
@@ -311,7 +331,7 @@ def days_from_incidents(doc: dict[str, Any]) -> list[dict[str, Any]]:
         return min(max((dt.timestamp() - start.timestamp()) / length, 0.0), 1.0)
 
     measured = frac(until)
-    segments: list[dict[str, Any]] = [{"start_frac": 0.0, "end_frac": measured, "state": OUTSIDE_INCIDENTS}]
+    segments: list[SegmentJson] = [{"start_frac": 0.0, "end_frac": measured, "state": OUTSIDE_INCIDENTS}]
     for inc in doc.get("incidents") or []:
         lo = parse_local(inc.get("start"), None)
         hi = parse_local(inc.get("end"), None) or until
@@ -319,20 +339,20 @@ def days_from_incidents(doc: dict[str, Any]) -> list[dict[str, Any]]:
             segments.append({"start_frac": frac(lo), "end_frac": min(frac(hi), measured), "state": "down"})
     # Incidents override the background: cut the background around them before tiling.
     segments = _overlay(segments)
-    seconds = doc.get("seconds") or {}
+    seconds = doc.get("seconds")
     return [
         {
             "date": "whole cycle",
-            "start": cycle.get("start"),
-            "end": cycle.get("end"),
+            "start": cycle["start"],
+            "end": cycle["end"],
             "segments": segments,
             "availability_percent": doc.get("availability_percent"),
-            "down_s": seconds.get("down"),
+            "down_s": seconds["down"] if seconds else 0.0,  # drawn as "–" either way
         }
     ]
 
 
-def _overlay(segments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _overlay(segments: list[SegmentJson]) -> list[SegmentJson]:
     """The first segment is a background; later ones are painted over it (and over each other, in order)."""
     base, *tops = segments
     pieces = [(float(base["start_frac"]), float(base["end_frac"]), str(base["state"]))]

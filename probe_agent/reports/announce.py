@@ -13,15 +13,16 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from probe_agent.config.document import Config
 from probe_agent.config.sla_schema import Maintenance, Sla
 from probe_agent.store import queries
 
 
-def announcement_times(conn: sqlite3.Connection, config: Config, sla: Sla) -> Callable[[Maintenance], int | None]:
+def announcement_times(conn: sqlite3.Connection, agent_id: str, sla: Sla) -> Callable[[Maintenance], int | None]:
+    """When each of ``sla``'s maintenance entries first took effect in ``agent_id``'s config history (epoch ms;
+    None: never seen). The history is only read when an entry requires ``notice``."""
     first_seen: dict[str, int] = {}
     if any(m.notice for m in sla.maintenance):
-        for effective_ms, config_hash in sorted(queries.config_activations(conn, config.agent.id)):
+        for effective_ms, config_hash in sorted(queries.config_activations(conn, agent_id)):
             snap = queries.config_snapshot(conn, config_hash) or {}
             for raw_sla in snap.get("slas") or []:
                 if not isinstance(raw_sla, dict) or raw_sla.get("id") != sla.id:

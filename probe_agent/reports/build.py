@@ -6,33 +6,24 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from typing import Any
 
 from probe_agent.config.document import Config
 from probe_agent.config.sla_schema import Sla
 from probe_agent.latency import LatencyHistogram
-from probe_agent.model import DAY_MS
 from probe_agent.reports import scope
-from probe_agent.reports.announce import announcement_times
 from probe_agent.reports.document import report_document
-from probe_agent.reports.inputs_hash import config_inputs, inputs_hash
+from probe_agent.reports.evidence import evaluate_sla, read_evidence
+from probe_agent.reports.inputs_hash import inputs_hash
+from probe_agent.reports.json_types import ReportDoc
 from probe_agent.reports.objective_inputs import LeftOut, excluded_result_sums, objective_exclusions_of
-from probe_agent.reports.outage_history import with_outage_history
-from probe_agent.reports.overlaps import Overlap, overlap_warning, resolve_overlaps
-from probe_agent.reports.timelines import load_intervals, monitoring_start
+from probe_agent.reports.overlaps import Overlap, overlap_warning
+from probe_agent.reports.sla_scope import SlaScope, sla_scope
 from probe_agent.sla.credits import CreditInputs, CreditResult, compute_credit
-from probe_agent.sla.evaluation import ScopeResult, SlaEvaluation, evaluate
+from probe_agent.sla.evaluation import ScopeResult, SlaEvaluation
 from probe_agent.sla.objectives import ResultCounts
 from probe_agent.sla.periods import Period
 from probe_agent.store import queries
-from probe_agent.store.rows import Exclusion, RollupSums
-
-# Intervals are read this far past the period's end, so an outage that crosses the end keeps its true end.
-LOOKAHEAD_MS = 31 * DAY_MS
-# With slice counting and min_run > 1, intervals, exclusions and maintenance windows are also read this far before
-# the period's start (and exclusions and windows as far past its end as intervals), so a run of down slices that
-# crosses an edge is judged on its whole length, with the same excluded time in both cycles.
-LOOKBEHIND_MS = 31 * DAY_MS
+from probe_agent.store.rows import RollupSums
 
 
 @dataclass(frozen=True)
@@ -43,133 +34,62 @@ class SlaReport:
     period: Period
     evaluation: SlaEvaluation | None
     credit: CreditResult | None
-    doc: dict[str, Any]
+    doc: ReportDoc
     inputs_hash: str
     overlaps: tuple[Overlap, ...] = ()  # stored intervals that overlapped in what was read (resolved, warned)
 
 
-def applicable_exclusions(config: Config, sla: Sla, all_exclusions: list[Exclusion]) -> list[Exclusion]:
-    """Exclusions scoped to this SLA, to a service it covers, or to one of its endpoints."""
-    endpoints = set(scope.scope_endpoints(config, sla))
-    return [
-        e
-        for e in all_exclusions
-        if (e.scope_kind == "sla" and e.scope_id == sla.id)
-        or (e.scope_kind == "service" and e.scope_id in sla.services)
-        or (e.scope_kind == "endpoint" and e.scope_id in endpoints)
-    ]
-
-
-def split_exclusions(
-    exclusions: list[Exclusion],
-) -> tuple[list[tuple[int, int]], dict[str, list[tuple[int, int]]], dict[str, list[tuple[int, int]]]]:
-    """(SLA-wide ranges, per-endpoint ranges, per-service ranges): an endpoint's or service's exclusion masks only
-    that member, so another member's outage in the same window still counts."""
-    sla_wide: list[tuple[int, int]] = []
-    per_endpoint: dict[str, list[tuple[int, int]]] = {}
-    per_service: dict[str, list[tuple[int, int]]] = {}
-    for e in exclusions:
-        if e.scope_kind == "endpoint":
-            per_endpoint.setdefault(e.scope_id, []).append((e.start_ms, e.end_ms))
-        elif e.scope_kind == "service":
-            per_service.setdefault(e.scope_id, []).append((e.start_ms, e.end_ms))
-        else:
-            sla_wide.append((e.start_ms, e.end_ms))
-    return sla_wide, per_endpoint, per_service
-
-
 def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Period, now_ms: int) -> SlaReport:
-    """Evaluate ``sla`` over ``period`` as of ``now_ms`` (reads the store; never writes)."""
-    tz = scope.sla_zone(config, sla)
-    endpoints = scope.scope_endpoints(config, sla)
-    spec = scope.sla_spec(config, sla)
-    load_end = min(now_ms, period.end_ms + LOOKAHEAD_MS)
-    runs_across = spec.counting is not None and spec.counting.min_run > 1
-    load_start = period.start_ms - LOOKBEHIND_MS if runs_across else period.start_ms
-    # Bad stored state (two daemons of one agent id wrote at once) is resolved by a fixed rule and warned about.
-    intervals, overlaps = resolve_overlaps(
-        with_outage_history(conn, load_intervals(conn, config, endpoints, load_start, load_end))
-    )
-    first = monitoring_start(conn, config, endpoints)
-    # Exclusions and maintenance windows are read over all the data handed over (an outage's whole length, the
-    # look-ahead, slice runs' look-behind): an incident that crosses the cycle's edge counts only its non-excluded
-    # time, wherever that exclusion lies. The report lists those of the period; the others only serve the figures.
-    around_start = min([load_start, *(iv.start_ms for ivs in intervals.values() for iv in ivs)])
-    around_end = max(period.end_ms, load_end)
-    applied = applicable_exclusions(config, sla, queries.exclusions(conn, start_ms=around_start, end_ms=around_end))
-    exclusions = [e for e in applied if e.start_ms < period.end_ms and e.end_ms > period.start_ms]
-    announced = announcement_times(conn, config, sla)
-    windows = scope.maintenance_windows(config, sla, around_start, around_end, announced)
-    sla_wide, per_endpoint, per_service = split_exclusions(applied)
+    """Evaluate ``sla`` over ``period`` as of ``now_ms`` (reads the store; never writes).
+
+    The config is turned into the core's values once, here (``sla_scope``); below this only the timeline readers
+    see it (each endpoint's fold parameters).
+    """
+    s = sla_scope(config, sla)
+    evidence = read_evidence(conn, config, s, period, now_ms)
     # Objectives leave out the results of excluded time (cut to the measured range by _objective_inputs).
-    left_out = objective_exclusions_of(spec, windows, sla_wide, per_endpoint, per_service)
-    counts, histogram = _objective_inputs(conn, sla, endpoints, period, now_ms, left_out)
-    evaluation: SlaEvaluation | None = None
+    left_out = objective_exclusions_of(
+        s.spec, evidence.windows, evidence.sla_wide, evidence.per_endpoint, evidence.per_service
+    )
+    counts, histogram = _objective_inputs(conn, s, period, now_ms, left_out)
     warnings: list[str] = []
-    if first is None or first >= min(now_ms, period.end_ms):
+    if not evidence.has_data(period, now_ms):
         warnings.append("no data for this period: nothing was probed or imported for its endpoints yet")
-    else:
-        evaluation = evaluate(
-            spec,
-            period,
-            intervals,
-            now_ms,
-            exclusions=sla_wide,
-            endpoint_exclusions=per_endpoint,
-            service_exclusions=per_service,
-            maintenance=windows,
-            probe_interval_ms={e: config.endpoint(e).interval for e in endpoints},
-            monitoring_start_ms=first if first > period.start_ms and not whole_cycle(sla) else None,
-            latency_histogram=histogram,
-            result_counts=counts,
-            slice_origin_ms=scope.billing_cycle_at(config, sla, period.start_ms).start_ms,
-        )
+    evaluation = evaluate_sla(s, period, evidence, now_ms, latency_histogram=histogram, result_counts=counts)
     # Credits are for billing cycles: any other window (--from/--to) shows availability, and says why no credit.
-    not_a_cycle = scope.not_a_cycle_reason(config, sla, period)
+    not_a_cycle = s.not_a_cycle_reason(period)
     credit = _credit(sla, evaluation) if not_a_cycle is None else None
+    first = evidence.first_ms
+    counting = s.spec.counting
     digest = inputs_hash(
         sla,
         period,
-        intervals,
-        applied,
-        windows,
-        config_inputs=config_inputs(config, sla, endpoints, str(tz.key)),
+        evidence.intervals,
+        evidence.applied,
+        evidence.windows,
+        config_inputs=s.config_inputs,
         objective_inputs=(counts, histogram),
         monitoring_start_ms=None if first is None else max(first, period.start_ms),
-        reach_ms=spec.counting.min_run * spec.counting.unit_ms if spec.counting is not None and runs_across else 0,
+        reach_ms=counting.min_run * counting.unit_ms if counting is not None and evidence.runs_across else 0,
     )
-    warnings += [overlap_warning(o) for o in overlaps]
-    doc = report_document(config, sla, period, tz, now_ms, evaluation, credit, exclusions, warnings, digest)
-    if not_a_cycle is not None:
-        doc["claim_deadline"] = None
-    no_fee = "no credit: the SLA states no credit terms (credits.fee)"
-    doc["no_credit_reason"] = not_a_cycle or (no_fee if credit is None else None)
-    return SlaReport(sla, period, evaluation, credit, doc, digest, tuple(overlaps))
-
-
-def whole_cycle(sla: Sla) -> bool:
-    """Whether the whole cycle counts, even the time before monitoring began: under a contract preset (``use:``).
-
-    A contract's formula (minutes in the month - downtime) / minutes in the month does not know when you started
-    watching, so a preset counts that time like any other unseen time (its ``no_data: up``: presumed available)
-    and the fee is not prorated. A hand-written SLA keeps the partial first cycle: measured from the first result,
-    fee prorated.
-    """
-    return sla.use is not None
+    warnings += [overlap_warning(o) for o in evidence.overlaps]
+    exclusions = [e for e in evidence.applied if e.start_ms < period.end_ms and e.end_ms > period.start_ms]
+    doc = report_document(s, period, now_ms, evaluation, credit, exclusions, warnings, digest, not_a_cycle)
+    return SlaReport(sla, period, evaluation, credit, doc, digest, evidence.overlaps)
 
 
 def _objective_inputs(
-    conn: sqlite3.Connection, sla: Sla, endpoints: list[str], period: Period, now_ms: int, left_out: LeftOut
+    conn: sqlite3.Connection, s: SlaScope, period: Period, now_ms: int, left_out: LeftOut
 ) -> tuple[ResultCounts | None, LatencyHistogram | None]:
     """Counts and histogram of the measured range, less each endpoint's results in excluded time (``left_out``)."""
-    objectives = sla.objectives
+    objectives = s.sla.objectives
     if objectives.latency is None and objectives.error_rate is None:
         return None, None
     end = min(now_ms, period.end_ms)
     if end <= period.start_ms:
         return ResultCounts(), LatencyHistogram()
     with_histograms = objectives.latency is not None
-    sums = queries.rollup_sums(conn, period.start_ms, end, endpoints, with_histograms=with_histograms)
+    sums = queries.rollup_sums(conn, period.start_ms, end, list(s.endpoints), with_histograms=with_histograms)
     total = RollupSums.merged(sums.values())
     total.subtract(excluded_result_sums(conn, left_out, period.start_ms, end, with_histograms=with_histograms))
     counts = ResultCounts(up=total.n_up, degraded=total.n_degraded, down=total.n_down, unknown=total.n_unknown)

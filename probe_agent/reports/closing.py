@@ -8,14 +8,13 @@ difference is for the people who settle the bill to look at.
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
-from typing import Any
 
 from probe_agent.config.document import Config
 from probe_agent.config.sla_schema import Sla
-from probe_agent.model import dt_to_ms, iso
+from probe_agent.model import iso
 from probe_agent.reports import scope
-from probe_agent.reports.build import build_report
+from probe_agent.reports.build import SlaReport, build_report
+from probe_agent.reports.json_types import ReportDoc
 from probe_agent.reports.timelines import monitoring_start
 from probe_agent.sla.evaluation import SlaEvaluation
 from probe_agent.sla.periods import Period, previous_cycle
@@ -40,45 +39,46 @@ class CycleNotSettled(CycleNotOver):
         self.until_ms = until_ms
 
 
-def apply_closed(conn: sqlite3.Connection, doc: dict[str, Any]) -> dict[str, Any]:
-    """The document to show for a cycle: the stored one if the cycle was closed (with any drift noted).
+def apply_closed(conn: sqlite3.Connection, rep: SlaReport) -> ReportDoc:
+    """The document to show for a report's period: the stored one if it is a closed cycle (with any drift noted).
 
     Stored figures apply to exactly the closed cycle: a window that only starts (or ends) where it does, such as
-    ``--from`` the cycle's start ``--to`` its middle, is computed from today's data.
+    ``--from`` the cycle's start ``--to`` its middle, is computed from today's data. A stored document is shown as
+    it was written, also by an older version (``json_types`` says which keys such a document may lack).
     """
-    start_ms = dt_to_ms(datetime.fromisoformat(doc["cycle"]["start"]))
-    end_ms = dt_to_ms(datetime.fromisoformat(doc["cycle"]["end"]))
-    closed = queries.closed_cycle(conn, doc["sla"], start_ms)
-    if closed is None or closed.cycle_end_ms != end_ms:
+    doc = rep.doc
+    closed = queries.closed_cycle(conn, doc["sla"], rep.period.start_ms)
+    if closed is None or closed.cycle_end_ms != rep.period.end_ms:
         doc["closed"] = None
         return doc
-    stored = dict(closed.report)
+    stored: ReportDoc = dict(closed.report)  # type: ignore[assignment]  # decoded JSON, as the stored version wrote it
     drift = closed.inputs_hash != doc["inputs_hash"]
+    today_credit = None if doc["credit"] is None else doc["credit"]["amount"]
     stored["closed"] = {
         "closed_at": iso(closed.closed_ms),
         "inputs_hash": closed.inputs_hash,
         "current_inputs_hash": doc["inputs_hash"],
         "differs_today": drift,
         "today": {
-            "availability_percent": doc.get("availability_percent"),
-            "met": doc.get("met"),
-            "credit_amount": (doc.get("credit") or {}).get("amount"),
+            "availability_percent": doc["availability_percent"],
+            "met": doc["met"],
+            "credit_amount": today_credit,
         },
     }
     if drift:
-        today_credit = (doc.get("credit") or {}).get("amount")
-        stored_credit = (stored.get("credit") or {}).get("amount")
+        stored_credit_json = stored.get("credit")
+        stored_credit = stored_credit_json.get("amount") if stored_credit_json else None
         stored.setdefault("warnings", [])
         stored["warnings"] = [
             *stored["warnings"],
             f"this cycle was closed at {iso(closed.closed_ms)}; today's data would give availability "
-            f"{doc.get('availability_percent')}% (stored {stored.get('availability_percent')}%) and credit "
+            f"{doc['availability_percent']}% (stored {stored.get('availability_percent')}%) and credit "
             f"{today_credit} (stored {stored_credit}): late imports, exclusions or config changes since closing",
         ]
     return stored
 
 
-def close_cycle(conn: sqlite3.Connection, config: Config, sla: Sla, period: Period, now_ms: int) -> dict[str, Any]:
+def close_cycle(conn: sqlite3.Connection, config: Config, sla: Sla, period: Period, now_ms: int) -> ReportDoc:
     """Store the final report and credit of a cycle that has ended. Raises CycleNotOver, CycleAlreadyClosed.
 
     A cycle whose stored timeline has overlapping intervals is refused (CycleNeedsRepair): ``db repair`` first.
@@ -113,8 +113,7 @@ def close_cycle(conn: sqlite3.Connection, config: Config, sla: Sla, period: Peri
             run.decided_by_ms,
         )
     _wait_for_ongoing_incidents(sla, period, ev, now_ms)
-    doc = dict(rep.doc)
-    doc["closed"] = None
+    doc: ReportDoc = {**rep.doc, "closed": None}
     records.close_cycle(
         conn,
         sla=sla.id,
@@ -123,7 +122,7 @@ def close_cycle(conn: sqlite3.Connection, config: Config, sla: Sla, period: Peri
         closed_ms=now_ms,
         inputs_hash=rep.inputs_hash,
         report=doc,
-        credit=doc.get("credit"),
+        credit=doc["credit"],
     )
     return doc
 

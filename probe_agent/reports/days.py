@@ -2,18 +2,18 @@
 
 A day's segments come from the SLA's bucketed timeline (one bucket per instant, exclusions applied). Time before
 monitoring began, and time not yet measured (a cycle still running), has no segment: the bar is blank there.
-A day's ``availability_percent`` is rounded like the report's (6 decimals, ``status.percent``).
+A day's ``availability_percent`` is rounded like the report's (6 decimals, ``json_numbers.percent``).
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 from fractions import Fraction
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from probe_agent.model import ms_to_dt
-from probe_agent.reports.status import percent
+from probe_agent.reports.json_numbers import local_iso, percent
+from probe_agent.reports.json_types import DayJson, SegmentJson
 from probe_agent.sla.availability import BucketSpan, BucketTotals, Policies, availability_of
 from probe_agent.sla.periods import Period, local_midnight_ms
 
@@ -34,13 +34,12 @@ def day_bounds(period: Period, tz: ZoneInfo) -> list[tuple[date, int, int]]:
     return out
 
 
-def daily_bars(
-    period: Period, tz: ZoneInfo, buckets: tuple[BucketSpan, ...], policies: Policies, local_iso: Any
-) -> list[dict[str, Any]]:
-    days = []
+def daily_bars(period: Period, tz: ZoneInfo, buckets: tuple[BucketSpan, ...], policies: Policies) -> list[DayJson]:
+    """One entry per local calendar day of ``period`` (a cycle's bucketed timeline cut at each local midnight)."""
+    days: list[DayJson] = []
     for day, start, end in day_bounds(period, tz):
         length = end - start
-        segments = []
+        segments: list[SegmentJson] = []
         inside: list[BucketSpan] = []
         for b in buckets:
             lo, hi = max(b.start_ms, start), min(b.end_ms, end)
@@ -61,6 +60,8 @@ def daily_bars(
                 "date": day.isoformat(),
                 "start": local_iso(start, tz),
                 "end": local_iso(end, tz),
+                "start_ms": start,
+                "end_ms": end,
                 "segments": segments,
                 "availability_percent": percent(avail),  # 6 decimals, like every availability_percent
                 "down_s": round(totals.down_ms / 1000, 3),

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 from fractions import Fraction
-from typing import Any
 
 from probe_agent.config.document import Config
 from probe_agent.model import DAY_MS
 from probe_agent.reports import scope
-from probe_agent.reports.build import LOOKAHEAD_MS
-from probe_agent.reports.document import incident_json, local_iso, seconds
+from probe_agent.reports.document import incident_json
+from probe_agent.reports.evidence import LOOKAHEAD_MS
+from probe_agent.reports.json_numbers import local_iso, seconds
+from probe_agent.reports.json_types import IncidentListDoc
 from probe_agent.reports.outage_history import with_outage_history
 from probe_agent.reports.overlaps import Overlap, overlap_warning, resolve_overlaps
 from probe_agent.reports.timelines import load_intervals
@@ -30,7 +31,7 @@ def list_incidents(
     endpoint_id: str | None = None,
     from_: str | None = None,
     to: str | None = None,
-) -> dict[str, Any]:
+) -> IncidentListDoc:
     """Incidents overlapping ``[from, to)`` (default: the last 30 days). Raises KeyError for an unknown id."""
     tz = scope.agent_zone(config)
     specs: list[SlaSpec] = []

@@ -93,7 +93,7 @@ def sla_period(
             raise ValueError("periods must lie between 1970 and 9000")
         return period
     if sla.cycle.period == "explicit":
-        return billing_cycle_at(config, sla, now_ms)
+        return billing_cycle_at(sla, tz, now_ms)
     if cycle is not None:
         year, month = parse_cycle(cycle)
         if not 1970 <= year < 9000:
@@ -102,9 +102,9 @@ def sla_period(
     return cycle_containing(now_ms, sla.cycle.anchor_day, tz)
 
 
-def billing_cycle_at(config: Config, sla: Sla, ts_ms: int) -> Period:
-    """The SLA's billing cycle that holds ``ts_ms``: its one explicit cycle, or the monthly cycle around it."""
-    tz = sla_zone(config, sla)
+def billing_cycle_at(sla: Sla, tz: ZoneInfo, ts_ms: int) -> Period:
+    """The SLA's billing cycle that holds ``ts_ms``: its one explicit cycle, or the monthly cycle around it
+    (``tz``: the SLA's zone, ``sla_zone``)."""
     if sla.cycle.period == "explicit":
         assert sla.cycle.from_ is not None and sla.cycle.to is not None
         start, end = parse_bound(sla.cycle.from_, tz), parse_bound(sla.cycle.to, tz)
@@ -112,16 +112,15 @@ def billing_cycle_at(config: Config, sla: Sla, ts_ms: int) -> Period:
     return cycle_containing(ts_ms, sla.cycle.anchor_day, tz)
 
 
-def not_a_cycle_reason(config: Config, sla: Sla, period: Period) -> str | None:
+def not_a_cycle_reason(sla: Sla, tz: ZoneInfo, period: Period) -> str | None:
     """Why ``period`` gets no credit because it is not one of the SLA's billing cycles; None when it is one.
 
     A period is a billing cycle when it has the bounds of the cycle that holds its start (``--from/--to`` may name
     a cycle exactly). Credits are for billing cycles: the fee, the tiers and the claim window are per cycle.
     """
-    cycle = billing_cycle_at(config, sla, period.start_ms)
+    cycle = billing_cycle_at(sla, tz, period.start_ms)
     if (cycle.start_ms, cycle.end_ms) == (period.start_ms, period.end_ms):
         return None
-    tz = sla_zone(config, sla)
 
     def show(ms: int) -> str:
         return ms_to_dt(ms).astimezone(tz).isoformat()
@@ -188,8 +187,8 @@ def sla_spec(config: Config, sla: Sla) -> SlaSpec:
 
 
 def maintenance_windows(
-    config: Config,
     sla: Sla,
+    tz: ZoneInfo,
     start_ms: int,
     end_ms: int,
     announced_by_config: Callable[[Maintenance], int | None] = lambda m: None,
@@ -199,9 +198,8 @@ def maintenance_windows(
     A window's announcement time is its ``announced`` timestamp, else when a config carrying it first took
     effect (``announced_by_config``, from the store's config history), else unknown: with a ``notice``
     requirement, an unknown announcement does not count as notice given. Each window carries its own entry's
-    ``notice`` (None: none required), never another entry's.
+    ``notice`` (None: none required), never another entry's. ``tz``: the SLA's zone (dates without an offset).
     """
-    tz = sla_zone(config, sla)
     out: list[MaintenanceWindow] = []
     for m in sla.maintenance:
         announced = parse_ts(m.announced) if m.announced else announced_by_config(m)
@@ -258,14 +256,13 @@ def claim_window(sla: Sla) -> ClaimWindow | None:
     return ClaimWithin(window)
 
 
-def claim_deadline_for(config: Config, sla: Sla, period: Period) -> datetime | None:
-    """When a claim for ``period`` is due (the first instant that is too late), in the SLA's zone."""
+def claim_deadline_for(sla: Sla, tz: ZoneInfo, period: Period) -> datetime | None:
+    """When a claim for ``period`` is due (the first instant that is too late), in the SLA's zone ``tz``."""
     from probe_agent.sla.claims import claim_deadline
 
     window = claim_window(sla)
     if window is None:
         return None
-    tz = sla_zone(config, sla)
 
     def next_end(end: datetime) -> datetime:
         cycle = cycle_containing(int(end.timestamp() * 1000), sla.cycle.anchor_day, tz)

@@ -18,11 +18,13 @@ from typing import Any
 
 from probe_agent.config.document import Config
 from probe_agent.fold import Phase
-from probe_agent.model import DAY_MS, iso
+from probe_agent.model import DAY_MS, StateInterval, iso
+from probe_agent.reports.json_numbers import percent
+from probe_agent.reports.json_types import EndpointStatusJson, PlainAvailabilityJson, StatusDoc, StoreStateJson
 from probe_agent.reports.overlaps import overlap_warning, resolve_overlaps
+from probe_agent.reports.sla_status import sla_status
 from probe_agent.reports.timelines import load_intervals, open_folds
 from probe_agent.sla.availability import BucketTotals, Policies, availability_of, bucketize
-from probe_agent.sla.rounding import display_percent
 from probe_agent.sla.timeline import normalize
 from probe_agent.store import queries
 
@@ -36,13 +38,7 @@ class Holder:
     store: dict[str, Any] | None
 
 
-def percent(value: Fraction | None, places: int = 6) -> float | None:
-    """A display/JSON number in percent, rounded half-up to ``places`` decimals from the exact fraction (the exact
-    value decides elsewhere); the credit steps show availability with the same rounding."""
-    return None if value is None else float(display_percent(value * 100, places))
-
-
-def endpoint_availability(intervals: list[Any], start_ms: int, end_ms: int) -> dict[str, Any]:
+def endpoint_availability(intervals: list[StateInterval], start_ms: int, end_ms: int) -> PlainAvailabilityJson:
     """Availability and coverage of one endpoint over ``[start_ms, end_ms)`` for this agent's timeline."""
     spans = normalize(intervals)
     totals = BucketTotals.of(bucketize(spans, start_ms, end_ms, []))
@@ -56,7 +52,7 @@ def endpoint_availability(intervals: list[Any], start_ms: int, end_ms: int) -> d
 
 def build_status(
     conn: sqlite3.Connection, config: Config, now_ms: int, agent: str | None = None, holder: Holder | None = None
-) -> dict[str, Any]:
+) -> StatusDoc:
     """The status document (the JSON of ``status --format json``). ``holder``: the live process holding the
     agent's lock on this host, if any."""
     agent = agent or config.agent.id
@@ -72,7 +68,7 @@ def build_status(
     month, overlaps = resolve_overlaps(
         load_intervals(conn, config, endpoint_ids, now_ms - 30 * DAY_MS, now_ms, [agent])
     )
-    rows = []
+    rows: list[EndpointStatusJson] = []
     for ep_id in endpoint_ids:
         fold = folds.get((agent, ep_id))
         result = last.get((agent, ep_id))
@@ -103,11 +99,11 @@ def build_status(
                 "last_30d": endpoint_availability(ivs, now_ms - 30 * DAY_MS, now_ms),
             }
         )
-    slas = sla_status(conn, config, now_ms)
+    slas, sla_overlaps = sla_status(conn, config, now_ms)
     # Bad stored state this agent's rows read, then what the SLA reports read (other agents too), once per pair.
-    for sla_row in slas:
+    for found in sla_overlaps:
         seen = {(o.agent, o.endpoint) for o in overlaps}
-        overlaps += [o for o in sla_row.pop("overlaps") if (o.agent, o.endpoint) not in seen]
+        overlaps += [o for o in found if (o.agent, o.endpoint) not in seen]
     warnings = [overlap_warning(o) for o in overlaps]
     return {
         "agent": agent,
@@ -127,7 +123,7 @@ def build_status(
     }
 
 
-def _store_state(note: dict[str, Any] | None) -> dict[str, Any]:
+def _store_state(note: dict[str, Any] | None) -> StoreStateJson:
     """The daemon's store health as ``status`` shows it (``ok`` null when the daemon noted nothing readable)."""
     note = note or {}
     store = note.get("store")
@@ -142,30 +138,3 @@ def _store_state(note: dict[str, Any] | None) -> dict[str, Any]:
         "paused_probes": note.get("paused_probes"),
         "noted_at": iso(updated) if isinstance(updated, int) else None,
     }
-
-
-def sla_status(conn: sqlite3.Connection, config: Config, now_ms: int) -> list[dict[str, Any]]:
-    """Per SLA, its current cycle so far: availability, target, error budget left and the projection."""
-    from probe_agent.reports.build import build_report
-    from probe_agent.reports.scope import sla_period
-
-    out = []
-    for sla in config.slas:
-        rep = build_report(conn, config, sla, sla_period(config, sla, now_ms), now_ms)
-        doc = rep.doc
-        budget = doc.get("budget") or {}
-        out.append(
-            {
-                "sla": sla.id,
-                "cycle": doc["cycle"]["label"],
-                "availability_percent": doc["availability_percent"],
-                "target_percent": doc["target_percent"],
-                "met": doc["met"],
-                "budget_remaining_s": budget.get("remaining_s"),
-                "budget_allowed_s": budget.get("allowed_s"),
-                "projected_availability_percent": budget.get("projected_availability_percent"),
-                "coverage_percent": doc.get("coverage_percent"),
-                "overlaps": list(rep.overlaps),  # taken out by build_status
-            }
-        )
-    return out

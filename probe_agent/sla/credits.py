@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Literal
 
 from probe_agent.sla.rounding import exact_pct as _exact_pct
 from probe_agent.sla.rounding import money as _money
@@ -212,21 +212,6 @@ class CreditResult:
     capped: bool = False
     below_minimum: bool = False
     percent_exact: Fraction = Fraction(0)
-
-    def to_json(self) -> dict[str, Any]:
-        """Money and percents as strings, never floats."""
-        return {
-            "percent": str(self.percent),
-            "percent_exact": str(self.percent_exact),
-            "amount": str(self.amount),
-            "currency": self.currency,
-            "charged_fee": str(self.charged_fee),
-            "rule": self.rule,
-            "steps": list(self.steps),
-            "components": [{"model": c.model, "percent": str(c.percent), "rule": c.rule} for c in self.components],
-            "capped": self.capped,
-            "below_minimum": self.below_minimum,
-        }
 
 
 def compute_credit(terms: CreditTerms, inputs: CreditInputs) -> CreditResult:

@@ -30,7 +30,7 @@ from probe_agent.render.uptime_bar import (
     zone,
 )
 from probe_agent.reports.days import daily_bars
-from probe_agent.reports.document import local_iso
+from probe_agent.reports.json_numbers import local_iso
 from probe_agent.sla.availability import Bucket, BucketSpan, Policies
 from probe_agent.sla.periods import Period
 
@@ -161,7 +161,7 @@ def month_doc() -> dict[str, Any]:
     doc["customer"] = 'Müller & <b>Söhne</b> "GmbH"'
     doc["provider"] = "Cloud<Co>"
     doc["availability_percent"] = 99.789123
-    doc["days"] = daily_bars(period, BERLIN, month_buckets(), Policies(), local_iso)
+    doc["days"] = daily_bars(period, BERLIN, month_buckets(), Policies())
     doc["incidents"] = [
         {
             "start": local_iso(at(a), BERLIN),

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probe_agent.reports.status import percent
+from probe_agent.reports.document import credit_json
+from probe_agent.reports.json_numbers import percent
 from probe_agent.sla.credits import (
     CreditInputs,
     CreditTerms,
@@ -265,7 +266,7 @@ def test_multiplier_amount_is_the_exact_fraction_rounded_once(
     assert Fraction(result.charged_fee) * result.percent_exact / 100 == exact
     assert str(result.amount) == amount
     assert f"= {exact.numerator / exact.denominator} EUR = {amount} EUR (rounded half-up" in result.steps[-2]
-    assert result.to_json()["percent_exact"] == str(result.percent_exact)
+    assert credit_json(result, provisional=False)["percent_exact"] == str(result.percent_exact)
 
 
 def test_per_unit_multiplier_without_proration_uses_the_whole_cycle() -> None:
@@ -308,7 +309,7 @@ def test_steps_and_json_carry_the_numbers() -> None:
     text = "\n".join(result.steps)
     for figure in ("1200.00 EUR", "387.10 EUR", "96%", "tier below 97% -> 10%", "38.71 EUR", "half-up"):
         assert figure in text
-    data = result.to_json()
+    data = credit_json(result, provisional=False)
     assert data["amount"] == "38.71"
     assert data["percent"] == "10"
     assert data["components"] == [{"model": "tiers", "percent": "10", "rule": result.components[0].rule}]

@@ -1,0 +1,50 @@
+"""``status``'s SLA part: per SLA, its current cycle so far, in the figures its report shows.
+
+Only what the status shows is computed: the SLA's data is read and evaluated as ``build_report`` does
+(``reports/evidence.py``: same readers, same ``evaluate``), and the objectives' inputs, the inputs hash, the credit
+and the document are left out (none of them changes availability, ``met`` or the budget). A test holds these
+numbers equal to the full report's for the same SLA and ``now``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from probe_agent.config.document import Config
+from probe_agent.reports.evidence import evaluate_sla, read_evidence
+from probe_agent.reports.json_numbers import percent, seconds
+from probe_agent.reports.json_types import SlaStatusJson
+from probe_agent.reports.overlaps import Overlap
+from probe_agent.reports.scope import sla_period
+from probe_agent.reports.sla_scope import sla_scope
+
+
+def sla_status(
+    conn: sqlite3.Connection, config: Config, now_ms: int
+) -> tuple[list[SlaStatusJson], list[tuple[Overlap, ...]]]:
+    """Per SLA, its current cycle so far: availability, target, error budget left and the projection; and per SLA
+    the overlapping stored intervals its figures read (resolved; ``build_status`` warns about them once)."""
+    rows: list[SlaStatusJson] = []
+    overlaps: list[tuple[Overlap, ...]] = []
+    for sla in config.slas:
+        s = sla_scope(config, sla)
+        period = sla_period(config, sla, now_ms)
+        evidence = read_evidence(conn, config, s, period, now_ms)
+        ev = evaluate_sla(s, period, evidence, now_ms)
+        overall = None if ev is None else ev.overall
+        budget = None if overall is None else overall.budget
+        rows.append(
+            {
+                "sla": sla.id,
+                "cycle": period.label,
+                "availability_percent": None if overall is None else percent(overall.value),
+                "target_percent": float(sla.target),
+                "met": None if overall is None else overall.met,
+                "budget_remaining_s": None if budget is None else seconds(budget.remaining_ms),
+                "budget_allowed_s": None if budget is None else seconds(budget.allowed_ms),
+                "projected_availability_percent": None if budget is None else percent(budget.projected_availability),
+                "coverage_percent": None if overall is None else percent(overall.availability.coverage),
+            }
+        )
+        overlaps.append(evidence.overlaps)
+    return rows, overlaps

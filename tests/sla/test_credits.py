@@ -376,6 +376,7 @@ def credit_terms(draw: st.DrawFn) -> CreditTerms:
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(
     terms=credit_terms(),
@@ -397,6 +398,7 @@ def test_credit_never_decreases_as_availability_drops(
     assert credit(more) >= credit(less)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(
     terms=credit_terms(),

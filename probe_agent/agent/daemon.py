@@ -1,4 +1,5 @@
-"""``probe-agent run``: wiring of config, store, folds, scheduler and calendar jobs, plus signals and sd_notify.
+"""``probe-agent run``: wiring of config, store, folds, scheduler and calendar jobs, plus signals and sd_notify;
+the heartbeat loop is ``heartbeat.py``, the calendar jobs' bodies ``housekeeping.py``.
 
 Lifecycle: take the agent id's lock on the database (``runlock``: a second daemon, even beside a paused first one,
 is refused), open the store (refusing a newer schema, or a live daemon of that agent id on another host), close the runs

@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest faults bench clean
+.PHONY: demo test test-fast coverage lint typecheck pytest faults bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,16 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider -m "not long_fault"
 
+## test-fast: every test but the `slow` (seconds-long daemon runs) and `long_fault` ones; no lint or type-check
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider -m "not slow and not long_fault"
+
+## coverage: the test suite with line coverage of probe_agent/agent measured in this process only (daemons run as
+## subprocesses by tests/e2e are not counted: what is covered here is what the in-process tests exercise)
+coverage: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider -m "not long_fault" --cov=probe_agent.agent \
+		--cov-report=term-missing:skip-covered --cov-fail-under=85
+
 ## faults: the fault suite (every test marked `fault`, long ones included); writes FAULTS.md from this run
 faults: $(STAMP)
 	FAULTS_MD=FAULTS.md $(BIN)/pytest -q -p no:cacheprovider -m fault
@@ -38,4 +48,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache demo-out
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache demo-out .coverage

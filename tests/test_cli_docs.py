@@ -45,6 +45,7 @@ def test_secrets_are_redacted_from_logs() -> None:
     assert formatter.format(record) == "<3>Authorization: Bearer *** abc"  # too-short values are not redacted
 
 
+@pytest.mark.slow
 async def test_check_against_a_sleeping_target_is_read_timeout_within_timeout_plus_1s(tmp_path: Path) -> None:
     asked: list[float] = []
 

@@ -132,6 +132,7 @@ def test_missing_database(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 @pytest.mark.fault(
     "the database locked by another process", expected="status, export and run exit 1 with a message, no traceback"
 )

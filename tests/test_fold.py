@@ -648,6 +648,7 @@ def _key(i: StateInterval) -> tuple[State, str | None, int | None]:
     return i.state, i.cause, i.outage_start_ms
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(scenarios())
 def test_fold_matches_the_model_and_keeps_its_invariants(

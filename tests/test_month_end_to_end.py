@@ -116,6 +116,7 @@ def report(cfg: Path) -> dict[str, object]:
     return doc
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("counting", "percent", "exact", "met"),
     [
@@ -149,6 +150,7 @@ def test_month_of_results_gives_the_hand_computed_availability(
     assert doc["budget"]["remaining_s"] == 0.0  # type: ignore[index]
 
 
+@pytest.mark.slow
 def test_readme_worked_example_97_percent_gives_60_eur(tmp_path: Path) -> None:
     """Guaranteed 99.9 %, measured exactly 97.0 % (not below 97): the 5 % tier, 5 % of 1,200.00 EUR = 60.00 EUR."""
     extra = textwrap.indent(

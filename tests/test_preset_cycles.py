@@ -208,6 +208,7 @@ def contract_formula(segments: list[tuple[str, int, int]], rules: tuple[int, boo
     return 1 - Fraction(sum(r for r in runs if r >= min_run), slices)
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(preset=st.sampled_from(sorted(SLICE_RULES)), plan=plans)
 # Monitoring begins on day 3; a 125 s outage (two whole minutes, two partial ones); a day unseen; unknown at the end.

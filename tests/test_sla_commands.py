@@ -30,13 +30,14 @@ def cli(*args: str) -> tuple[int, str]:
     return out.exit_code, out.output
 
 
-@pytest.fixture
-def cfg(tmp_path: Path) -> Path:
-    path = tmp_path / "probe-agent.yaml"
+def write_cfg(directory: Path) -> Path:
+    """The config of these tests, its database ``pa.db`` beside it."""
+    path = directory / "probe-agent.yaml"
+    db = directory / "pa.db"
     path.write_text(
         textwrap.dedent(
             f"""
-            agent: {{id: ams-1, database: {tmp_path / "pa.db"}, timezone: UTC}}
+            agent: {{id: ams-1, database: {db}, timezone: UTC}}
             defaults: {{interval: 60s, timeout: 10s, retry_interval: 20s, confirm: 3}}
             endpoints:
               - {{id: web, http: "http://127.0.0.1:9/"}}
@@ -57,6 +58,14 @@ def cfg(tmp_path: Path) -> Path:
             """
         )
     )
+    return path
+
+
+@pytest.fixture(scope="module")
+def september(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """September imported once per module (86,400 results: 2 endpoints x 30 days of minutes); tests get a copy."""
+    directory = tmp_path_factory.mktemp("september")
+    path = write_cfg(directory)
     rows = []
     for m in range(30 * 24 * 60):
         ts = START + timedelta(minutes=m)
@@ -72,11 +81,24 @@ def cfg(tmp_path: Path) -> Path:
                     "latency_ms": None if down else 3.0,
                 }
             )
-    data = tmp_path / "sep.jsonl"
+    data = directory / "sep.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     code, out = cli("import", str(data), "-c", str(path))
     assert code == 0, out
-    return path
+    return directory / "pa.db"
+
+
+@pytest.fixture
+def cfg(tmp_path: Path, september: Path) -> Path:
+    """This test's own config and copy of the imported database: tests write to both (closes, exclusions)."""
+    source = sqlite3.connect(september)
+    target = sqlite3.connect(tmp_path / "pa.db")
+    try:
+        source.backup(target)  # a consistent copy, WAL included
+    finally:
+        target.close()
+        source.close()
+    return write_cfg(tmp_path)
 
 
 def report(cfg: Path) -> dict[str, object]:

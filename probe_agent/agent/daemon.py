@@ -1,4 +1,5 @@
-"""``probe-agent run``: wiring of config, store, folds, scheduler and calendar jobs, plus signals and sd_notify.
+"""``probe-agent run``: wiring of config, store, folds, scheduler and calendar jobs, plus signals and sd_notify;
+the heartbeat loop is ``heartbeat.py``, the calendar jobs' bodies ``housekeeping.py``.
 
 Lifecycle: take the agent id's lock on the database (``runlock``: a second daemon, even beside a paused first one,
 is refused), open the store (refusing a newer schema, or a live daemon of that agent id on another host), close the runs
@@ -25,6 +26,8 @@ from probe_agent import __version__
 from probe_agent.agent.calendar import CalendarJobs
 from probe_agent.agent.clock import LabelClock, wall_clock_ms
 from probe_agent.agent.controls import Controls
+from probe_agent.agent.heartbeat import Heartbeat
+from probe_agent.agent.housekeeping import Housekeeping
 from probe_agent.agent.runlock import DatabaseIdentity, LockHeld, RunLock
 from probe_agent.agent.scheduler import ProbeScheduler, ScheduledEndpoint
 from probe_agent.agent.sdnotify import Notifier
@@ -32,12 +35,9 @@ from probe_agent.agent.storehealth import StoreHealth, start_problem
 from probe_agent.agent.worker import EndpointWorker, Prober
 from probe_agent.config import ConfigError, LoadedConfig, load_config
 from probe_agent.config.schema import Endpoint
-from probe_agent.fold import FoldParams, Phase, TimelineFold, snapshot_latest_ms
+from probe_agent.fold import FoldParams, TimelineFold, snapshot_latest_ms
 from probe_agent.logs import setup_logging
-from probe_agent.model import HOUR_MS
-from probe_agent.store import maintenance, queries, records
-from probe_agent.store.queries import floor_hour
-from probe_agent.store.rollups import rebuild_rollups, unmarked_hours
+from probe_agent.store import queries, records
 from probe_agent.store.schema import open_db
 from probe_agent.store.writer import StoreWriter
 
@@ -61,18 +61,6 @@ class RunClosed(DaemonError):
     stopped writing at once, so it never writes over what the other one stored (exit 76)."""
 
     exit_code = 76
-
-
-def retention_floor(config: Any, now_ms: int) -> int:
-    """The oldest time whose raw results must be kept: evidence for every cycle still open or still claimable.
-
-    Per SLA: the start of the cycle before the current one, moved back by the claim window (a duration, or that
-    many cycles). Without SLAs nothing holds raw results back beyond ``retention``.
-    """
-    from probe_agent.reports.scope import claim_floor_ms
-
-    floors = [claim_floor_ms(config, sla, now_ms) for sla in config.slas]
-    return min(floors, default=now_ms)
 
 
 def _provably_dead(hostname: str | None, pid: int | None) -> bool:
@@ -126,10 +114,8 @@ class Daemon:
         self.reloads = 0
         self._lock: RunLock | None = None
         self._identity: DatabaseIdentity | None = None
-        self._lost: str | None = None  # set when the database file was deleted or replaced under us
-        self._closed_under: str | None = None  # set when another process closed our run
-        self._beat: asyncio.Future[None] | None = None  # the heartbeat's store write in flight, if any
-        self._beat_since = 0.0  # loop time that write was handed to the writer
+        self.heartbeat: Heartbeat | None = None
+        self.housekeeping: Housekeeping | None = None
 
     @property
     def agent_id(self) -> str:
@@ -201,9 +187,10 @@ class Daemon:
         for ep in cfg.endpoints:
             self._add_worker(ep, snapshots.get(ep.id), previous_end)
         self.calendar = CalendarJobs()
-        self.calendar.add_hourly("rollups", self._rollups, minute=2)
-        self.calendar.add_daily("retention", self._retention, hour=3, minute=17)
-        self.calendar.add_hourly("cycle-close", self._close_cycles, minute=7)
+        self.housekeeping = Housekeeping(
+            self.db_path, self.writer, config=lambda: self.loaded.config, now_ms=self.wall_ms
+        )
+        self.housekeeping.schedule(self.calendar)
         self.calendar.start()
         loop = asyncio.get_running_loop()
         if self.handle_signals:
@@ -212,7 +199,24 @@ class Daemon:
             loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload()))
         sched_task = asyncio.create_task(self.scheduler.run(), name="probe-scheduler")
         self._tasks.append(sched_task)
-        self._spawn(self._heartbeats(heartbeat_ms / 1000))
+        self.heartbeat = Heartbeat(
+            writer=self.writer,
+            scheduler=self.scheduler,
+            notifier=self.notifier,
+            workers=self.workers,
+            run_id=self.run_id,
+            health=StoreHealth(
+                self.writer,
+                run_id=self.run_id,
+                stall_after_s=3 * heartbeat_ms / 1000,
+                note=self._lock.note,
+                wall_ms=self.wall_ms,
+            ),
+            identity=self._identity,
+            wall_ms=self.wall_ms,
+            stop=self._stop,
+        )
+        self._spawn(self.heartbeat.run(heartbeat_ms / 1000))
         # Everything built so far (config, workers, folds) lives as long as the daemon: keep it out of the garbage
         # collector's full scans, whose pauses showed up as probe-start lateness in bench/bench_probes.py.
         gc.freeze()
@@ -340,141 +344,19 @@ class Daemon:
         self.notifier.ready(status)
         return True
 
-    async def _heartbeats(self, every_s: float) -> None:
-        """Heartbeat into the store, and WATCHDOG=1 to systemd only while the event loop and the scheduler keep time.
-
-        Under a systemd watchdog the beat is at least twice as frequent as ``WATCHDOG_USEC`` (sd_watchdog_enabled(3)),
-        whatever ``agent.heartbeat`` says: a unit's WatchdogSec shorter than the heartbeat would otherwise kill it.
-        The watchdog never waits on the store: the heartbeat's write is handed over, not awaited (``_beat_store``),
-        and a store that cannot commit is reported as store trouble (``StoreHealth``), not by going silent.
-        """
-        assert self.writer is not None and self.scheduler is not None and self._lock is not None
-        if self.notifier.enabled and self.notifier.watchdog_interval_s:
-            every_s = min(every_s, self.notifier.watchdog_interval_s / 2)
-        health = StoreHealth(
-            self.writer,
-            run_id=self.run_id,
-            stall_after_s=3 * self.loaded.config.agent.heartbeat / 1000,
-            note=self._lock.note,
-            wall_ms=self.wall_ms,
-        )
-        loop = asyncio.get_running_loop()
-        expected = loop.time()
-        try:
-            while not self._stop.is_set():
-                lost = self._identity.problem() if self._identity is not None else None
-                if lost is not None:
-                    log.critical("%s: stopping without writing anything more (exit 75)", lost)
-                    self._lost = lost
-                    self.request_stop()
-                    return
-                self._beat_store()
-                waiting = None if self._beat is None or self._beat.done() else loop.time() - self._beat_since
-                health.check(waiting, sum(w.paused_probes for w in self.workers.values()))
-                lag = loop.time() - expected
-                if self.scheduler.healthy(max_lag_s=max(5.0, every_s * 2)) and lag < max(5.0, every_s * 2):
-                    self.notifier.watchdog()
-                else:
-                    log.error("scheduler is not keeping time (loop lag %.1fs): withholding the watchdog", lag)
-                up = sum(1 for w in self.workers.values() if w.fold.phase in (Phase.UP, Phase.DEGRADED))
-                down = sum(1 for w in self.workers.values() if w.fold.phase is Phase.DOWN)
-                self.notifier.status(health.status(f"probing {len(self.workers)} endpoints: {up} up, {down} down"))
-                expected = loop.time() + every_s
-                try:
-                    await asyncio.wait_for(self._stop.wait(), timeout=every_s)
-                except TimeoutError:
-                    pass
-        finally:
-            if self._beat is not None:
-                self._beat.cancel()
-
-    def _beat_store(self) -> None:
-        """Hand this beat's heartbeat to the writer without waiting for it. One at a time: while the previous one
-        waits (behind a batch the store cannot commit) no other is queued, and its age tells a stalled store."""
-        if self._beat is not None and not self._beat.done():
-            return
-        self._beat_since = asyncio.get_running_loop().time()
-        self._beat = asyncio.ensure_future(self._store_heartbeat(self.wall_ms()))
-
-    async def _store_heartbeat(self, now_ms: int) -> None:
-        assert self.writer is not None
-        try:
-            run_open = await self.writer.run(functools.partial(records.heartbeat, run_id=self.run_id, now_ms=now_ms))
-        except Exception:  # the writer reports store trouble; keep probing
-            log.exception("heartbeat failed")
-            return
-        if not run_open:  # closed by another process that judged us dead: its data is not ours to touch
-            self.writer.discard()
-            self._closed_under = f"run {self.run_id} was closed by another process (it judged this daemon dead)"
-            log.critical("%s: stopping without writing anything more (exit 76)", self._closed_under)
-            self.request_stop()
-
-    async def _rollups(self) -> None:
-        """Roll up the hours that completed since the last run of this job, on a connection of its own in a thread
-        (one short transaction per hour), so the writer thread's commits are not held up."""
-        now = self.wall_ms()
-        # Results up to now minus the longest probe timeout (plus the writer's flush) are surely stored.
-        complete = now - max((ep.timeout for ep in self.loaded.config.endpoints), default=0) - 2_000
-
-        def job() -> int:
-            conn = open_db(self.db_path)
-            try:
-                written = 0
-                for hour in unmarked_hours(conn, floor_hour(complete)):
-                    if hour >= now - 48 * HOUR_MS:  # older unmarked hours are rolled up before pruning
-                        written += rebuild_rollups(conn, hour, hour + HOUR_MS, complete_before_ms=complete)
-                return written
-            finally:
-                conn.close()
-
-        written = await asyncio.to_thread(job)
-        log.debug("rollups: %d rows rebuilt", written)
-
-    async def _close_cycles(self) -> None:
-        """Close every SLA cycle that ended at least its ``close_after`` ago and is not closed yet."""
-        from probe_agent.reports.closing import CycleNotOver, close_cycle, due_cycles
-        from probe_agent.store.records import CycleAlreadyClosed
-
-        config = self.loaded.config
-        now = self.wall_ms()
-
-        def job() -> list[str]:
-            conn = open_db(self.db_path)
-            closed = []
-            try:
-                for sla, period in due_cycles(conn, config, now):
-                    try:
-                        doc = close_cycle(conn, config, sla, period, now)
-                    except CycleAlreadyClosed:
-                        continue  # closed by hand meanwhile
-                    except CycleNotOver as exc:
-                        # A down run at the cycle's end is not decided yet: this hourly job tries again later.
-                        log.info("%s", exc)
-                        continue
-                    credit = doc["credit"]
-                    closed.append(
-                        f"{sla.id} {period.label}: availability {doc['availability_percent']}%, "
-                        f"credit {credit['amount'] if credit else '-'} {credit['currency'] if credit else ''}"
-                    )
-            finally:
-                conn.close()
-            return closed
-
-        for line in await asyncio.to_thread(job):
-            log.info("closed cycle %s", line)
-
-    async def _retention(self) -> None:
-        assert self.writer is not None
-        now = self.wall_ms()
-        cutoff = now - self.loaded.config.agent.retention
-        keep_after = retention_floor(self.loaded.config, now)
-        deleted = await self.writer.run(lambda c: maintenance.prune_results(c, cutoff, keep_after))
-        if deleted:
-            log.info("retention: pruned %d raw results older than the cut-off", deleted)
-
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
         self._tasks.append(task)
+
+    @property
+    def _lost(self) -> str | None:
+        """Why the daemon stopped without writing: its database file was deleted or replaced under it."""
+        return self.heartbeat.lost if self.heartbeat is not None else None
+
+    @property
+    def _closed_under(self) -> str | None:
+        """Why the daemon stopped without writing: another process closed its run."""
+        return self.heartbeat.closed_under if self.heartbeat is not None else None
 
     async def _shutdown(self) -> None:
         self.notifier.stopping()

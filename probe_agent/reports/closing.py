@@ -8,6 +8,7 @@ difference is for the people who settle the bill to look at.
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 
 from probe_agent.config.document import Config
 from probe_agent.config.sla_schema import Sla
@@ -78,8 +79,45 @@ def apply_closed(conn: sqlite3.Connection, rep: SlaReport) -> ReportDoc:
     return stored
 
 
+@dataclass(frozen=True)
+class ClosedCycle:
+    """A cycle's final report and credit as they are stored (``store_closed``), decided at ``closed_ms``."""
+
+    sla: str
+    period: Period
+    closed_ms: int
+    inputs_hash: str
+    doc: ReportDoc
+
+
 def close_cycle(conn: sqlite3.Connection, config: Config, sla: Sla, period: Period, now_ms: int) -> ReportDoc:
     """Store the final report and credit of a cycle that has ended. Raises CycleNotOver, CycleAlreadyClosed.
+
+    ``settle_cycle`` then ``store_closed`` on one connection; the daemon does the two on its reading and its
+    writing connection (the store's single writer).
+    """
+    closed = settle_cycle(conn, config, sla, period, now_ms)
+    store_closed(conn, closed)
+    return closed.doc
+
+
+def store_closed(conn: sqlite3.Connection, closed: ClosedCycle) -> None:
+    """Insert the immutable closed-cycle row. Raises CycleAlreadyClosed when the cycle was closed meanwhile."""
+    records.close_cycle(
+        conn,
+        sla=closed.sla,
+        cycle_start_ms=closed.period.start_ms,
+        cycle_end_ms=closed.period.end_ms,
+        closed_ms=closed.closed_ms,
+        inputs_hash=closed.inputs_hash,
+        report=closed.doc,
+        credit=closed.doc.get("credit"),
+    )
+
+
+def settle_cycle(conn: sqlite3.Connection, config: Config, sla: Sla, period: Period, now_ms: int) -> ClosedCycle:
+    """The final report and credit of a cycle that has ended, to be stored as they are; reads only. Raises
+    CycleNotOver (and its subclasses below).
 
     A cycle whose stored timeline has overlapping intervals is refused (CycleNeedsRepair): ``db repair`` first.
     With slice counting and ``min_run``, a down run that touches the cycle's end and is still open and too short to
@@ -114,17 +152,7 @@ def close_cycle(conn: sqlite3.Connection, config: Config, sla: Sla, period: Peri
         )
     _wait_for_ongoing_incidents(sla, period, ev, now_ms)
     doc: ReportDoc = {**rep.doc, "closed": None}
-    records.close_cycle(
-        conn,
-        sla=sla.id,
-        cycle_start_ms=period.start_ms,
-        cycle_end_ms=period.end_ms,
-        closed_ms=now_ms,
-        inputs_hash=rep.inputs_hash,
-        report=doc,
-        credit=doc["credit"],
-    )
-    return doc
+    return ClosedCycle(sla=sla.id, period=period, closed_ms=now_ms, inputs_hash=rep.inputs_hash, doc=doc)
 
 
 def _wait_for_ongoing_incidents(sla: Sla, period: Period, ev: SlaEvaluation, now_ms: int) -> None:

@@ -102,6 +102,7 @@ def total(intervals: list[Interval], state: str) -> int:
     return sum(i.end_ms - i.start_ms for i in intervals if i.state == state)
 
 
+@pytest.mark.slow
 @pytest.mark.fault(
     "the daemon's clock stepped back inside an outage (in-process)",
     expected="the outage keeps its length",
@@ -140,6 +141,7 @@ async def test_an_outage_with_the_clock_stepped_back_inside_it_keeps_its_length(
     assert notes[0][0] >= 4  # the results labelled while the wall clock was behind say so
 
 
+@pytest.mark.slow
 @pytest.mark.fault(
     "a restart with the clock 5 minutes behind the last run",
     expected="every result stored, after the previous run",
@@ -172,6 +174,7 @@ async def test_a_restart_with_the_clock_five_minutes_behind_stores_every_result(
     assert 299 * S - 2 * S <= runs[1].stopped_ms - (real_ms() - 300 * S) <= 301 * S
 
 
+@pytest.mark.slow
 @pytest.mark.fault(
     "the daemon's clock +1 h for 3 s, then back (in-process)",
     expected="no future no_data",

@@ -526,6 +526,7 @@ async def run_real(
     return t0, t_end
 
 
+@pytest.mark.slow
 async def test_real_clock_cadence() -> None:
     scheduler = ProbeScheduler(clock=MONOTONIC)
     rec = Recorder(MONOTONIC, asyncio.sleep)
@@ -555,6 +556,7 @@ def wall_steps(traveller: time_machine.Traveller, log: list[tuple[float, float]]
     return step
 
 
+@pytest.mark.slow
 async def test_wall_clock_steps_neither_stall_nor_burst_probes() -> None:
     scheduler = ProbeScheduler(clock=MONOTONIC)
     rec = Recorder(MONOTONIC, asyncio.sleep)
@@ -571,6 +573,7 @@ async def test_wall_clock_steps_neither_stall_nor_burst_probes() -> None:
         assert cadence_problems(log, t0, t_end, 0.2) == []
 
 
+@pytest.mark.slow
 async def test_the_clock_step_check_catches_a_wall_clock_scheduler() -> None:
     """The same run with the wall clock injected stalls: the assertions above would fail for it."""
     scheduler = ProbeScheduler(clock=time.time)

@@ -125,6 +125,7 @@ def _has_result(ts_list: list[int], served_at: int) -> bool:
     return index > 0 and served_at - ts_list[index - 1] <= TIMEOUT_MS
 
 
+@pytest.mark.slow
 @pytest.mark.fault("a second daemon on the same agent id", expected="refused, exit 1, the first undisturbed")
 @pytest.mark.timeout(45)
 async def test_second_daemon_with_the_same_agent_id_refuses_to_start(

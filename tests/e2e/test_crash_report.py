@@ -35,6 +35,7 @@ SPEAKS_MS = 1000 + 800  # interval + grace (the timeout)
 STALE_AFTER_MS = 3 * 1000  # 3 heartbeats
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 async def test_report_before_the_restart_counts_no_data_from_the_dead_runs_end(
     tmp_path: Path, db: Path, store: StoreReader, launcher: DaemonLauncher, recorder: RecordingTarget

@@ -64,6 +64,7 @@ async def test_a_daemon_whose_run_was_closed_under_it_stops_writing_and_exits_76
     assert len(late) <= 4, late
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(30)
 async def test_the_restart_after_it_starts_a_new_run(
     tmp_path: Path, db: Path, store: StoreReader, launcher: DaemonLauncher, recorder: RecordingTarget

@@ -118,6 +118,7 @@ async def test_sighup_refuses_broken_configs_then_applies_an_edited_one(
     assert store.fold_states()["in-flight"]["last"]["open"] is False
 
 
+@pytest.mark.slow
 @pytest.mark.fault("SIGTERM with a probe in flight", expected="clean stop within stop_timeout, every interval closed")
 @pytest.mark.timeout(45)
 async def test_sigterm_stops_cleanly_within_the_stop_timeout_and_closes_every_interval(

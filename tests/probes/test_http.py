@@ -78,6 +78,7 @@ async def test_sleep_past_timeout_is_read_timeout_within_deadline(http_server: R
     assert result.latency_ms is not None and 500 <= result.latency_ms < 1000
 
 
+@pytest.mark.slow
 @pytest.mark.fault("a server trickling its body (slowloris)", expected="read_timeout within the deadline")
 async def test_trickling_body_cannot_hold_the_probe_past_its_deadline(http_server: RunningServer) -> None:
     start = time.monotonic()
@@ -96,6 +97,7 @@ async def test_body_over_cap_is_too_large_quickly(http_server: RunningServer, pa
     assert time.monotonic() - start < 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.fault("a gzip bomb", expected="too_large without inflating it")
 async def test_gzip_bomb_is_too_large_without_inflating_it(http_server: RunningServer) -> None:
     from tests.probes.servers import gzip_bomb

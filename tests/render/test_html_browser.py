@@ -89,6 +89,7 @@ def rendered(tmp_path: Path, doc: dict[str, Any]) -> DomSummary:
     return summary
 
 
+@pytest.mark.slow
 def test_month_report_survives_rendering(tmp_path: Path) -> None:
     doc = month_doc()
     dom = rendered(tmp_path, doc)
@@ -102,6 +103,7 @@ def test_month_report_survives_rendering(tmp_path: Path) -> None:
     assert {d: n for d, n in dom.bars.items() if n} == EXPECTED_DOWN
 
 
+@pytest.mark.slow
 def test_sample_report_survives_rendering_and_screenshots(tmp_path: Path) -> None:
     dom = rendered(tmp_path, sample_doc())
     text = " ".join(" ".join(dom.texts).split())

@@ -377,6 +377,7 @@ def credit_terms(draw: st.DrawFn) -> CreditTerms:
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(
     terms=credit_terms(),
@@ -398,6 +399,7 @@ def test_credit_never_decreases_as_availability_drops(
     assert credit(more) >= credit(less)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(
     terms=credit_terms(),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 from fractions import Fraction
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -83,6 +84,7 @@ def test_adding_downtime_never_raises_availability(
         assert after.availability is not None and after.availability <= before.availability
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(per_ms, ranges, policies, st.data())
 def test_excluding_down_time_never_lowers_availability(

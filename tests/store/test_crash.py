@@ -40,6 +40,7 @@ CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.fault(
     "kill -9 of the store writer mid-batch", expected="at most the last flush interval lost, integrity ok"
 )

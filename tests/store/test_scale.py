@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from probe_agent.store import queries as q
 from probe_agent.store import transaction
 
@@ -12,6 +14,7 @@ from .conftest import HOUR, T0
 DAY = 24 * HOUR
 
 
+@pytest.mark.slow
 def test_thirty_days_of_intervals_for_1000_endpoints_read_through_bounded_index_ranges(
     conn: sqlite3.Connection,
 ) -> None:

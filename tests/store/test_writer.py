@@ -246,6 +246,7 @@ def test_invalid_settings_are_refused(db_path: Path) -> None:
         StoreWriter(db_path, batch_max=0)
 
 
+@pytest.mark.slow
 def test_a_reader_sees_consistent_growing_data_while_the_writer_writes(writer: StoreWriter, db_path: Path) -> None:
     stop = threading.Event()
     errors: list[BaseException] = []

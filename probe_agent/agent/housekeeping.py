@@ -1,0 +1,130 @@
+"""The bodies of the daemon's calendar jobs: hourly rollups, daily retention, hourly cycle close.
+
+``CalendarJobs`` (calendar.py) decides when they run; this module what they do. Each job reads "now" from the
+daemon's label clock and the config in force at that moment (a reload may have changed it since the last run).
+
+Writes: retention's pruning and the closed-cycle rows go through the store's single writer; a cycle's report is
+built on a read-only connection of its own in a thread, so the writer thread only does the insert. Rollups rebuild
+on a connection of their own in a thread (one short transaction per hour), so the writer's commits of results are
+not held up behind a whole hour's aggregation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from probe_agent.agent.calendar import CalendarJobs
+from probe_agent.config.document import Config
+from probe_agent.model import HOUR_MS
+from probe_agent.store import maintenance
+from probe_agent.store.queries import floor_hour
+from probe_agent.store.rollups import rebuild_rollups, unmarked_hours
+from probe_agent.store.schema import open_db
+from probe_agent.store.writer import StoreWriter
+
+log = logging.getLogger("probe_agent.agent")
+
+
+def retention_floor(config: Config, now_ms: int) -> int:
+    """The oldest time whose raw results must be kept: evidence for every cycle still open or still claimable.
+
+    Per SLA: the start of the cycle before the current one, moved back by the claim window (a duration, or that
+    many cycles). Without SLAs nothing holds raw results back beyond ``retention``.
+    """
+    from probe_agent.reports.scope import claim_floor_ms
+
+    floors = [claim_floor_ms(config, sla, now_ms) for sla in config.slas]
+    return min(floors, default=now_ms)
+
+
+class Housekeeping:
+    """The calendar jobs of one daemon run. ``config`` returns the config in force (it changes on reload)."""
+
+    def __init__(
+        self, db_path: Path, writer: StoreWriter, *, config: Callable[[], Config], now_ms: Callable[[], int]
+    ) -> None:
+        self.db_path = db_path
+        self.writer = writer
+        self.config = config
+        self.now_ms = now_ms
+
+    def schedule(self, calendar: CalendarJobs) -> None:
+        """Rollups at :02 every hour, cycle close at :07, retention daily at 03:17 (UTC: the calendar's zone)."""
+        calendar.add_hourly("rollups", self.rollups, minute=2)
+        calendar.add_daily("retention", self.retention, hour=3, minute=17)
+        calendar.add_hourly("cycle-close", self.close_cycles, minute=7)
+
+    async def rollups(self) -> None:
+        """Roll up the hours that completed since the last run of this job, on a connection of its own in a thread
+        (one short transaction per hour), so the writer thread's commits are not held up."""
+        now = self.now_ms()
+        # Results up to now minus the longest probe timeout (plus the writer's flush) are surely stored.
+        complete = now - max((ep.timeout for ep in self.config().endpoints), default=0) - 2_000
+
+        def job() -> int:
+            conn = open_db(self.db_path)
+            try:
+                written = 0
+                for hour in unmarked_hours(conn, floor_hour(complete)):
+                    if hour >= now - 48 * HOUR_MS:  # older unmarked hours are rolled up before pruning
+                        written += rebuild_rollups(conn, hour, hour + HOUR_MS, complete_before_ms=complete)
+                return written
+            finally:
+                conn.close()
+
+        written = await asyncio.to_thread(job)
+        log.debug("rollups: %d rows rebuilt", written)
+
+    async def close_cycles(self) -> None:
+        """Close every SLA cycle that ended at least its ``close_after`` ago and is not closed yet.
+
+        The report is built on a read-only connection in a thread; the row is inserted by the writer (the row is
+        the one ``probe-agent cycle close`` would store at that moment). A cycle closed by hand in between is
+        skipped; one not settled yet (a down run or an incident still undecided at the cycle's end) is tried again
+        at the next hourly run.
+        """
+        from probe_agent.reports.closing import ClosedCycle, CycleNotOver, due_cycles, settle_cycle, store_closed
+        from probe_agent.store.records import CycleAlreadyClosed
+
+        config = self.config()
+        now = self.now_ms()
+
+        def settle() -> list[ClosedCycle]:
+            conn = open_db(self.db_path, readonly=True)
+            settled = []
+            try:
+                for sla, period in due_cycles(conn, config, now):
+                    try:
+                        settled.append(settle_cycle(conn, config, sla, period, now))
+                    except CycleNotOver as exc:
+                        # A down run at the cycle's end is not decided yet: this hourly job tries again later.
+                        log.info("%s", exc)
+            finally:
+                conn.close()
+            return settled
+
+        for closed in await asyncio.to_thread(settle):
+            try:
+                await self.writer.run(functools.partial(store_closed, closed=closed))
+            except CycleAlreadyClosed:
+                continue  # closed by hand meanwhile
+            credit = closed.doc.get("credit")
+            log.info(
+                "closed cycle %s",
+                f"{closed.sla} {closed.period.label}: availability {closed.doc['availability_percent']}%, "
+                f"credit {credit['amount'] if credit else '-'} {credit['currency'] if credit else ''}",
+            )
+
+    async def retention(self) -> None:
+        """Prune raw results older than ``agent.retention``, except those a cycle still open or claimable needs."""
+        config = self.config()
+        now = self.now_ms()
+        cutoff = now - config.agent.retention
+        keep_after = retention_floor(config, now)
+        deleted = await self.writer.run(lambda c: maintenance.prune_results(c, cutoff, keep_after))
+        if deleted:
+            log.info("retention: pruned %d raw results older than the cut-off", deleted)

@@ -14,7 +14,6 @@ from probe_agent.commands.options import config_option, cycle_option
 from probe_agent.commands.store import RECORDS, open_store
 from probe_agent.model import now_ms
 from probe_agent.render.cycles import closed_cycle_line
-from probe_agent.reports import scope
 from probe_agent.store.records import CycleAlreadyClosed
 
 
@@ -29,16 +28,13 @@ def cycle_group() -> None:
 @config_option
 def cycle_close(sla_id: str, cycle: str | None, config_path: Path | None) -> None:
     """Close a cycle that has ended. Later reports show the stored figures and warn if today's data differs."""
-    from probe_agent.reports.closing import CycleNotOver, close_cycle
-    from probe_agent.sla.periods import previous_cycle
+    from probe_agent.reports.closing import CycleNotOver, close_cycle, cycle_to_close
 
     config = load(config_path).config
     (sla,) = select_slas(config, sla_id)
     now = now_ms()
     try:
-        period = scope.sla_period(config, sla, now, cycle=cycle)
-        if cycle is None and sla.cycle.period == "monthly":
-            period = previous_cycle(period, sla.cycle.anchor_day, scope.sla_zone(config, sla))
+        period = cycle_to_close(config, sla, now, cycle)
     except ValueError as exc:
         raise UsageProblem(str(exc)) from None
     conn = open_store(Path(config.agent.database), readonly=False, wording=RECORDS)

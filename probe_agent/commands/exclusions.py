@@ -18,11 +18,9 @@ from probe_agent.commands.store import READING, RECORDS, open_store
 from probe_agent.model import iso, now_ms
 from probe_agent.render.exclusions import exclusion_rows, exclusions_csv, exclusions_table
 from probe_agent.reports import scope
+from probe_agent.sla.exclusions import check_exclusion_span
 from probe_agent.sla.periods import parse_bound
 from probe_agent.store import queries, records
-
-MAX_EXCLUSION_MS = 366 * 86_400_000
-_YEAR_9000_MS = 221_845_392_000_000  # as for report periods: later dates overflow calendar arithmetic
 
 
 def default_author() -> str:
@@ -89,15 +87,10 @@ def exclusions_add(
         raise UsageProblem(str(exc)) from None
     if end <= start:
         raise UsageProblem("--to must be after --from")
-    if start < 0 or end >= _YEAR_9000_MS:
-        raise UsageProblem("an exclusion must lie between 1970 and 9000")
-    if end - start > MAX_EXCLUSION_MS:
-        # Excluded time is time the provider is not measured on: a typo such as 0001-01-01 would silently excuse
-        # every outage in every cycle. A real exclusion is an event; a long one is recorded per period.
-        raise UsageProblem(
-            f"an exclusion may last at most 366 days (this one lasts {(end - start) / 86_400_000:.1f} days); "
-            "record longer arrangements one billing period at a time"
-        )
+    try:
+        check_exclusion_span(start, end)
+    except ValueError as exc:
+        raise UsageProblem(str(exc)) from None
     if not reason.strip():
         raise UsageProblem("--reason must say why")
     conn = open_store(Path(config.agent.database), readonly=False, wording=RECORDS)

@@ -187,15 +187,20 @@ def _wait_for_ongoing_incidents(sla: Sla, period: Period, ev: SlaEvaluation, now
         )
 
 
+def cycle_to_close(config: Config, sla: Sla, now_ms: int, cycle: str | None = None) -> Period:
+    """The cycle ``cycle close`` means: the one starting in month ``cycle`` (``YYYY-MM``) when given, else the last
+    ended monthly cycle (an explicit period is its own one cycle). Raises ValueError for a bad ``cycle``."""
+    period = scope.sla_period(config, sla, now_ms, cycle=cycle)
+    if cycle is None and sla.cycle.period == "monthly":
+        period = previous_cycle(period, sla.cycle.anchor_day, scope.sla_zone(config, sla))
+    return period
+
+
 def due_cycles(conn: sqlite3.Connection, config: Config, now_ms: int) -> list[tuple[Sla, Period]]:
     """Cycles that ended at least ``close_after`` ago and are not closed yet (the most recent one per SLA)."""
     due = []
     for sla in config.slas:
-        if sla.cycle.period == "explicit":
-            period = scope.sla_period(config, sla, now_ms)
-        else:
-            current = scope.sla_period(config, sla, now_ms)
-            period = previous_cycle(current, sla.cycle.anchor_day, scope.sla_zone(config, sla))
+        period = cycle_to_close(config, sla, now_ms)
         if period.end_ms + sla.close_after > now_ms:
             continue
         start = monitoring_start(conn, config, scope.scope_endpoints(config, sla))

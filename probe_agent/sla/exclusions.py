@@ -14,7 +14,26 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from probe_agent.model import DAY_MS
 from probe_agent.sla.cron import expand
+
+MAX_EXCLUSION_MS = 366 * DAY_MS
+YEAR_9000_MS = 221_845_392_000_000  # as for report periods: later dates overflow calendar arithmetic
+
+
+def check_exclusion_span(start_ms: int, end_ms: int) -> None:
+    """Refuse (ValueError, with the reason) an exclusion ``[start_ms, end_ms)`` that cannot be a real one: outside
+    1970 to 9000, or longer than 366 days. Excluded time is time the provider is not measured on: a typo such as
+    0001-01-01 would silently excuse every outage in every cycle. A real exclusion is an event; a long arrangement
+    is recorded one billing period at a time. ``end_ms <= start_ms`` is the caller's to word (it names its inputs).
+    """
+    if start_ms < 0 or end_ms >= YEAR_9000_MS:
+        raise ValueError("an exclusion must lie between 1970 and 9000")
+    if end_ms - start_ms > MAX_EXCLUSION_MS:
+        raise ValueError(
+            f"an exclusion may last at most 366 days (this one lasts {(end_ms - start_ms) / DAY_MS:.1f} days); "
+            "record longer arrangements one billing period at a time"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,9 @@ from probe_agent.commands.common import UsageProblem, emit, load
 from probe_agent.commands.options import config_option, format_option, from_to_options, output_option
 from probe_agent.commands.store import READING, RECORDS, open_store
 from probe_agent.model import iso, now_ms
-from probe_agent.render.exclusions import exclusion_rows, exclusions_csv, exclusions_table
+from probe_agent.render.exclusions import exclusions_csv, exclusions_table
 from probe_agent.reports import scope
+from probe_agent.reports.listings import exclusion_rows
 from probe_agent.sla.exclusions import check_exclusion_span
 from probe_agent.sla.periods import parse_bound
 from probe_agent.store import queries, records

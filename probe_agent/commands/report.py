@@ -11,13 +11,14 @@ from probe_agent.commands.common import UsageProblem, emit, load, select_slas
 from probe_agent.commands.options import config_option, cycle_option, format_option, from_to_options, output_option
 from probe_agent.commands.store import READING, open_store
 from probe_agent.model import now_ms
-from probe_agent.render.credits import credit_rows, credits_csv, credits_markdown, credits_table
+from probe_agent.render.credits import credits_csv, credits_markdown, credits_table
 from probe_agent.render.incidents import incidents_csv, incidents_markdown, incidents_table
 from probe_agent.render.report import report_markdown, report_table, reports_csv
 from probe_agent.reports import scope
 from probe_agent.reports.build import build_report
 from probe_agent.reports.closing import apply_closed
 from probe_agent.reports.json_types import ReportDoc
+from probe_agent.reports.listings import credit_rows
 
 
 def build_docs(

@@ -355,3 +355,34 @@ IncidentListDoc = TypedDict(
         "warnings": list[str],
     },
 )
+
+
+class CreditRowJson(TypedDict):
+    """One SLA in ``credits --format json``: the part of its report that ``credits`` shows; ``credit`` None when the
+    SLA has no credit terms."""
+
+    sla: str
+    customer: str | None
+    cycle: CycleJson
+    availability_percent: float | None
+    availability_exact: str | None
+    target_percent: float
+    met: bool | None
+    credit: CreditJson | None
+    claim_deadline: str | None
+    closed: ClosedJson | None
+
+
+class ExclusionRowJson(TypedDict):
+    """One exclusion in ``exclusions list --format json``: times in ISO 8601 UTC; ``revoked`` None while active."""
+
+    id: int
+    scope: str
+    kind: str
+    start: str
+    end: str
+    reason: str
+    author: str
+    created: str
+    revoked: str | None
+    revoked_by: str | None

@@ -44,6 +44,7 @@ from typing import Literal
 
 from probe_agent.model import HOUR_MS, MINUTE_MS
 from probe_agent.sla.availability import BucketSpan, Counted, Policies
+from probe_agent.sla.evaluation import SlaEvaluation
 from probe_agent.sla.objectives import ErrorRateResult, LatencyResult
 
 DEFAULT_MIN_SAMPLES = 100
@@ -175,6 +176,29 @@ class CycleSoFar:
     counted_ms: int
     counted_down_ms: int
     ahead_ms: Fraction
+
+
+def cycle_so_far(evaluation: SlaEvaluation) -> CycleSoFar:
+    """The whole-SLA figures of ``evaluation`` (its cycle evaluated at ``now``) as ``sla_breached`` reads them.
+
+    Countable ms ahead = the cycle's countable ms (its length less all its excluded time, what the error budget's
+    allowance is taken of) - the countable ms already measured (``[start, now)`` less its excluded time). With a
+    100 % target the budget says nothing of the excluded time, and it cannot matter (the allowance is 0): the ms
+    ahead are then the rest of the cycle as it is.
+    """
+    overall = evaluation.overall
+    totals = overall.availability.buckets
+    target = evaluation.target
+    if target < 1:
+        ahead = overall.budget.allowed_ms / (1 - target) - (totals.total_ms - totals.excluded_ms)
+    else:
+        ahead = Fraction(evaluation.period.end_ms - evaluation.measured_end_ms)
+    return CycleSoFar(
+        evaluation.full_period.label,
+        overall.availability.counted_ms,
+        overall.availability.counted_down_ms,
+        ahead,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from probe_agent.latency import LatencyHistogram
-from probe_agent.model import DAY_MS, HOUR_MS, MINUTE_MS
+from probe_agent.model import DAY_MS, HOUR_MS, MINUTE_MS, State, StateInterval
 from probe_agent.sla.alert_state import AlertState, ResolveReason, step
 from probe_agent.sla.alerts import (
     AlertInputs,
@@ -29,10 +29,14 @@ from probe_agent.sla.alerts import (
     breach_reading,
     burn_rate,
     counted_spans,
+    cycle_so_far,
     evaluate_alerts,
 )
 from probe_agent.sla.availability import Bucket, BucketSpan, Counted, Policies
+from probe_agent.sla.evaluation import ServiceSpec, SlaSpec, evaluate
+from probe_agent.sla.exclusions import MaintenanceWindow
 from probe_agent.sla.objectives import LatencyObjective, ResultCounts, error_rate_result, latency_result
+from probe_agent.sla.periods import Period
 
 T = 1_800_000_000_000  # 2027-01-15T08:00:00Z
 TARGET = Fraction(999, 1000)
@@ -216,6 +220,30 @@ def test_breach_boundary() -> None:
     assert breach_reading(TARGET, gap) == BreachReading(2_588_401, Fraction(2_588_400), True)
     maintenance_ahead = CycleSoFar("c", done, 2_588_401, Fraction(30 * DAY_MS - done - HOUR_MS))
     assert breach_reading(TARGET, maintenance_ahead).firing
+
+
+def test_cycle_so_far_from_an_evaluation() -> None:
+    # A 30-day cycle evaluated on day 10: up days 0-9 but for a no_data hour on day 2 (not counted) and 30 min down
+    # on day 5; a 2-hour maintenance window on day 20 (ahead). Counted: 10 d - 1 h; down 30 min; ahead: 20 d - 2 h.
+    period = Period(0, 30 * DAY_MS, "c")
+    now = 10 * DAY_MS
+    spans = [
+        (0, 2 * DAY_MS, State.UP),
+        (2 * DAY_MS, 2 * DAY_MS + HOUR_MS, State.NO_DATA),
+        (2 * DAY_MS + HOUR_MS, 5 * DAY_MS, State.UP),
+        (5 * DAY_MS, 5 * DAY_MS + 30 * MINUTE_MS, State.DOWN),
+        (5 * DAY_MS + 30 * MINUTE_MS, now, State.UP),
+    ]
+    intervals = {"web": [StateInterval("a", "web", a, b, state) for a, b, state in spans]}
+    window = MaintenanceWindow(20 * DAY_MS, 20 * DAY_MS + 2 * HOUR_MS, label="upgrade")
+    spec = SlaSpec(TARGET, (ServiceSpec("shop", ("web",)),))
+    ev = evaluate(spec, period, intervals, now, maintenance=[window])
+    cycle = cycle_so_far(ev)
+    assert cycle == CycleSoFar("c", 10 * DAY_MS - HOUR_MS, 30 * MINUTE_MS, Fraction(20 * DAY_MS - 2 * HOUR_MS))
+    # Allowed: 0.001 x (30 d - 3 h) = 2_581_200 ms, 3_600 ms less than the budget's 0.001 x (30 d - 2 h): the
+    # uncounted hour can no longer count.
+    assert breach_reading(TARGET, cycle).allowed_ms == 2_581_200
+    assert ev.overall.budget.allowed_ms == 2_584_800
 
 
 def test_breach_starts_once_and_resolves_with_the_cycle() -> None:

@@ -12,6 +12,9 @@ its id), and resolves once:
 - open alerts of other SLAs are left alone (each SLA is stepped on its own; one without data this minute keeps
   its alerts).
 
+A key that resolved may start again in the same cycle (a second burst); each such episode has its own id
+(``episode_id``: the key's id and its start), the same on its start and on its resolve.
+
 The state is a value: the daemon keeps it between minutes, and can rebuild it with ``AlertState.of`` from the
 alerts it knows to be open (e.g. read back from its outbox after a restart), so a restart starts nothing twice.
 """
@@ -26,6 +29,16 @@ from types import MappingProxyType
 from probe_agent.sla.alerts import AlertKey, Reading, SlaAlerts
 
 
+def episode_id(key: AlertKey, since_ms: int) -> str:
+    """The id of one episode of ``key``: the key's id and the epoch ms it started (``sla_at_risk:api:2026-11:1h@...``).
+
+    A key can start again in its cycle after it resolved (a second burst of errors); each episode has its own id, so a
+    receiver that drops repeated deliveries by id does not drop the second one, while every delivery of one start
+    (and of its resolve) carries the same id.
+    """
+    return f"{key.id}@{since_ms}"
+
+
 @dataclass(frozen=True, slots=True)
 class OpenAlert:
     """An alert that started at ``since_ms`` (epoch ms) with ``reading``, and has not resolved."""
@@ -33,6 +46,10 @@ class OpenAlert:
     key: AlertKey
     since_ms: int
     reading: Reading
+
+    @property
+    def id(self) -> str:
+        return episode_id(self.key, self.since_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +74,11 @@ class AlertStart:
     at_ms: int
     reading: Reading
 
+    @property
+    def id(self) -> str:
+        """The episode's id (``episode_id``); its resolve carries the same one."""
+        return episode_id(self.key, self.at_ms)
+
 
 @dataclass(frozen=True, slots=True)
 class AlertResolve:
@@ -67,6 +89,11 @@ class AlertResolve:
     at_ms: int
     reason: ResolveReason
     reading: Reading | None
+
+    @property
+    def id(self) -> str:
+        """The id of the episode this resolves (its start's ``id``)."""
+        return episode_id(self.key, self.since_ms)
 
     @property
     def duration_ms(self) -> int:

@@ -297,6 +297,23 @@ def test_step_leaves_other_slas_alone_and_resolves_a_dropped_objective() -> None
     assert set(state.open) == {other}
 
 
+def test_a_second_episode_of_a_key_has_its_own_id() -> None:
+    # Two 10-minute outages an hour apart: the 1 h pair starts at 1 and 71 and resolves at 15 and 85 (the second
+    # hour's window holds only the second outage once the first left it at 70).
+    state, starts, resolves = AlertState(), [], []
+    for minute in range(0, 100):
+        now = m(minute)
+        inputs = inputs_at(now, OUTAGE, (70.0, 80.0, "down"))
+        state, started, resolved = step(state, evaluate_alerts(inputs, now), now)
+        starts += [s for s in started if s.key.detail == "1h"]
+        resolves += [r for r in resolved if r.key.detail == "1h"]
+    assert [(s.at_ms - T) // MINUTE_MS for s in starts] == [1, 71]
+    assert [(r.at_ms - T) // MINUTE_MS for r in resolves] == [15, 85]
+    assert starts[0].key == starts[1].key and starts[0].id != starts[1].id
+    assert [r.id for r in resolves] == [s.id for s in starts]
+    assert starts[0].id == f"sla_at_risk:api:2027-01:1h@{m(1)}"
+
+
 def test_evaluate_refuses_nonsense() -> None:
     with pytest.raises(ValueError, match="min_samples"):
         evaluate_alerts(inputs_at(m(0)), m(0), min_samples=0)

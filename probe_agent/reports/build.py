@@ -9,21 +9,17 @@ from dataclasses import dataclass
 
 from probe_agent.config.document import Config
 from probe_agent.config.sla_schema import Sla
-from probe_agent.latency import LatencyHistogram
 from probe_agent.reports import scope
 from probe_agent.reports.document import report_document
 from probe_agent.reports.evidence import evaluate_sla, read_evidence
 from probe_agent.reports.inputs_hash import inputs_hash
 from probe_agent.reports.json_types import ReportDoc
-from probe_agent.reports.objective_inputs import LeftOut, excluded_result_sums, objective_exclusions_of
+from probe_agent.reports.objective_inputs import objective_inputs
 from probe_agent.reports.overlaps import Overlap, overlap_warning
-from probe_agent.reports.sla_scope import SlaScope, sla_scope
+from probe_agent.reports.sla_scope import sla_scope
 from probe_agent.sla.credits import CreditInputs, CreditResult, compute_credit
 from probe_agent.sla.evaluation import ScopeResult, SlaEvaluation
-from probe_agent.sla.objectives import ResultCounts
 from probe_agent.sla.periods import Period
-from probe_agent.store import queries
-from probe_agent.store.rows import RollupSums
 
 
 @dataclass(frozen=True)
@@ -47,11 +43,7 @@ def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Per
     """
     s = sla_scope(config, sla)
     evidence = read_evidence(conn, config, s, period, now_ms)
-    # Objectives leave out the results of excluded time (cut to the measured range by _objective_inputs).
-    left_out = objective_exclusions_of(
-        s.spec, evidence.windows, evidence.sla_wide, evidence.per_endpoint, evidence.per_service
-    )
-    counts, histogram = _objective_inputs(conn, s, period, now_ms, left_out)
+    counts, histogram = objective_inputs(conn, s, period, evidence, now_ms)
     warnings: list[str] = []
     if not evidence.has_data(period, now_ms):
         warnings.append("no data for this period: nothing was probed or imported for its endpoints yet")
@@ -76,24 +68,6 @@ def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Per
     exclusions = [e for e in evidence.applied if e.start_ms < period.end_ms and e.end_ms > period.start_ms]
     doc = report_document(s, period, now_ms, evaluation, credit, exclusions, warnings, digest, not_a_cycle)
     return SlaReport(sla, period, evaluation, credit, doc, digest, evidence.overlaps)
-
-
-def _objective_inputs(
-    conn: sqlite3.Connection, s: SlaScope, period: Period, now_ms: int, left_out: LeftOut
-) -> tuple[ResultCounts | None, LatencyHistogram | None]:
-    """Counts and histogram of the measured range, less each endpoint's results in excluded time (``left_out``)."""
-    objectives = s.sla.objectives
-    if objectives.latency is None and objectives.error_rate is None:
-        return None, None
-    end = min(now_ms, period.end_ms)
-    if end <= period.start_ms:
-        return ResultCounts(), LatencyHistogram()
-    with_histograms = objectives.latency is not None
-    sums = queries.rollup_sums(conn, period.start_ms, end, list(s.endpoints), with_histograms=with_histograms)
-    total = RollupSums.merged(sums.values())
-    total.subtract(excluded_result_sums(conn, left_out, period.start_ms, end, with_histograms=with_histograms))
-    counts = ResultCounts(up=total.n_up, degraded=total.n_degraded, down=total.n_down, unknown=total.n_unknown)
-    return counts, total.histogram
 
 
 def downtime_for_credit(result: ScopeResult) -> int:

@@ -15,6 +15,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping, Sequence
 
+from probe_agent.latency import LatencyHistogram
+from probe_agent.reports.evidence import Evidence
+from probe_agent.reports.sla_scope import SlaScope
 from probe_agent.sla.evaluation import SlaSpec
 from probe_agent.sla.exclusions import (
     MaintenanceWindow,
@@ -23,6 +26,8 @@ from probe_agent.sla.exclusions import (
     objective_exclusions,
     pieces_by_member,
 )
+from probe_agent.sla.objectives import ResultCounts
+from probe_agent.sla.periods import Period
 from probe_agent.store import queries
 from probe_agent.store.rows import RollupSums
 
@@ -60,3 +65,26 @@ def excluded_result_sums(
         for part in sums.values():
             total.add(part)
     return total
+
+
+def objective_inputs(
+    conn: sqlite3.Connection, s: SlaScope, period: Period, evidence: Evidence, now_ms: int
+) -> tuple[ResultCounts | None, LatencyHistogram | None]:
+    """Counts and histogram of the measured range ``[period start, min(now, period end))`` (hourly rollups, with
+    the partial hours from raw results), less each endpoint's results in its excluded time (read from
+    ``evidence``: its exclusions and maintenance windows); (None, None) when the SLA has no objectives."""
+    objectives = s.sla.objectives
+    if objectives.latency is None and objectives.error_rate is None:
+        return None, None
+    end = min(now_ms, period.end_ms)
+    if end <= period.start_ms:
+        return ResultCounts(), LatencyHistogram()
+    left_out = objective_exclusions_of(
+        s.spec, evidence.windows, evidence.sla_wide, evidence.per_endpoint, evidence.per_service
+    )
+    with_histograms = objectives.latency is not None
+    sums = queries.rollup_sums(conn, period.start_ms, end, list(s.endpoints), with_histograms=with_histograms)
+    total = RollupSums.merged(sums.values())
+    total.subtract(excluded_result_sums(conn, left_out, period.start_ms, end, with_histograms=with_histograms))
+    counts = ResultCounts(up=total.n_up, degraded=total.n_degraded, down=total.n_down, unknown=total.n_unknown)
+    return counts, total.histogram

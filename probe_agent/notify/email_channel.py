@@ -71,7 +71,8 @@ async def send_email(
         delivery = await call_in_thread(conversation, timeout_s, name="smtp-send")
     except TimeoutError:
         delivery = Delivery.failed(f"email: no answer from the SMTP server within {timeout_s:g} s", retry=True)
-    return Delivery(delivery.ok, delivery.retry, _redact(delivery.answer, secrets))
+    answer = _redact(delivery.answer, secrets)  # through the constructors again: cut to length after redaction
+    return Delivery.sent(answer) if delivery.ok else Delivery.failed(answer, retry=delivery.retry)
 
 
 def build_message(

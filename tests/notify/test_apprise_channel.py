@@ -120,3 +120,21 @@ def test_secret_parts_cover_tokens_in_host_path_and_query() -> None:
     parts = secret_parts("tgram://123456789:AAbbCCdd@/-100200300/?to=ops%40example.org")
     assert {"123456789", "AAbbCCdd", "-100200300", "ops%40example.org", "ops@example.org"} <= parts
     assert "tgram" not in parts and "to" not in parts  # a scheme or a short key is no credential
+
+
+def test_the_filter_redacts_arguments_and_tracebacks_and_takes_rotated_secrets(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    old = f"slack://{CANARY}A/{CANARY}B/{CANARY}C/"
+    new = "ntfy://user:RotatedSecret88@ntfy.example.org/alerts"
+    quiet_apprise_logging([old])
+    quiet_apprise_logging([new])  # a reload: the new secrets replace the old
+    with caplog.at_level(logging.DEBUG):
+        try:
+            raise ConnectionError("to RotatedSecret88 at ntfy.example.org")
+        except ConnectionError:
+            logging.getLogger("apprise").exception("sending with %s", "RotatedSecret88")
+        logging.getLogger("urllib3.connectionpool").warning("POST /alerts?auth=RotatedSecret88")
+    assert "RotatedSecret88" not in caplog.text
+    assert "sending with ***" in caplog.text and "ConnectionError: to *** at ***" in caplog.text
+    assert f"{CANARY}A" not in secret_parts(new)

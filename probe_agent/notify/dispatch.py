@@ -1,0 +1,94 @@
+"""Dispatch by channel kind: the one seam between the outbox and the senders (``deliver``).
+
+Each kind has one function taking the validated ``Channel`` and the event's JSON text and returning a ``Delivery``.
+The webhook sender is ``webhook.py``. Apprise and email are sent by ``apprise_channel.send_apprise`` and
+``email_channel.send_email`` (plain values in, a ``Delivery`` out); they are looked up when first used, so a build
+without them still runs and each such delivery fails, not retried, saying so.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+
+from probe_agent.config.notify_schema import Channel
+from probe_agent.notify.delivery import Delivery
+from probe_agent.notify.webhook import send_webhook
+
+Sender = Callable[[Channel, str, aiohttp.ClientSession], Awaitable[Delivery]]
+
+
+async def deliver(channel: Channel, body: str, session: aiohttp.ClientSession) -> Delivery:
+    """Send one event (``body``: its JSON text, byte for byte as stored) to ``channel``. Never raises for what the
+    receiver does; a sender that raises anyway is a bug, reported as a failed, retried delivery."""
+    try:
+        return await SENDERS[channel.kind](channel, body, session)
+    except Exception as exc:  # one bad sender must not stop the outbox
+        return Delivery.failed(f"{channel.kind} sender failed: {type(exc).__name__}", retry=True)
+
+
+async def _webhook(channel: Channel, body: str, session: aiohttp.ClientSession) -> Delivery:
+    hook = channel.webhook
+    assert hook is not None
+    return await send_webhook(
+        session, hook.url, body.encode(), secret=hook.secret, headers=hook.headers, timeout_s=hook.timeout / 1000
+    )
+
+
+def _not_built(kind: str) -> Delivery:
+    return Delivery(ok=False, retry=False, answer=f"{kind} channel not available in this build")
+
+
+async def _call(module_name: str, function: str, kind: str, *args: Any) -> Delivery:
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError:
+        return _not_built(kind)
+    send = getattr(module, function, None)
+    if send is None:
+        return _not_built(kind)
+    outcome = send(*args)
+    if inspect.isawaitable(outcome):
+        outcome = await outcome
+    if not isinstance(outcome, Delivery):
+        raise TypeError(f"{module_name}.{function} returned {type(outcome).__name__}, not a Delivery")
+    return outcome
+
+
+async def _apprise(channel: Channel, body: str, session: aiohttp.ClientSession) -> Delivery:
+    # Seam: send_apprise(urls, title, body) with the resolved URLs (secrets) and the event's summary and JSON.
+    assert channel.apprise is not None
+    event = json.loads(body)
+    return await _call(
+        "probe_agent.notify.apprise_channel", "send_apprise", "apprise", channel.apprise, event["summary"], body
+    )
+
+
+async def _email(channel: Channel, body: str, session: aiohttp.ClientSession) -> Delivery:
+    # Seam: send_email(host, port, starttls, username, password, sender, recipients, subject, body).
+    mail = channel.email
+    assert mail is not None
+    host, port = mail.host_port
+    event = json.loads(body)
+    return await _call(
+        "probe_agent.notify.email_channel",
+        "send_email",
+        "email",
+        host,
+        port,
+        mail.starttls,
+        mail.username,
+        mail.password,
+        mail.from_,
+        mail.to,
+        event["summary"],
+        body,
+    )
+
+
+SENDERS: dict[str, Sender] = {"webhook": _webhook, "apprise": _apprise, "email": _email}

@@ -41,8 +41,8 @@ from probe_agent.notify.event import Event
 from probe_agent.notify.routes import Router
 from probe_agent.notify.sender import Sender, SenderSettings
 from probe_agent.store import queries, records
-from probe_agent.store.schema import open_db
 from probe_agent.store.outbox import OutboxRow
+from probe_agent.store.schema import open_db
 from probe_agent.store.writer import StoreWriter
 
 log = logging.getLogger("probe_agent.agent")

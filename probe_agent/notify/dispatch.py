@@ -11,13 +11,14 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import aiohttp
 
-from probe_agent.config.notify_schema import Channel
+from probe_agent.config.notify_schema import Channel, EventType
 from probe_agent.notify.delivery import Delivery
+from probe_agent.notify.event import Event
 from probe_agent.notify.webhook import send_webhook
 
 Sender = Callable[[Channel, str, aiohttp.ClientSession], Awaitable[Delivery]]
@@ -30,6 +31,30 @@ async def deliver(channel: Channel, body: str, session: aiohttp.ClientSession) -
         return await SENDERS[channel.kind](channel, body, session)
     except Exception as exc:  # one bad sender must not stop the outbox
         return Delivery.failed(f"{channel.kind} sender failed: {type(exc).__name__}", retry=True)
+
+
+async def send_test(channel: Channel, agent: str, now_ms: int, secrets: Iterable[str] = ()) -> Delivery:
+    """``notify test``: a ``test`` event sent to ``channel`` now, not through the outbox; the answer redacted."""
+    event = Event(
+        EventType.TEST,
+        agent,
+        ("agent", f"test:{channel.id}"),
+        now_ms,
+        now_ms,
+        f"test notification from probe-agent {agent} to channel {channel.id}",
+        {"channel": channel.id},
+    )
+    async with aiohttp.ClientSession() as session:
+        delivery = await deliver(channel, event.body(), session)
+    return Delivery(ok=delivery.ok, retry=delivery.retry, answer=redact(delivery.answer, secrets))
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret value replaced by ``***``, longest first (one secret inside another leaves no
+    part), as the log handler and config errors do."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 async def _webhook(channel: Channel, body: str, session: aiohttp.ClientSession) -> Delivery:

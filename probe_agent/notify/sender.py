@@ -15,7 +15,6 @@ before anything is sent). Errors are stored and logged with the config's secret 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 from collections.abc import Callable, Iterable
@@ -26,7 +25,7 @@ import aiohttp
 from probe_agent.config.document import Config
 from probe_agent.config.notify_schema import EventType
 from probe_agent.notify.delivery import Delivery
-from probe_agent.notify.dispatch import deliver
+from probe_agent.notify.dispatch import deliver, redact
 from probe_agent.notify.event import Event
 from probe_agent.notify.routes import Router
 from probe_agent.notify.storm import ChannelHealth, Held, RateLimit
@@ -211,12 +210,4 @@ class Sender:
         return self._router[1].outbox_rows(event, exclude=exclude)
 
     def _redact(self, text: str) -> str:
-        for secret in sorted((s for s in self.secrets() if s), key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return text
-
-
-def event_json(entry: OutboxEntry) -> dict[str, object]:
-    """The stored event of a delivery, parsed (for ``notify list --format json``)."""
-    parsed: dict[str, object] = json.loads(entry.body)
-    return parsed
+        return redact(text, self.secrets())

@@ -81,6 +81,7 @@ class Sender:
         self.rate = RateLimit(cfg.notifications.rate_limit)
         self.health = ChannelHealth(settings.impaired_after_attempts, settings.impaired_after_ms)
         self._router = (cfg, Router(cfg))
+        self._blocked_until: dict[str, int] = {}  # channel -> ms: a failing channel's next attempt
         self.wake = asyncio.Event()  # set to run a pass now (tests; a new event)
 
     async def run(self) -> None:
@@ -109,8 +110,9 @@ class Sender:
             await self._summarise(held, now)
         entries = await self.writer.run(lambda c: outbox.due(c, self.agent, now, self.settings.batch))
         by_channel: dict[str, list[OutboxEntry]] = {}
-        for entry in entries:
-            by_channel.setdefault(entry.channel, []).append(entry)
+        for entry in sorted(entries, key=lambda e: e.id):  # a channel's events in the order they happened
+            if now >= self._blocked_until.get(entry.channel, now):
+                by_channel.setdefault(entry.channel, []).append(entry)
         await asyncio.gather(*(self._channel_pass(cfg, ch, rows, session) for ch, rows in by_channel.items()))
 
     async def _channel_pass(
@@ -129,14 +131,19 @@ class Sender:
                 await self._defer(entry.id, until)
                 continue
             delivery = await deliver(channel, entry.body, session)
-            await self._record(entry, delivery)
-            if not delivery.ok and delivery.retry:
-                break  # the channel is failing: its later rows wait for their own backoff, in order
+            retry_at = await self._record(entry, delivery)
+            if retry_at is not None:
+                # The channel is failing: nothing more goes to it until this event's retry, so a receiver that is
+                # down gets one attempt per backoff step, not one per waiting event, and events keep their order.
+                self._blocked_until[channel_id] = retry_at
+                break
+            self._blocked_until.pop(channel_id, None)
 
     async def _defer(self, entry_id: int, until_ms: int) -> None:
         await self.writer.run(lambda c: outbox.defer(c, entry_id, until_ms))
 
-    async def _record(self, entry: OutboxEntry, delivery: Delivery) -> None:
+    async def _record(self, entry: OutboxEntry, delivery: Delivery) -> int | None:
+        """Store the attempt's outcome; returns when it is retried (None: sent, or failed for good)."""
         now = self.now_ms()
         answer = self._redact(delivery.answer)
         if delivery.ok:
@@ -147,7 +154,7 @@ class Sender:
             since = self.health.delivered(entry.channel)
             if since is not None:
                 self._impaired(EventType.AGENT_IMPAIRED_RESOLVED, entry.channel, since, now, answer)
-            return
+            return None
         retry_at = now + backoff_ms(entry.attempts + 1, self.rng) if delivery.retry else None
         await self.writer.run(lambda c: outbox.mark_attempt_failed(c, entry.id, answer, next_attempt_ms=retry_at))
         level = logging.INFO if delivery.retry else logging.WARNING
@@ -165,6 +172,7 @@ class Sender:
             since = self.health.failed(entry.channel, answer, now)
             if since is not None:
                 self._impaired(EventType.AGENT_IMPAIRED, entry.channel, since, now, answer)
+        return retry_at
 
     def _impaired(self, kind: EventType, channel: str, since_ms: int, now_ms: int, answer: str) -> None:
         """``agent_impaired`` (reason channel_failing) or its resolution, routed to every channel but this one."""

@@ -204,3 +204,20 @@ async def test_secrets_reach_no_row_no_log_no_answer(
         data = path.read_bytes()
         assert SECRET.encode() not in data and HEADER.encode() not in data, path
     assert SECRET not in caplog.text and HEADER not in caplog.text
+
+
+async def test_a_failing_channel_gets_one_attempt_per_backoff_step_and_keeps_the_order(
+    tmp_path: Path, writer: StoreWriter
+) -> None:
+    async with webhook_sink(refuse=2) as sink, aiohttp.ClientSession() as session:
+        cfg = loaded(tmp_path, [hook("hook", sink)])
+        ids = [enqueue(writer, cfg, f"ep{i}") for i in range(3)]
+        clock = Clock()
+        s = sender(writer, cfg, clock)
+        # ep0 refused at T0 and T0 + 1 s; delivered at T0 + 3 s, then ep1 and ep2 at once, in order.
+        for at, seen in ((0, 1), (500, 1), (999, 1), (1000, 2), (2999, 2), (3000, 5)):
+            clock.ms = T0 + at
+            await s.step(session)
+            assert len(sink.received) == seen, at
+    assert [e["id"] for e in sink.events()] == [ids[0], ids[0], ids[0], ids[1], ids[2]]
+    assert [r[2:4] for r in rows(tmp_path / "db.sqlite")] == [("sent", 3), ("sent", 1), ("sent", 1)]

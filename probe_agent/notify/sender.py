@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -139,6 +140,11 @@ class Sender:
                 break
             self._blocked_until.pop(channel_id, None)
 
+    async def _write(self, fn: Callable[[sqlite3.Connection], None]) -> None:
+        """Record an attempt's outcome even if the daemon stops meanwhile (the task is cancelled at shutdown): the
+        writer commits it before it closes, so a delivery made is not made again after the restart."""
+        await asyncio.shield(self.writer.run(fn))
+
     async def _defer(self, entry_id: int, until_ms: int) -> None:
         await self.writer.run(lambda c: outbox.defer(c, entry_id, until_ms))
 
@@ -147,7 +153,7 @@ class Sender:
         now = self.now_ms()
         answer = self._redact(delivery.answer)
         if delivery.ok:
-            await self.writer.run(lambda c: outbox.mark_sent(c, entry.id, now))
+            await self._write(lambda c: outbox.mark_sent(c, entry.id, now))
             log.debug(
                 "notification %s (%s) delivered to %s: %s", entry.event_id, entry.event_type, entry.channel, answer
             )
@@ -156,7 +162,7 @@ class Sender:
                 self._impaired(EventType.AGENT_IMPAIRED_RESOLVED, entry.channel, since, now, answer)
             return None
         retry_at = now + backoff_ms(entry.attempts + 1, self.rng) if delivery.retry else None
-        await self.writer.run(lambda c: outbox.mark_attempt_failed(c, entry.id, answer, next_attempt_ms=retry_at))
+        await self._write(lambda c: outbox.mark_attempt_failed(c, entry.id, answer, next_attempt_ms=retry_at))
         level = logging.INFO if delivery.retry else logging.WARNING
         log.log(
             level,

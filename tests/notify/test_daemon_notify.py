@@ -48,6 +48,9 @@ async def test_one_outage_gives_one_down_and_one_recovered_and_a_blip_nothing(tm
             prober.answers["web"] = UP
             n = len(run.results("web"))
             await run.until(lambda: len(run.results("web")) >= n + 3, "three up results after the blip")
+            await run.until(
+                lambda: run.store.rows("SELECT count(*) FROM outbox WHERE status = 'sent'") == [(2,)], "sent"
+            )
         results = run.results("web")
         outbox = run.store.rows("SELECT event_type, status, attempts FROM outbox ORDER BY id")
     events = sink.events()
@@ -73,3 +76,29 @@ async def test_one_outage_gives_one_down_and_one_recovered_and_a_blip_nothing(tm
     assert down["id"] != up["id"]
     assert outcomes.count("down") >= 5 + 1  # the outage's results and the blip's one: the blip sent nothing
     assert outbox == [("endpoint_down", "sent", 1), ("endpoint_recovered", "sent", 1)]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+async def test_an_outage_across_a_restart_is_one_down_and_one_recovered(tmp_path: Path) -> None:
+    prober = ScriptedProber(answers={"web": REFUSED})
+    async with webhook_sink() as sink:
+        doc = notify_doc(tmp_path, sink.url)
+        async with in_process(tmp_path, doc, prober, before_run=fast_sender) as run:
+            await run.until(lambda: len(sink.received) == 1, "endpoint_down delivered")
+            # Marked sent before the stop: a delivery cut short by the stop is made again after it (at least once).
+            await run.until(lambda: run.store.rows("SELECT status FROM outbox") == [("sent",)], "marked sent")
+        first_run = run.results("web")
+        async with in_process(tmp_path, doc, prober, before_run=fast_sender) as run:
+            n = len(run.results("web"))
+            await run.until(lambda: len(run.results("web")) >= n + 2, "two down results in the second run")
+            prober.answers["web"] = UP
+            await run.until(lambda: len(sink.received) == 2, "endpoint_recovered delivered")
+        results = run.results("web")
+    down, up = sink.events()
+    assert [down["type"], up["type"]] == ["endpoint_down", "endpoint_recovered"]
+    start = first_run[0].ts_ms  # down from the first probe on
+    recovered = next(r for r in results if r.outcome == "up")
+    assert up["details"]["outage_start"] == down["details"]["outage_start"] == iso(start)
+    assert up["details"]["duration_ms"] == recovered.ts_ms - start  # the restart's gap included
+    assert run.store.rows("SELECT count(*) FROM outbox") == [(2,)]

@@ -278,18 +278,19 @@ def _m005_latency_buckets_below_0_1ms(db: sqlite_utils.Database) -> None:
 
 @migrations(name="m006_outbox")
 def _m006_outbox(db: sqlite_utils.Database) -> None:
+    # IF NOT EXISTS: re-running it (a record of it lost) must not fail on the table it made.
     _run_all(
         db,
         6,
         (
-            """CREATE TABLE outbox (
+            """CREATE TABLE IF NOT EXISTS outbox (
                 id INTEGER PRIMARY KEY, agent TEXT NOT NULL, event_id TEXT NOT NULL, channel TEXT NOT NULL,
                 event_type TEXT NOT NULL, summary TEXT NOT NULL, body TEXT NOT NULL, created_ms INTEGER NOT NULL,
                 next_attempt_ms INTEGER NOT NULL, sent_ms INTEGER, attempts INTEGER NOT NULL DEFAULT 0,
                 last_error TEXT, status TEXT NOT NULL DEFAULT 'pending'
                     CHECK (status IN ('pending', 'sent', 'failed', 'summarised')),
                 UNIQUE (event_id, channel))""",
-            "CREATE INDEX outbox_due ON outbox (agent, status, next_attempt_ms)",
+            "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (agent, status, next_attempt_ms)",
         ),
     )
 

@@ -12,6 +12,7 @@ from probe_agent.commands.config import config_group
 from probe_agent.commands.cycle import cycle_group
 from probe_agent.commands.db import db_group
 from probe_agent.commands.exclusions import exclusions_group
+from probe_agent.commands.notify import notify_group
 from probe_agent.commands.report import credits, incidents, report
 from probe_agent.commands.results import export_command, import_command
 from probe_agent.commands.run import run
@@ -72,6 +73,7 @@ main.add_command(incidents)
 main.add_command(credits)
 main.add_command(exclusions_group)
 main.add_command(cycle_group)
+main.add_command(notify_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from probe_agent.cli import main
-from probe_agent.store.schema import MIGRATIONS_TABLE, open_db
+from probe_agent.store.schema import MIGRATIONS_TABLE, SCHEMA_VERSION, open_db
 
 MISSING_VIEW = "no database at {p} yet: start the agent (probe-agent run) or import results"
 MISSING_RESULTS = "no database at {p}: start the agent (probe-agent run) or import results"
@@ -74,7 +74,8 @@ def test_a_schema_newer_than_this_code(tmp_path: Path) -> None:
     code, err = run("db", "check", "-c", cfg)
     assert (code, err) == (
         2,
-        f"Error: {db}: the database schema (version 99) is newer than this probe-agent knows (version 5); "
+        f"Error: {db}: the database schema (version 99) is newer than this probe-agent knows "
+        f"(version {SCHEMA_VERSION}); "
         "upgrade probe-agent. The file was not changed.",
     )
 

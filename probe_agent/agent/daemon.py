@@ -37,7 +37,11 @@ from probe_agent.config import ConfigError, LoadedConfig, load_config
 from probe_agent.config.schema import Endpoint
 from probe_agent.fold import FoldParams, TimelineFold, snapshot_latest_ms
 from probe_agent.logs import setup_logging
+from probe_agent.notify.event import Event
+from probe_agent.notify.routes import Router
+from probe_agent.notify.sender import Sender, SenderSettings
 from probe_agent.store import queries, records
+from probe_agent.store.outbox import OutboxRow
 from probe_agent.store.schema import open_db
 from probe_agent.store.writer import StoreWriter
 
@@ -87,8 +91,12 @@ class Daemon:
         prober: Prober | None = None,
         wall_ms: Callable[[], int] = wall_clock_ms,
         verbosity: int = 1,
+        sender_settings: SenderSettings | None = None,
     ) -> None:
         self.loaded = loaded
+        self.router = Router(loaded.config)  # rebuilt on reload; workers route their events through it
+        self.sender_settings = sender_settings or SenderSettings()
+        self.sender: Sender | None = None
         self.config_path = config_path if config_path is not None else loaded.path
         self.handle_signals = handle_signals
         self.notifier = notifier or Notifier()
@@ -217,6 +225,15 @@ class Daemon:
             stop=self._stop,
         )
         self._spawn(self.heartbeat.run(heartbeat_ms / 1000))
+        self.sender = Sender(
+            self.writer,
+            agent=self.agent_id,
+            config=lambda: self.loaded.config,
+            now_ms=self.wall_ms,
+            secrets=lambda: self.loaded.secrets,
+            settings=self.sender_settings,
+        )
+        self._spawn(self.sender.run())
         # Everything built so far (config, workers, folds) lives as long as the daemon: keep it out of the garbage
         # collector's full scans, whose pauses showed up as probe-start lateness in bench/bench_probes.py.
         gc.freeze()
@@ -286,9 +303,13 @@ class Daemon:
             prober=self.prober,
             resolvers=self.loaded.config.agent.resolvers,
             clock=self.clock,
+            outbox=self._outbox,
         )
         self.workers[ep.id] = worker
         self.scheduler.add(self._scheduled(worker))
+
+    def _outbox(self, event: Event) -> list[OutboxRow]:
+        return self.router.outbox_rows(event)
 
     def _scheduled(self, worker: EndpointWorker) -> ScheduledEndpoint:
         ep = worker.endpoint
@@ -310,6 +331,7 @@ class Daemon:
         assert self.scheduler is not None and self.writer is not None
         setup_logging(self.verbosity, loaded.secrets)
         self.loaded = loaded
+        self.router = Router(loaded.config)
         self.writer.queue_limit = loaded.config.agent.queue_limit
         self.controls = self._make_controls(loaded)
         now = self.wall_ms()

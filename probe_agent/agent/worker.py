@@ -2,7 +2,10 @@
 
 The worker owns the endpoint's ``TimelineFold``. Each probe's result, the intervals it closed and the fold's new
 snapshot go to the store writer together, so they commit in one transaction: after a crash the stored state is
-never ahead of the results it came from.
+never ahead of the results it came from. A confirmed outage (the phase turns down) and its end (down -> up or
+degraded) are notification events (``endpoint_down``, ``endpoint_recovered``): their outbox rows go with that same
+submission. A worker resumed from a snapshot that is already down does not send ``endpoint_down`` again (no
+transition is seen); blips (suspect, then up) send nothing.
 
 While the writer is ``full`` (``agent.queue_limit`` results wait for a store that cannot commit), the worker does
 not probe: the slot is skipped (counted in ``paused_probes``) and no result is folded, so the time becomes
@@ -13,7 +16,7 @@ running when the queue filled is dropped the same way, before it reaches the fol
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -22,10 +25,13 @@ from probe_agent.agent.controls import Controls
 from probe_agent.config.schema import Endpoint
 from probe_agent.fold import FoldParams, Phase, TimelineFold
 from probe_agent.model import ProbeResult, StateInterval, iso
+from probe_agent.notify.event import Event, endpoint_down, endpoint_recovered
+from probe_agent.store.outbox import OutboxRow
 
 log = logging.getLogger("probe_agent.agent")
 
 Prober = Callable[..., Awaitable[ProbeResult]]
+Outbox = Callable[[Event], Sequence[OutboxRow]]  # an event -> its deliveries (routing; none without channels)
 _RECHECKING = (Phase.SUSPECT, Phase.DOWN)  # phases probed every retry_interval instead of on the grid
 
 
@@ -36,6 +42,7 @@ class Sink(Protocol):
         intervals: Any = (),
         fold_states: Any = ...,
         run_id: int | None = None,
+        outbox: Any = (),
     ) -> None: ...
 
     @property
@@ -57,6 +64,7 @@ class EndpointWorker:
         prober: Prober,
         resolvers: tuple[str, ...] = (),
         clock: LabelClock | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.agent = agent
@@ -67,6 +75,10 @@ class EndpointWorker:
         self.prober = prober
         self.resolvers = resolvers
         self.clock = clock if clock is not None else LabelClock()
+        self.outbox: Outbox = outbox if outbox is not None else (lambda event: ())
+        # The first down result of the current suspect run or outage: (error kind, detail), what endpoint_down tells.
+        # Not in the fold's snapshot: after a restart mid-suspect-run, the confirming result speaks instead.
+        self._first_down: tuple[str, str | None] | None = None
         self.last_result: ProbeResult | None = None
         self.probes = 0
         self.paused_probes = 0  # slots skipped (or results dropped before the fold) while the store queue was full
@@ -98,12 +110,15 @@ class EndpointWorker:
         if self.sink.full:  # other probes filled the queue while this one ran; the fold has not seen it
             return self._paused(recheck)
         result = self._labelled(result, label)
+        outage_start = self.fold.outage_start_ms  # before the feed: an up result ends the outage and clears it
         closed = self.fold.feed(result)
+        event = self._event(before, self.fold.phase, result, outage_start)
         self.sink.submit(
             results=[result],
             intervals=closed,
             fold_states={(self.agent, ep.id): self.fold.snapshot()},
             run_id=self.run_id,
+            outbox=self.outbox(event) if event is not None else (),
         )
         self.last_result = result
         self.probes += 1
@@ -111,6 +126,29 @@ class EndpointWorker:
         if after != before:
             self._log_transition(before, after, result, closed)
         return ep.retry_interval / 1000 if after in _RECHECKING else None
+
+    def _event(self, before: Phase, after: Phase, result: ProbeResult, outage_start: int | None) -> Event | None:
+        """The notification event of this transition, if it is one: down confirmed, or a confirmed outage over."""
+        if after in _RECHECKING and before not in _RECHECKING:
+            kind = result.error_kind.value if result.error_kind else result.outcome.value
+            self._first_down = (kind, result.detail)
+        if after is Phase.DOWN and before is not Phase.DOWN:
+            kind = result.error_kind.value if result.error_kind else result.outcome.value
+            first_kind, first_detail = self._first_down or (kind, result.detail)
+            start = self.fold.outage_start_ms
+            return endpoint_down(
+                self.agent,
+                self.endpoint.id,
+                outage_start_ms=start if start is not None else result.ts_ms,
+                confirmed_ms=result.ts_ms,
+                error_kind=first_kind,
+                detail=first_detail,
+            )
+        if before is Phase.DOWN and after is not Phase.DOWN and outage_start is not None:
+            return endpoint_recovered(
+                self.agent, self.endpoint.id, outage_start_ms=outage_start, recovered_ms=result.ts_ms
+            )
+        return None
 
     def _labelled(self, result: ProbeResult, label: Label) -> ProbeResult:
         """The result with the label clock's ts (the prober stamps its own wall clock) and the clock's note, if any."""

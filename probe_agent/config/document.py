@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
+from probe_agent.config.notify_schema import Notifications
 from probe_agent.config.schema import (
     INHERITED,
     Agent,
@@ -29,6 +30,7 @@ class Config(Model):
     services: tuple[Service, ...] = ()
     slas: tuple[Sla, ...] = ()
     include: tuple[str, ...] = ()
+    notifications: Notifications = Field(default_factory=Notifications)
 
     @model_validator(mode="before")
     @classmethod

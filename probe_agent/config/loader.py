@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from probe_agent.config.document import Config
+from probe_agent.config.notify_schema import check_notify_refs
 from probe_agent.config.schema import inherited
 from probe_agent.config.sla_checks import check_sla_refs, expand_presets
 from probe_agent.config.values import format_duration_ms, parse_duration_ms
@@ -84,6 +85,7 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: dict[str, st
     expand_presets(resolved, positions, problems, main.parent)
     problems.extend(check_semantics(resolved, positions))
     problems.extend(check_sla_refs(resolved, positions))
+    problems.extend(check_notify_refs(resolved, raw, positions))
     try:
         config = Config.model_validate(resolved)
     except ValidationError as exc:

@@ -23,6 +23,9 @@ Tables (all times integer epoch milliseconds UTC, intervals half-open ``[start, 
   ``revoked_by`` once).
 - ``closed_cycles``: immutable closed billing cycles, unique ``(sla, cycle_start_ms)``; triggers refuse UPDATE,
   DELETE, and an INSERT whose key or id is taken (so ``INSERT OR REPLACE`` cannot overwrite one).
+- ``outbox``: notification deliveries, one row per (event id, channel), unique; written in the transaction of the
+  state change that caused the event (``store/outbox.py``). ``status`` pending -> sent | failed (permanently) |
+  summarised (held by the rate limit and counted in a summary message); ``last_error`` is secret-free.
 - ``write_rejects``: submissions the writer could not store because their data broke a constraint, kept as JSON
   so nothing is dropped silently.
 
@@ -269,6 +272,25 @@ def _m005_latency_buckets_below_0_1ms(db: sqlite_utils.Database) -> None:
                     GROUP BY bucket ORDER BY bucket))
             WHERE EXISTS (SELECT 1 FROM json_each(rollups.histogram) WHERE key = '0')
               AND EXISTS (SELECT 1 FROM results WHERE {same_hour})""",
+        ),
+    )
+
+
+@migrations(name="m006_outbox")
+def _m006_outbox(db: sqlite_utils.Database) -> None:
+    # IF NOT EXISTS: re-running it (a record of it lost) must not fail on the table it made.
+    _run_all(
+        db,
+        6,
+        (
+            """CREATE TABLE IF NOT EXISTS outbox (
+                id INTEGER PRIMARY KEY, agent TEXT NOT NULL, event_id TEXT NOT NULL, channel TEXT NOT NULL,
+                event_type TEXT NOT NULL, summary TEXT NOT NULL, body TEXT NOT NULL, created_ms INTEGER NOT NULL,
+                next_attempt_ms INTEGER NOT NULL, sent_ms INTEGER, attempts INTEGER NOT NULL DEFAULT 0,
+                last_error TEXT, status TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'sent', 'failed', 'summarised')),
+                UNIQUE (event_id, channel))""",
+            "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (agent, status, next_attempt_ms)",
         ),
     )
 

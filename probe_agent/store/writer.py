@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from probe_agent.model import ProbeResult, StateInterval
+from probe_agent.store.outbox import INSERT_OUTBOX, OutboxRow, outbox_params
 from probe_agent.store.rows import (
     DELETE_FOLD_STATE,
     INSERT_INTERVAL,
@@ -96,13 +97,14 @@ class _Submission:
     results: tuple[ProbeResult, ...]
     intervals: tuple[StateInterval, ...]
     fold_states: tuple[tuple[str, str, str | None], ...]  # (agent, endpoint, snapshot JSON or None = delete)
+    outbox: tuple[OutboxRow, ...]  # notification deliveries of events this state change caused
     run_id: int | None
     submitted_ms: int
     enqueued: float  # monotonic seconds
 
     @property
     def rows(self) -> int:
-        return len(self.results) + len(self.intervals) + len(self.fold_states)
+        return len(self.results) + len(self.intervals) + len(self.fold_states) + len(self.outbox)
 
 
 @dataclass(frozen=True)
@@ -180,8 +182,12 @@ class StoreWriter:
         intervals: Sequence[StateInterval] = (),
         fold_states: Mapping[FoldKey, Mapping[str, Any] | None] | None = None,
         run_id: int | None = None,
+        outbox: Sequence[OutboxRow] = (),
     ) -> None:
         """Queue rows to commit together; returns at once. A fold state of None deletes that snapshot.
+
+        ``outbox`` holds the notification deliveries of the events these rows caused (an outage confirmed): they
+        commit with them or not at all, so an event is never lost nor sent for a state that was not stored.
 
         Fold snapshots are serialised here, so later changes by the caller do not leak in and an unserialisable
         snapshot raises TypeError/ValueError to the caller instead of failing on the writer thread.
@@ -194,6 +200,7 @@ class StoreWriter:
             results=tuple(results),
             intervals=tuple(intervals),
             fold_states=folds,
+            outbox=tuple(outbox),
             run_id=run_id,
             submitted_ms=int(self._clock() * 1000),
             enqueued=time.monotonic(),
@@ -447,6 +454,9 @@ def _write_submissions(conn: sqlite3.Connection, batch: Sequence[_Submission]) -
                 conn.execute(DELETE_FOLD_STATE, (agent, endpoint))
             else:
                 conn.execute(UPSERT_FOLD_STATE, (agent, endpoint, snap, s.submitted_ms))
+    deliveries = [outbox_params(row) for s in batch for row in s.outbox]
+    if deliveries:
+        conn.executemany(INSERT_OUTBOX, deliveries)
 
 
 def _write_one_by_one(conn: sqlite3.Connection, batch: list[_Submission], now_ms: int) -> list[_Submission]:
@@ -489,6 +499,7 @@ def _reject_payload(sub: _Submission) -> str:
         "fold_states": [
             {"agent": a, "endpoint": e, "snapshot": None if s is None else json.loads(s)} for a, e, s in sub.fold_states
         ],
+        "outbox": [{"event_id": o.event_id, "channel": o.channel, "body": o.body} for o in sub.outbox],
     }
     return json.dumps(payload, default=repr, ensure_ascii=False)
 

@@ -3,11 +3,14 @@
 The daemon probes a loopback target with a bearer token from the environment and a header from a ``file:`` secret,
 then every artefact a user or operator can produce is grepped for both values: the database and its WAL (if a clean
 stop left one), a backup,
-exports in both formats, reports in every format, status, the config commands, and the daemon's own log.
+exports in both formats, reports in every format, status, the config commands, and the daemon's own log. A webhook
+channel signs with the environment secret and sends the file secret as a header to a receiver that refuses and
+echoes the header back: the outbox's stored error, ``notify list`` and ``notify test`` must not carry it either.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -16,7 +19,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import DaemonLauncher, RecordingTarget, StoreReader, agent_config, wait_until, write_config
+from tests.e2e.harness import (
+    DaemonLauncher,
+    RecordingTarget,
+    StoreReader,
+    agent_config,
+    closed_port,
+    wait_until,
+    write_config,
+)
+from tests.notify.sink import webhook_sink
 
 ENV_CANARY = "env-canary-5f1d9c"
 FILE_CANARY = "file-canary-77ab02"
@@ -30,7 +42,8 @@ def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.fault(
     "secrets in the config, every artefact grepped",
-    expected="neither canary in the database, WAL, backup, exports, reports (all formats), status, config show, logs",
+    expected="neither canary in the database, WAL, backup, exports, reports (all formats), status, config show, "
+    "notify list and test, logs",
 )
 @pytest.mark.slow
 @pytest.mark.timeout(120)
@@ -52,7 +65,8 @@ async def test_no_artefact_carries_a_secret(
                     "url": recorder.url("api"),
                     "headers": {"Authorization": "Bearer ${API_TOKEN}", "X-Key": f"file:{tmp_path / 'header-secret'}"},
                 },
-            }
+            },
+            {"id": "dead", "tcp": f"127.0.0.1:{closed_port()}"},
         ],
     )
     doc["slas"] = [
@@ -64,15 +78,40 @@ async def test_no_artefact_carries_a_secret(
             "credits": {"fee": "100.00", "currency": "EUR", "tiers": [{"below": "99.9%", "credit": "10%"}]},
         }
     ]
-    cfg = write_config(tmp_path / "c.yaml", doc)
-    env = {**os.environ, "API_TOKEN": ENV_CANARY}
-    daemon = await launcher.start(cfg, env={"API_TOKEN": ENV_CANARY})
-    await wait_until(lambda: len(store.results("api")) >= 3, timeout=20, what="probing", daemon=daemon)
-    assert await daemon.stop() == 0
+    async with webhook_sink(refuse=10**6, status=500) as sink:
+        sink.echo = "X-Key"  # a careless receiver: its refusal repeats the header's (secret) value
+        doc["notifications"] = {
+            "channels": [
+                {
+                    "id": "hook",
+                    "webhook": {
+                        "url": sink.url,
+                        "secret": "${API_TOKEN}",
+                        "headers": {"X-Key": f"file:{tmp_path / 'header-secret'}"},
+                    },
+                }
+            ],
+            "routes": [{"channels": ["hook"]}],
+        }
+        cfg = write_config(tmp_path / "c.yaml", doc)
+        env = {**os.environ, "API_TOKEN": ENV_CANARY}
+        daemon = await launcher.start(cfg, env={"API_TOKEN": ENV_CANARY})
+        await wait_until(lambda: len(store.results("api")) >= 3, timeout=20, what="probing", daemon=daemon)
+        await wait_until(
+            lambda: store.rows("SELECT 1 FROM outbox WHERE attempts >= 1"), timeout=20, what="a refusal", daemon=daemon
+        )
+        assert await daemon.stop() == 0
+        texts_notify = {
+            "notify list": cli("notify", "list", "--format", "json", "-c", str(cfg), env=env),
+            "notify test": await asyncio.to_thread(cli, "notify", "test", "hook", "-c", str(cfg), env=env),
+        }
+    assert sink.received[0][0]["X-Key"] == FILE_CANARY  # the header carried the secret; nothing else may
+    assert store.rows("SELECT last_error FROM outbox") == [("HTTP 500: try later (***)",)]
 
     out = tmp_path / "out"
     out.mkdir()
-    texts = {"daemon log": daemon.log()}
+    texts = {"daemon log": daemon.log(), **{k: v.stdout + v.stderr for k, v in texts_notify.items()}}
+    assert texts_notify["notify test"].returncode == 1 and "(***)" in texts_notify["notify test"].stdout
     for fmt in ("jsonl", "csv"):
         assert (
             cli("export", "-c", str(cfg), "--format", fmt, "--output", str(out / f"x.{fmt}"), env=env).returncode == 0

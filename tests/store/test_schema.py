@@ -45,7 +45,7 @@ def test_new_database_has_every_table_and_the_current_version(db_path: Path) -> 
     conn = open_db(db_path)
     tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert tables >= EXPECTED_TABLES
-    assert schema_version(conn) == SCHEMA_VERSION == len(KNOWN_MIGRATIONS) == 5
+    assert schema_version(conn) == SCHEMA_VERSION == len(KNOWN_MIGRATIONS) == 6
     assert applied_migrations(conn) == list(KNOWN_MIGRATIONS)
     conn.close()
 

@@ -1,0 +1,125 @@
+"""The daemon in-process: ``agent_impaired`` episodes reach a loopback webhook sink (controls failing, a coverage
+gap after a crash), and the dead man's switch pings a loopback sink while the agent is healthy and stops while every
+control fails. Times are hand-counted from what the store holds."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from probe_agent.model import ErrorKind, Outcome, iso
+from probe_agent.store import records
+from probe_agent.store.schema import open_db
+from tests.agent.daemon_harness import UP, ScriptedProber, in_process
+from tests.e2e.harness import agent_config
+from tests.notify.sink import webhook_sink
+from tests.notify.sinks import HttpSink
+from tests.notify.test_daemon_notify import fast_sender
+from tests.probes.servers import serve_app
+
+REFUSED = (Outcome.DOWN, ErrorKind.CONNECT_REFUSED)
+DEAD_PID = 2**22 + 1  # above Linux's pid_max limit (2**22): no process has it
+
+
+def doc_with(tmp_path: Path, url: str, **notifications: Any) -> dict[str, Any]:
+    doc = agent_config(
+        tmp_path / "pa.db",
+        [{"id": "web", "tcp": "shop.example:443"}],
+        controls=[{"id": "c1", "tcp": "control.example:443"}],
+    )
+    doc["notifications"] = {
+        "channels": [{"id": "hook", "webhook": {"url": url}}],
+        "routes": [{"channels": ["hook"], "events": ["agent_impaired", "agent_impaired_resolved"]}],
+        **notifications,
+    }
+    return doc
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+async def test_every_control_failing_is_one_episode_resolved_by_a_round_with_a_control_up(tmp_path: Path) -> None:
+    prober = ScriptedProber()
+    async with webhook_sink() as sink:
+        async with in_process(tmp_path, doc_with(tmp_path, sink.url), prober, before_run=fast_sender) as run:
+            await run.until(lambda: len(run.results("web")) >= 1, "an up result")
+            prober.answers["web"] = prober.answers["c1"] = REFUSED  # the agent's own network is out
+            await run.until(lambda: len(sink.received) == 1, "agent_impaired delivered")
+            n = len(run.results("web"))
+            await run.until(lambda: len(run.results("web")) >= n + 3, "three more unknown results")
+            prober.answers["c1"] = UP  # the network is back, the target still refuses: a round finds c1 up
+            await run.until(lambda: len(sink.received) == 2, "agent_impaired_resolved delivered")
+            assert run.daemon.impaired.open == {}
+        outbox = run.store.rows("SELECT event_type, status FROM outbox ORDER BY id")
+    opened, resolved = sink.events()
+    assert [opened["type"], resolved["type"]] == ["agent_impaired", "agent_impaired_resolved"]
+    assert opened["details"]["reason"] == resolved["details"]["reason"] == "controls_failing"
+    assert opened["details"]["problem"] == "0/1 controls up (c1: connect_refused)"
+    assert resolved["details"]["since"] == opened["details"]["since"] == opened["time"]
+    assert "endpoint" not in opened and opened["agent"] == "t1"
+    assert opened["id"] != resolved["id"]
+    assert outbox == [("agent_impaired", "sent"), ("agent_impaired_resolved", "sent")]  # one episode, not one a beat
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+async def test_a_crashed_previous_run_is_one_coverage_gap_event_with_its_length(tmp_path: Path) -> None:
+    async with webhook_sink() as sink:
+        doc = doc_with(tmp_path, sink.url)
+        async with in_process(tmp_path, doc, before_run=fast_sender) as run:
+            await run.until(lambda: len(run.results("web")) >= 1, "a result")
+        assert sink.received == []  # a clean stop is no gap
+        # A run that started after that clean stop and died 0.5 s in (kill -9, a power cut): it never stopped; its
+        # pid is gone on this host, so the next start closes it at its last sign of life, the heartbeat.
+        stopped = run.store.rows("SELECT max(stopped_ms) FROM runs")[0][0]
+        last_beat = stopped + 501
+        conn = open_db(tmp_path / "pa.db")
+        try:
+            crashed = records.start_run(conn, "t1", DEAD_PID, socket.gethostname(), "x", "x", stopped + 1)
+            records.heartbeat(conn, crashed, last_beat)
+        finally:
+            conn.close()
+        async with in_process(tmp_path, doc, before_run=fast_sender) as run:
+            await run.until(lambda: len(sink.received) == 1, "coverage gap delivered")
+            started = run.store.rows(f"SELECT started_ms FROM runs WHERE run_id = {run.daemon.run_id}")[0][0]
+        assert run.store.rows(f"SELECT stopped_ms, clean FROM runs WHERE run_id = {crashed}") == [(last_beat, 0)]
+        async with in_process(tmp_path, doc, before_run=fast_sender) as run:  # the crash is told once
+            await run.until(lambda: len(run.results("web")) >= 1, "a result after a clean restart")
+    (gap,) = sink.events()
+    assert gap["type"] == "agent_impaired"
+    assert gap["details"] == {
+        "reason": "coverage_gap",
+        "gap_start": iso(last_beat),
+        "gap_end": iso(started),
+        "duration_ms": started - last_beat,
+    }
+    assert gap["time"] == iso(started)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+async def test_the_dead_mans_switch_pings_while_healthy_and_stops_while_every_control_fails(tmp_path: Path) -> None:
+    ping = HttpSink()
+    prober = ScriptedProber()
+    async with serve_app(ping.app()) as server, webhook_sink() as hook:
+        url_file = tmp_path / "ping-url"
+        url_file.write_text(server.url("/ping/5ecret-uuid"))
+        doc = doc_with(tmp_path, hook.url, deadman={"url": f"file:{url_file}", "every": "1s"})
+        async with in_process(tmp_path, doc, prober, before_run=fast_sender) as run:
+            await ping.wait_for(2)
+            prober.answers["web"] = prober.answers["c1"] = REFUSED
+            switch = run.daemon.deadman.switch if run.daemon.deadman else None
+            assert switch is not None
+            await run.until(lambda: switch._paused, "the switch paused")
+            pings = len(ping.requests)
+            n = len(run.results("web"))
+            await run.until(lambda: len(run.results("web")) >= n + 3, "three more results")
+            assert len(ping.requests) == pings  # silent while impaired: the monitor alerts
+            prober.answers["c1"] = UP
+            await ping.wait_for(pings + 1)
+            assert not switch._paused
+    assert {r.path for r in ping.requests} == {"/ping/5ecret-uuid"}
+    assert {r.method for r in ping.requests} == {"GET"}
+    assert [e["details"]["reason"] for e in hook.events()] == ["controls_failing", "controls_failing"]

@@ -5,12 +5,17 @@ control fails. Times are hand-counted from what the store holds."""
 from __future__ import annotations
 
 import socket
+import sqlite3
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from probe_agent.model import ErrorKind, Outcome, iso
+from probe_agent.agent.impaired import Reason
+from probe_agent.config.schema import Endpoint
+from probe_agent.model import ErrorKind, Outcome, ProbeResult, iso
 from probe_agent.store import records
 from probe_agent.store.schema import open_db
 from tests.agent.daemon_harness import UP, ScriptedProber, in_process
@@ -123,3 +128,52 @@ async def test_the_dead_mans_switch_pings_while_healthy_and_stops_while_every_co
     assert {r.path for r in ping.requests} == {"/ping/5ecret-uuid"}
     assert {r.method for r in ping.requests} == {"GET"}
     assert [e["details"]["reason"] for e in hook.events()] == ["controls_failing", "controls_failing"]
+
+
+class BulkyProber(ScriptedProber):
+    """Every result's detail fills most of a 4 KiB page, so a store held at its page count fails at once."""
+
+    async def __call__(self, ep: Endpoint, **kwargs: Any) -> ProbeResult:
+        return replace(await super().__call__(ep, **kwargs), detail="x" * 3000)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+async def test_store_not_writable_arrives_once_the_store_takes_writes_again_then_its_resolution(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "pa.db"
+    # A filler table whose pages stand for the space a clean-up frees (as tests/agent/test_store_trouble.py does).
+    conn = open_db(db)
+    try:
+        conn.execute("CREATE TABLE filler (b BLOB)")
+        conn.executemany("INSERT INTO filler VALUES (zeroblob(4000))", [()] * 120)
+    finally:
+        conn.close()
+    async with (
+        webhook_sink() as sink,
+        in_process(tmp_path, doc_with(tmp_path, sink.url), BulkyProber(), before_run=fast_sender) as run,
+    ):
+        writer = run.daemon.writer
+        assert writer is not None
+        await run.until(lambda: len(run.results("web")) >= 1, "a result")
+        pages = await writer.run(lambda c: int(c.execute("PRAGMA page_count").fetchone()[0]))
+        await writer.run(lambda c: c.execute(f"PRAGMA max_page_count = {pages}").fetchall())
+        await run.until(lambda: Reason.STORE_NOT_WRITABLE in run.daemon.impaired.open, "store trouble seen")
+        n = len(run.prober.calls)
+        await run.until(lambda: len(run.prober.calls) >= n + 2, "two more probes in trouble")
+        assert sink.received == []  # the event waits in the writer's memory with the results
+        space = sqlite3.connect(db, timeout=10, isolation_level=None)
+        try:
+            space.execute("DELETE FROM filler")
+        finally:
+            space.close()
+        await run.until(lambda: len(sink.received) == 2, "both events delivered", timeout=30)
+        await writer.run(lambda c: c.execute("PRAGMA max_page_count = 1073741823").fetchall())
+    opened, resolved = sink.events()
+    assert [opened["type"], resolved["type"]] == ["agent_impaired", "agent_impaired_resolved"]
+    assert opened["details"]["reason"] == resolved["details"]["reason"] == "store_not_writable"
+    assert opened["details"]["problem"] == "commits are failing: database or disk is full"
+    assert resolved["details"]["since"] == opened["time"]  # the times they were seen, not when they arrived
+    since, ended = (datetime.fromisoformat(e["time"]) for e in (opened, resolved))
+    assert resolved["details"]["duration_ms"] == round((ended - since).total_seconds() * 1000) > 0

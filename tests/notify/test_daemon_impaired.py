@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import sqlite3
+import time
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -15,15 +16,17 @@ import pytest
 
 from probe_agent.agent.impaired import Reason
 from probe_agent.config.schema import Endpoint
-from probe_agent.model import ErrorKind, Outcome, ProbeResult, iso
+from probe_agent.model import DAY_MS, ErrorKind, Outcome, ProbeResult, iso
+from probe_agent.probes import run_probe
 from probe_agent.store import records
 from probe_agent.store.schema import open_db
-from tests.agent.daemon_harness import UP, ScriptedProber, in_process
+from tests.agent.daemon_harness import UP, Call, ScriptedProber, in_process
 from tests.e2e.harness import agent_config
 from tests.notify.sink import webhook_sink
 from tests.notify.sinks import HttpSink
 from tests.notify.test_daemon_notify import fast_sender
-from tests.probes.servers import serve_app
+from tests.probes.servers import LOOPBACK, TlsMaterial, serve_app, target_app
+from tests.probes.test_peer_cert import expected
 
 REFUSED = (Outcome.DOWN, ErrorKind.CONNECT_REFUSED)
 DEAD_PID = 2**22 + 1  # above Linux's pid_max limit (2**22): no process has it
@@ -177,3 +180,62 @@ async def test_store_not_writable_arrives_once_the_store_takes_writes_again_then
     assert resolved["details"]["since"] == opened["time"]  # the times they were seen, not when they arrived
     since, ended = (datetime.fromisoformat(e["time"]) for e in (opened, resolved))
     assert resolved["details"]["duration_ms"] == round((ended - since).total_seconds() * 1000) > 0
+
+
+class RealProber(ScriptedProber):
+    """The real probes (``run_probe``), counted."""
+
+    async def __call__(
+        self, ep: Endpoint, *, agent: str, resolvers: Any = (), recheck: bool = False, **_: Any
+    ) -> ProbeResult:
+        self.calls.append(Call(ep.id, recheck, time.monotonic()))
+        return await run_probe(ep, agent=agent, resolvers=resolvers, recheck=recheck)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+async def test_cert_expiring_once_per_certificate_and_resolved_when_the_server_renews_it(tmp_path: Path) -> None:
+    material = TlsMaterial(str(tmp_path))
+    context = material.server_context("soon")  # 5.5 days left: under the default 14
+    prober = RealProber()
+    async with serve_app(target_app(), context) as server, webhook_sink() as sink:
+        doc = agent_config(
+            tmp_path / "pa.db",
+            [{"id": "web", "tls": {"host": LOOPBACK, "port": server.port, "ca_file": material.ca_file}}],
+        )
+        doc["notifications"] = {
+            "channels": [{"id": "hook", "webhook": {"url": sink.url}}],
+            "routes": [{"channels": ["hook"]}],
+        }
+        async with in_process(tmp_path, doc, prober, before_run=fast_sender) as run:
+            await run.until(lambda: len(sink.received) == 1, "cert_expiring delivered")
+            n = len(run.results("web"))
+            await run.until(lambda: len(run.results("web")) >= n + 2, "two more results, same certificate")
+            material.certs["valid"].configure_cert(context)  # renewed: new handshakes get the 1-year certificate
+            await run.until(lambda: len(sink.received) == 2, "cert_expiring_resolved delivered", timeout=30)
+            n = len(run.results("web"))
+            await run.until(lambda: len(run.results("web")) >= n + 2, "two more results, renewed")
+        # A restart with the old certificate again: the same id, so the outbox keeps it once and nothing is sent.
+        material.certs["soon"].configure_cert(context)
+        async with in_process(tmp_path, doc, prober, before_run=fast_sender) as run:
+            n = len(run.results("web"))
+            await run.until(lambda: len(run.results("web")) >= n + 2, "two results after the restart")
+            rows = run.store.rows("SELECT event_type, status FROM outbox ORDER BY id")
+    expiring, resolved = sink.events()
+    soon_sha, soon_after = expected(material, "soon")
+    valid_sha, valid_after = expected(material, "valid")
+    assert [expiring["type"], resolved["type"]] == ["cert_expiring", "cert_expiring_resolved"]
+    assert expiring["endpoint"] == "web"
+    assert expiring["details"]["fingerprint_sha256"] == soon_sha
+    assert expiring["details"]["not_after"] == iso(soon_after)
+    seen_ms = int(datetime.fromisoformat(expiring["time"]).timestamp() * 1000)
+    assert expiring["details"]["days_left"] == round((soon_after - seen_ms) / DAY_MS, 2)  # 5.5 days less a moment
+    assert expiring["details"]["threshold_days"] == 14
+    assert resolved["details"] == {
+        "fingerprint_sha256": soon_sha,
+        "not_after": iso(soon_after),
+        "now_fingerprint_sha256": valid_sha,
+        "now_not_after": iso(valid_after),
+        "why": "renewed",
+    }
+    assert rows == [("cert_expiring", "sent"), ("cert_expiring_resolved", "sent")]

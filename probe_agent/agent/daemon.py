@@ -18,7 +18,7 @@ import os
 import signal
 import socket
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from probe_agent.agent.deadman_task import DeadmanTask
 from probe_agent.agent.heartbeat import Heartbeat
 from probe_agent.agent.housekeeping import Housekeeping
 from probe_agent.agent.impaired import ImpairedWatch
+from probe_agent.agent.maintenance import Muting
 from probe_agent.agent.runlock import DatabaseIdentity, LockHeld, RunLock
 from probe_agent.agent.scheduler import ProbeScheduler, ScheduledEndpoint
 from probe_agent.agent.sdnotify import Notifier
@@ -37,7 +38,7 @@ from probe_agent.agent.storehealth import StoreHealth, start_problem
 from probe_agent.agent.worker import EndpointWorker, Prober
 from probe_agent.config import ConfigError, LoadedConfig, load_config
 from probe_agent.config.schema import Endpoint
-from probe_agent.fold import FoldParams, TimelineFold, snapshot_latest_ms
+from probe_agent.fold import FoldParams, Phase, TimelineFold, snapshot_latest_ms
 from probe_agent.logs import setup_logging
 from probe_agent.notify.apprise_channel import quiet_apprise_logging
 from probe_agent.notify.event import Event
@@ -128,6 +129,7 @@ class Daemon:
         self.heartbeat: Heartbeat | None = None
         self.housekeeping: Housekeeping | None = None
         self.impaired = ImpairedWatch(loaded.config.agent.id, self._enqueue)
+        self.muting = Muting(lambda: self.loaded.config, lambda: self.router)
         self.deadman: DeadmanTask | None = None
         self.previous_unclean_end: int | None = None  # the previous run's last sign of life, if it crashed
 
@@ -240,6 +242,7 @@ class Daemon:
         within_ms = 2 * heartbeat_ms + 5_000
         self.deadman = DeadmanTask(lambda: self.impaired.healthy(self.wall_ms(), within_ms))
         self.deadman.apply(cfg.notifications.deadman)
+        self._spawn(self.muting.run(heartbeat_ms / 1000, self.wall_ms, self._outage_of, self._submit_outbox))
         self.sender = Sender(
             self.writer,
             agent=self.agent_id,
@@ -327,16 +330,24 @@ class Daemon:
         self.scheduler.add(self._scheduled(worker))
 
     def _outbox(self, event: Event) -> list[OutboxRow]:
-        return self.router.outbox_rows(event)
+        return self.muting.rows(event)
+
+    def _outage_of(self, endpoint: str) -> int | None:
+        worker = self.workers.get(endpoint)
+        return worker.fold.outage_start_ms if worker is not None and worker.fold.phase is Phase.DOWN else None
+
+    def _submit_outbox(self, rows: Sequence[OutboxRow]) -> None:
+        if self.writer is not None:
+            self.writer.submit(outbox=rows)
+            if self.sender is not None:
+                self.sender.wake.set()
 
     def _enqueue(self, event: Event) -> None:
         """An event of the agent itself (``agent_impaired``): its rows go to the writer, committed with the next
         batch (or, with the store in trouble, as soon as it takes writes again)."""
         rows = self.router.outbox_rows(event)
-        if rows and self.writer is not None:
-            self.writer.submit(outbox=rows)
-            if self.sender is not None:
-                self.sender.wake.set()
+        if rows:
+            self._submit_outbox(rows)
 
     def _scheduled(self, worker: EndpointWorker) -> ScheduledEndpoint:
         ep = worker.endpoint

@@ -239,3 +239,34 @@ async def test_cert_expiring_once_per_certificate_and_resolved_when_the_server_r
         "why": "renewed",
     }
     assert rows == [("cert_expiring", "sent"), ("cert_expiring_resolved", "sent")]
+
+
+class BlockingProber(ScriptedProber):
+    """Blocks the event loop (a stuck synchronous call) for ``block_s`` in the first probe after ``armed`` is set."""
+
+    armed = False
+    block_s = 8.0  # past the lag limit of max(5 s, 2 heartbeats of 1 s) by 3 s, whatever the beat's phase
+
+    async def __call__(self, ep: Endpoint, **kwargs: Any) -> ProbeResult:
+        if self.armed:
+            self.armed = False
+            time.sleep(self.block_s)
+        return await super().__call__(ep, **kwargs)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+async def test_a_blocked_event_loop_is_one_schedule_lagging_episode(tmp_path: Path) -> None:
+    prober = BlockingProber()
+    async with (
+        webhook_sink() as sink,
+        in_process(tmp_path, doc_with(tmp_path, sink.url), prober, before_run=fast_sender) as run,
+    ):
+        await run.until(lambda: len(run.results("web")) >= 1, "a result")
+        prober.armed = True
+        await run.until(lambda: len(sink.received) == 2, "agent_impaired and its resolution delivered")
+    opened, resolved = sink.events()
+    assert [opened["type"], resolved["type"]] == ["agent_impaired", "agent_impaired_resolved"]
+    assert opened["details"]["reason"] == resolved["details"]["reason"] == "schedule_lagging"
+    assert opened["details"]["problem"].startswith("the event loop or the scheduler is ")
+    assert resolved["details"]["since"] == opened["time"]

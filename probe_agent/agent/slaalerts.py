@@ -57,6 +57,7 @@ class SlaAlertJob:
         self.outbox = outbox
         self.now_ms = now_ms
         self.state = AlertState()
+        self._round = asyncio.Lock()  # one round at a time: each starts from the state the last one committed
 
     async def start(self) -> None:
         """Rebuild the state from the outbox (the alerts this agent's events left open)."""
@@ -78,6 +79,10 @@ class SlaAlertJob:
 
     async def step_at(self, now_ms: int) -> list[Event]:
         """One round at ``now_ms``: the events enqueued (those routed to no channel included, with no rows)."""
+        async with self._round:
+            return await self._step(now_ms)
+
+    async def _step(self, now_ms: int) -> list[Event]:
         from probe_agent.reports.alerts import alert_inputs
 
         config = self.config()

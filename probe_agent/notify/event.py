@@ -2,9 +2,10 @@
 
 The JSON: ``{"id", "type", "time", "agent", "endpoint"|"service"|"sla", "cycle"?, "summary", "details": {...}}``.
 ``time`` is when the condition was seen (ISO 8601 UTC, ms). ``id`` is derived from (type, agent, subject, the
-episode's start in epoch ms), nothing else: every repeat delivery of an event, and the same event found again after
-a restart, carry the same id, so a receiver drops duplicates by it. The ``..._resolved``/``endpoint_recovered``
-event of an episode is derived the same way from its own type, so it has its own id.
+episode's start in epoch ms, and ``key`` when an event has one: an SLA alert's), nothing else: every repeat
+delivery of an event, and the same event found again after a restart, carry the same id, so a receiver drops
+duplicates by it. The ``..._resolved``/``endpoint_recovered`` event of an episode is derived the same way from its
+own type, so it has its own id.
 """
 
 from __future__ import annotations

@@ -86,6 +86,8 @@ class SlaAlertJob:
         from probe_agent.reports.alerts import alert_inputs
 
         config = self.config()
+        if not config.notifications.channels:
+            return []  # the channels were removed on reload: no reads until they come back
 
         def read() -> dict[str, AlertInputs | None]:
             conn = open_db(self.db_path, readonly=True)

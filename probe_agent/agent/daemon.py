@@ -31,6 +31,7 @@ from probe_agent.agent.housekeeping import Housekeeping
 from probe_agent.agent.runlock import DatabaseIdentity, LockHeld, RunLock
 from probe_agent.agent.scheduler import ProbeScheduler, ScheduledEndpoint
 from probe_agent.agent.sdnotify import Notifier
+from probe_agent.agent.slaalerts import SlaAlertJob
 from probe_agent.agent.storehealth import StoreHealth, start_problem
 from probe_agent.agent.worker import EndpointWorker, Prober
 from probe_agent.config import ConfigError, LoadedConfig, load_config
@@ -124,6 +125,7 @@ class Daemon:
         self._identity: DatabaseIdentity | None = None
         self.heartbeat: Heartbeat | None = None
         self.housekeeping: Housekeeping | None = None
+        self.sla_alerts: SlaAlertJob | None = None
 
     @property
     def agent_id(self) -> str:
@@ -196,7 +198,12 @@ class Daemon:
             self._add_worker(ep, snapshots.get(ep.id), previous_end)
         self.calendar = CalendarJobs()
         self.housekeeping = Housekeeping(
-            self.db_path, self.writer, config=lambda: self.loaded.config, now_ms=self.wall_ms
+            self.db_path,
+            self.writer,
+            config=lambda: self.loaded.config,
+            now_ms=self.wall_ms,
+            agent=self.agent_id,
+            outbox=self._outbox,
         )
         self.housekeeping.schedule(self.calendar)
         self.calendar.start()
@@ -234,6 +241,7 @@ class Daemon:
             settings=self.sender_settings,
         )
         self._spawn(self.sender.run())
+        self._start_sla_alerts()
         # Everything built so far (config, workers, folds) lives as long as the daemon: keep it out of the garbage
         # collector's full scans, whose pauses showed up as probe-start lateness in bench/bench_probes.py.
         gc.freeze()
@@ -308,6 +316,21 @@ class Daemon:
         self.workers[ep.id] = worker
         self.scheduler.add(self._scheduled(worker))
 
+    def _start_sla_alerts(self) -> None:
+        """The SLA alerts job, once notifications have a channel (none: no job, no reads); also after a reload."""
+        if self.sla_alerts is not None or not self.loaded.config.notifications.channels:
+            return
+        assert self.writer is not None
+        self.sla_alerts = SlaAlertJob(
+            self.db_path,
+            self.writer,
+            agent=self.agent_id,
+            config=lambda: self.loaded.config,
+            outbox=self._outbox,
+            now_ms=self.wall_ms,
+        )
+        self._spawn(self.sla_alerts.run())
+
     def _outbox(self, event: Event) -> list[OutboxRow]:
         return self.router.outbox_rows(event)
 
@@ -360,6 +383,7 @@ class Daemon:
         await self.writer.run(
             lambda c: records.record_config(c, self.agent_id, loaded.digest, loaded.raw, now, self.run_id)
         )
+        self._start_sla_alerts()
         self.reloads += 1
         status = f"reloaded; probing {len(self.workers)} endpoints"
         log.info(status)

@@ -34,6 +34,7 @@ from probe_agent.agent.maintenance import Muting
 from probe_agent.agent.runlock import DatabaseIdentity, LockHeld, RunLock
 from probe_agent.agent.scheduler import ProbeScheduler, ScheduledEndpoint
 from probe_agent.agent.sdnotify import Notifier
+from probe_agent.agent.slaalerts import SlaAlertJob
 from probe_agent.agent.storehealth import StoreHealth, start_problem
 from probe_agent.agent.worker import EndpointWorker, Prober
 from probe_agent.config import ConfigError, LoadedConfig, load_config
@@ -132,6 +133,7 @@ class Daemon:
         self.muting = Muting(lambda: self.loaded.config, lambda: self.router)
         self.deadman: DeadmanTask | None = None
         self.previous_unclean_end: int | None = None  # the previous run's last sign of life, if it crashed
+        self.sla_alerts: SlaAlertJob | None = None
 
     @property
     def agent_id(self) -> str:
@@ -207,7 +209,12 @@ class Daemon:
             self._add_worker(ep, snapshots.get(ep.id), previous_end)
         self.calendar = CalendarJobs()
         self.housekeeping = Housekeeping(
-            self.db_path, self.writer, config=lambda: self.loaded.config, now_ms=self.wall_ms
+            self.db_path,
+            self.writer,
+            config=lambda: self.loaded.config,
+            now_ms=self.wall_ms,
+            agent=self.agent_id,
+            outbox=self._outbox,
         )
         self.housekeeping.schedule(self.calendar)
         self.calendar.start()
@@ -252,6 +259,7 @@ class Daemon:
             settings=self.sender_settings,
         )
         self._spawn(self.sender.run())
+        self._start_sla_alerts()
         # Everything built so far (config, workers, folds) lives as long as the daemon: keep it out of the garbage
         # collector's full scans, whose pauses showed up as probe-start lateness in bench/bench_probes.py.
         gc.freeze()
@@ -329,6 +337,21 @@ class Daemon:
         self.workers[ep.id] = worker
         self.scheduler.add(self._scheduled(worker))
 
+    def _start_sla_alerts(self) -> None:
+        """The SLA alerts job, once notifications have a channel (none: no job, no reads); also after a reload."""
+        if self.sla_alerts is not None or not self.loaded.config.notifications.channels:
+            return
+        assert self.writer is not None
+        self.sla_alerts = SlaAlertJob(
+            self.db_path,
+            self.writer,
+            agent=self.agent_id,
+            config=lambda: self.loaded.config,
+            outbox=self._outbox,
+            now_ms=self.wall_ms,
+        )
+        self._spawn(self.sla_alerts.run())
+
     def _outbox(self, event: Event) -> list[OutboxRow]:
         return self.muting.rows(event)
 
@@ -401,6 +424,7 @@ class Daemon:
         )
         if self.deadman is not None:
             self.deadman.apply(loaded.config.notifications.deadman)
+        self._start_sla_alerts()
         self.reloads += 1
         status = f"reloaded; probing {len(self.workers)} endpoints"
         log.info(status)

@@ -1,4 +1,5 @@
-"""The bodies of the daemon's calendar jobs: hourly rollups, daily retention, hourly cycle close.
+"""The bodies of the daemon's calendar jobs: hourly rollups, daily retention, hourly cycle close (and its
+``cycle_closed`` event).
 
 ``CalendarJobs`` (calendar.py) decides when they run; this module what they do. Each job reads "now" from the
 daemon's label clock and the config in force at that moment (a reload may have changed it since the last run).
@@ -16,15 +17,22 @@ import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from probe_agent.agent.calendar import CalendarJobs
 from probe_agent.config.document import Config
 from probe_agent.model import HOUR_MS
+from probe_agent.notify.cycle_events import claim_report_filename, cycle_closed, with_claim_report
+from probe_agent.notify.event import Event
 from probe_agent.store import maintenance
+from probe_agent.store.outbox import OutboxRow
 from probe_agent.store.queries import floor_hour
 from probe_agent.store.rollups import rebuild_rollups, unmarked_hours
 from probe_agent.store.schema import open_db
 from probe_agent.store.writer import StoreWriter
+
+if TYPE_CHECKING:
+    from probe_agent.reports.closing import ClosedCycle
 
 log = logging.getLogger("probe_agent.agent")
 
@@ -45,12 +53,21 @@ class Housekeeping:
     """The calendar jobs of one daemon run. ``config`` returns the config in force (it changes on reload)."""
 
     def __init__(
-        self, db_path: Path, writer: StoreWriter, *, config: Callable[[], Config], now_ms: Callable[[], int]
+        self,
+        db_path: Path,
+        writer: StoreWriter,
+        *,
+        config: Callable[[], Config],
+        now_ms: Callable[[], int],
+        agent: str = "",
+        outbox: Callable[[Event], list[OutboxRow]] = lambda event: [],
     ) -> None:
         self.db_path = db_path
         self.writer = writer
         self.config = config
         self.now_ms = now_ms
+        self.agent = agent
+        self.outbox = outbox  # an event's routed deliveries (none without channels)
 
     def schedule(self, calendar: CalendarJobs) -> None:
         """Rollups at :02 every hour, cycle close at :07, retention daily at 03:17 (UTC: the calendar's zone)."""
@@ -83,23 +100,25 @@ class Housekeeping:
         """Close every SLA cycle that ended at least its ``close_after`` ago and is not closed yet.
 
         The report is built on a read-only connection in a thread; the row is inserted by the writer (the row is
-        the one ``probe-agent cycle close`` would store at that moment). A cycle closed by hand in between is
-        skipped; one not settled yet (a down run or an incident still undecided at the cycle's end) is tried again
-        at the next hourly run.
+        the one ``probe-agent cycle close`` would store at that moment), with the deliveries of its ``cycle_closed``
+        event in the same transaction (the claim report attached for email channels). A cycle closed by hand in
+        between is skipped (and sends nothing); one not settled yet (a down run or an incident still undecided at
+        the cycle's end) is tried again at the next hourly run.
         """
-        from probe_agent.reports.closing import ClosedCycle, CycleNotOver, due_cycles, settle_cycle, store_closed
+        from probe_agent.reports.closing import CycleNotOver, due_cycles, settle_cycle, store_closed
         from probe_agent.store.records import CycleAlreadyClosed
 
         config = self.config()
         now = self.now_ms()
 
-        def settle() -> list[ClosedCycle]:
+        def settle() -> list[tuple[ClosedCycle, list[OutboxRow]]]:
             conn = open_db(self.db_path, readonly=True)
             settled = []
             try:
                 for sla, period in due_cycles(conn, config, now):
                     try:
-                        settled.append(settle_cycle(conn, config, sla, period, now))
+                        closed = settle_cycle(conn, config, sla, period, now)
+                        settled.append((closed, self._cycle_closed_rows(config, closed)))
                     except CycleNotOver as exc:
                         # A down run at the cycle's end is not decided yet: this hourly job tries again later.
                         log.info("%s", exc)
@@ -107,9 +126,9 @@ class Housekeeping:
                 conn.close()
             return settled
 
-        for closed in await asyncio.to_thread(settle):
+        for closed, rows in await asyncio.to_thread(settle):
             try:
-                await self.writer.run(functools.partial(store_closed, closed=closed))
+                await self.writer.run(functools.partial(store_closed, closed=closed, outbox=rows))
             except CycleAlreadyClosed:
                 continue  # closed by hand meanwhile
             credit = closed.doc.get("credit")
@@ -118,6 +137,28 @@ class Housekeeping:
                 f"{closed.sla} {closed.period.label}: availability {closed.doc['availability_percent']}%, "
                 f"credit {credit['amount'] if credit else '-'} {credit['currency'] if credit else ''}",
             )
+
+    def _cycle_closed_rows(self, config: Config, closed: ClosedCycle) -> list[OutboxRow]:
+        """The routed deliveries of ``closed``'s ``cycle_closed`` event, the claim report rendered (in this
+        thread) only when an email channel gets it."""
+        from probe_agent.render.html import claim_report_html
+
+        event = cycle_closed(
+            self.agent,
+            sla=closed.sla,
+            cycle=closed.period.label,
+            start_ms=closed.period.start_ms,
+            end_ms=closed.period.end_ms,
+            closed_ms=closed.closed_ms,
+            doc=closed.doc,
+        )
+        rows = self.outbox(event)
+        channels = [c for c in config.notifications.channels if c.kind == "email"]
+        if not any(r.channel in {c.id for c in channels} for r in rows):
+            return rows
+        html = claim_report_html(closed.doc)
+        filename = claim_report_filename(closed.sla, closed.period.label)
+        return with_claim_report(rows, channels, filename=filename, html=html)
 
     async def retention(self) -> None:
         """Prune raw results older than ``agent.retention``, except those a cycle still open or claimable needs."""

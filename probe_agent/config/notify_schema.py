@@ -37,7 +37,9 @@ class EventType(StrEnum):
     SLA_AT_RISK = "sla_at_risk"
     SLA_AT_RISK_RESOLVED = "sla_at_risk_resolved"
     SLA_BREACHED = "sla_breached"
+    SLA_BREACHED_RESOLVED = "sla_breached_resolved"
     OBJECTIVE_BREACHED = "objective_breached"
+    OBJECTIVE_BREACHED_RESOLVED = "objective_breached_resolved"
     CERT_EXPIRING = "cert_expiring"
     CERT_EXPIRING_RESOLVED = "cert_expiring_resolved"
     AGENT_IMPAIRED = "agent_impaired"
@@ -159,6 +161,9 @@ class Notifications(Model):
     routes: tuple[Route, ...] = ()
     rate_limit: int = Field(default=10, ge=1, le=10_000)  # events a minute per (channel, event type)
     deadman: Deadman | None = None
+    # Results a cycle must hold before its error-rate or latency objective can raise ``objective_breached``
+    # (the same default as ``sla.alerts.DEFAULT_MIN_SAMPLES``).
+    min_samples: int = Field(default=100, ge=1)
 
     def channel(self, channel_id: str) -> Channel:
         for channel in self.channels:

@@ -3,7 +3,9 @@
 Each kind has one function taking the validated ``Channel`` and the event's JSON text and returning a ``Delivery``.
 The webhook sender is ``webhook.py``; Apprise and email are sent by ``apprise_channel.send_apprise`` and
 ``email_channel.send_email`` (plain values in, a ``Delivery`` out): the event's summary is the title (subject), its
-JSON the body, so a receiver or a mail filter can read the event as it is.
+JSON the body, so a receiver or a mail filter can read the event as it is. An email delivery whose stored body
+carries an ``attachment`` (``cycle_closed``'s claim report, ``cycle_events.py``) is sent with it attached and the
+event's JSON without it as the text.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import aiohttp
 
 from probe_agent.config.notify_schema import Channel, EventType
 from probe_agent.notify.apprise_channel import send_apprise
+from probe_agent.notify.cycle_events import split_attachment
 from probe_agent.notify.delivery import Delivery
 from probe_agent.notify.email_channel import send_email
 from probe_agent.notify.event import Event
@@ -73,6 +76,7 @@ async def _email(channel: Channel, body: str, session: aiohttp.ClientSession) ->
     mail = channel.email
     assert mail is not None
     host, port = mail.host_port
+    text, attachment = split_attachment(body)  # cycle_closed's claim report (cycle_events.py)
     return await send_email(
         host,
         port,
@@ -81,8 +85,9 @@ async def _email(channel: Channel, body: str, session: aiohttp.ClientSession) ->
         mail.password,
         mail.from_,
         mail.to,
-        subject=json.loads(body)["summary"],
-        text=body,
+        subject=json.loads(text)["summary"],
+        text=text,
+        attachment=attachment,
     )
 
 

@@ -2,9 +2,10 @@
 
 The JSON: ``{"id", "type", "time", "agent", "endpoint"|"service"|"sla", "cycle"?, "summary", "details": {...}}``.
 ``time`` is when the condition was seen (ISO 8601 UTC, ms). ``id`` is derived from (type, agent, subject, the
-episode's start in epoch ms), nothing else: every repeat delivery of an event, and the same event found again after
-a restart, carry the same id, so a receiver drops duplicates by it. The ``..._resolved``/``endpoint_recovered``
-event of an episode is derived the same way from its own type, so it has its own id.
+episode's start in epoch ms, and ``key`` when an event has one: an SLA alert's), nothing else: every repeat
+delivery of an event, and the same event found again after a restart, carry the same id, so a receiver drops
+duplicates by it. The ``..._resolved``/``endpoint_recovered`` event of an episode is derived the same way from its
+own type, so it has its own id.
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ Subject = tuple[str, str]  # (kind, id): ("endpoint", "web"), ("service", ...), 
 ID_HEX_CHARS = 32  # 128 bits of SHA-256: collisions are not a concern at any realistic event count
 
 
-def event_id(event_type: EventType, agent: str, subject: Subject, episode_start_ms: int) -> str:
-    """The stable id: hex of SHA-256 over the four parts, unambiguously joined (JSON of a list)."""
-    parts = json.dumps([str(event_type), agent, subject[0], subject[1], episode_start_ms], separators=(",", ":"))
+def event_id(event_type: EventType, agent: str, subject: Subject, episode_start_ms: int, key: str = "") -> str:
+    """The stable id: hex of SHA-256 over the parts, unambiguously joined (JSON of a list). ``key`` tells apart
+    episodes of one subject that may start at the same ms (an SLA's 1 h and 6 h pairs): left out when empty, so
+    the ids of events without one are as they were."""
+    fields: list[object] = [str(event_type), agent, subject[0], subject[1], episode_start_ms]
+    parts = json.dumps(fields + ([key] if key else []), separators=(",", ":"))
     return hashlib.sha256(parts.encode()).hexdigest()[:ID_HEX_CHARS]
 
 
@@ -42,10 +46,11 @@ class Event:
     summary: str
     details: dict[str, Any] = field(default_factory=dict)
     cycle: str | None = None
+    key: str = ""  # part of the id only: what tells apart concurrent episodes of one subject (see ``event_id``)
 
     @property
     def id(self) -> str:
-        return event_id(self.type, self.agent, self.subject, self.episode_start_ms)
+        return event_id(self.type, self.agent, self.subject, self.episode_start_ms, self.key)
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"id": self.id, "type": str(self.type), "time": iso(self.time_ms), "agent": self.agent}

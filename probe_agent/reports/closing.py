@@ -8,6 +8,7 @@ difference is for the people who settle the bill to look at.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from probe_agent.config.document import Config
@@ -20,6 +21,7 @@ from probe_agent.reports.timelines import monitoring_start
 from probe_agent.sla.evaluation import SlaEvaluation
 from probe_agent.sla.periods import Period, previous_cycle
 from probe_agent.store import queries, records
+from probe_agent.store.outbox import OutboxRow
 
 
 class CycleNotOver(ValueError):
@@ -101,8 +103,9 @@ def close_cycle(conn: sqlite3.Connection, config: Config, sla: Sla, period: Peri
     return closed.doc
 
 
-def store_closed(conn: sqlite3.Connection, closed: ClosedCycle) -> None:
-    """Insert the immutable closed-cycle row. Raises CycleAlreadyClosed when the cycle was closed meanwhile."""
+def store_closed(conn: sqlite3.Connection, closed: ClosedCycle, outbox: Sequence[OutboxRow] = ()) -> None:
+    """Insert the immutable closed-cycle row, with the deliveries of its ``cycle_closed`` event (``outbox``) in the
+    same transaction. Raises CycleAlreadyClosed when the cycle was closed meanwhile."""
     records.close_cycle(
         conn,
         sla=closed.sla,
@@ -112,6 +115,7 @@ def store_closed(conn: sqlite3.Connection, closed: ClosedCycle) -> None:
         inputs_hash=closed.inputs_hash,
         report=closed.doc,
         credit=closed.doc.get("credit"),
+        outbox=outbox,
     )
 
 

@@ -140,3 +140,15 @@ def deliveries(conn: sqlite3.Connection, *, statuses: Sequence[str] = (), limit:
         f"SELECT {_COLUMNS} FROM outbox {where} ORDER BY created_ms DESC, id DESC LIMIT ?", (*statuses, limit)
     ).fetchall()
     return [OutboxEntry(*row) for row in rows]
+
+
+def event_bodies(conn: sqlite3.Connection, agent: str, event_types: Sequence[str]) -> list[tuple[str, str]]:
+    """(event type, JSON body) of each stored event of ``agent`` with one of ``event_types``, once per event id
+    (whatever became of its deliveries: sent, pending, failed or summarised, the event happened), oldest first."""
+    marks = ", ".join("?" for _ in event_types)
+    rows = conn.execute(
+        f"SELECT event_type, body FROM outbox WHERE id IN (SELECT min(id) FROM outbox WHERE agent = ? "
+        f"AND event_type IN ({marks}) GROUP BY event_id) ORDER BY id",
+        (agent, *event_types),
+    ).fetchall()
+    return [(str(t), str(b)) for t, b in rows]

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from probe_agent.model import ProbeResult, StateInterval
+from probe_agent.store.outbox import OutboxRow, enqueue
 from probe_agent.store.rows import (
     DELETE_FOLD_STATE,
     INSERT_INTERVAL,
@@ -181,8 +182,10 @@ def close_cycle(
     inputs_hash: str,
     report: Any,
     credit: Any,
+    outbox: Sequence[OutboxRow] = (),
 ) -> None:
-    """Store a closed cycle's report and credit (JSON-serialisable values). Raises CycleAlreadyClosed."""
+    """Store a closed cycle's report and credit (JSON-serialisable values), and the deliveries of its
+    ``cycle_closed`` event in the same transaction (both or neither). Raises CycleAlreadyClosed."""
     try:
         with transaction(conn):
             conn.execute(
@@ -190,6 +193,7 @@ def close_cycle(
                 "credit) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (sla, cycle_start_ms, cycle_end_ms, closed_ms, inputs_hash, compact_json(report), compact_json(credit)),
             )
+            enqueue(conn, outbox)
     except sqlite3.IntegrityError as exc:
         raise CycleAlreadyClosed(f"SLA {sla!r}: the cycle starting at {cycle_start_ms} is already closed") from exc
 

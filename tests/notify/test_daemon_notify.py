@@ -102,3 +102,49 @@ async def test_an_outage_across_a_restart_is_one_down_and_one_recovered(tmp_path
     assert up["details"]["outage_start"] == down["details"]["outage_start"] == iso(start)
     assert up["details"]["duration_ms"] == recovered.ts_ms - start  # the restart's gap included
     assert run.store.rows("SELECT count(*) FROM outbox") == [(2,)]
+
+
+def sla_doc(tmp_path: Path, url: str) -> dict[str, Any]:
+    doc = notify_doc(tmp_path, url)
+    doc["services"] = [{"id": "shop", "endpoints": ["web"]}]
+    doc["slas"] = [
+        {"id": "gold", "services": ["shop"], "target": "100%", "cycle": {"period": "monthly", "timezone": "UTC"}}
+    ]
+    doc["notifications"]["routes"] = [{"channels": ["hook"], "slas": ["gold"], "events": ["sla_breached"]}]
+    return doc
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+async def test_the_daemon_runs_the_sla_alerts_job_and_a_restart_does_not_send_a_breach_twice(tmp_path: Path) -> None:
+    """A 100 % target and an endpoint down from the first probe: the daemon's SLA alerts job (a round called with
+    the daemon's own "now", as its minute loop would) enqueues one sla_breached, which its sender delivers; the next
+    daemon reads it back from the outbox and sends nothing again."""
+    prober = ScriptedProber(answers={"web": REFUSED})
+    async with webhook_sink() as sink:
+        doc = sla_doc(tmp_path, sink.url)
+        async with in_process(tmp_path, doc, prober, before_run=fast_sender) as run:
+            job = run.daemon.sla_alerts
+            assert job is not None
+            await run.until(lambda: len(run.results("web")) >= 4, "the outage confirmed and counted")
+            events = await job.step_at(run.daemon.wall_ms())
+            assert [str(e.type) for e in events] == ["sla_breached"]
+            await run.until(lambda: len(sink.received) == 1, "sla_breached delivered")
+        async with in_process(tmp_path, doc, prober, before_run=fast_sender) as run:
+            job = run.daemon.sla_alerts
+            assert job is not None
+            await run.until(lambda: len(run.results("web")) >= 6, "more down results")
+            await run.until(lambda: job.state.open, "the open breach read back from the outbox")
+            assert await job.step_at(run.daemon.wall_ms()) == []
+        assert run.store.rows("SELECT event_type FROM outbox") == [("sla_breached",)]
+    (breached,) = sink.events()
+    assert breached["sla"] == "gold" and breached["details"]["alert"].startswith("sla_breached:gold:")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+async def test_without_channels_there_is_no_sla_alerts_job(tmp_path: Path) -> None:
+    doc = sla_doc(tmp_path, "http://127.0.0.1:9/")
+    del doc["notifications"]
+    async with in_process(tmp_path, doc, ScriptedProber()) as run:
+        assert run.daemon.sla_alerts is None

@@ -134,6 +134,15 @@ RESULT_KEYS = (
 
 
 @dataclass(frozen=True, slots=True)
+class PeerCert:
+    """The certificate a TLS handshake was answered with: ``sha256`` is the hex SHA-256 of its DER bytes (its
+    fingerprint), ``not_after_ms`` its expiry (epoch ms). Known to the live probe only: not stored, not exported."""
+
+    sha256: str
+    not_after_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class ProbeResult:
     """One probe of one endpoint from one agent (vantage point).
 
@@ -154,6 +163,8 @@ class ProbeResult:
     phases: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
     tls_days_left: float | None = None
     recheck: bool = False
+    # For cert_expiring (agent/certwatch.py); not part of the result schema, so it takes no part in equality either.
+    peer_cert: PeerCert | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         """The one result schema used by ``check --format json``, export, import, the API and evidence."""

@@ -58,6 +58,11 @@ class Controls:
     def configured(self) -> bool:
         return bool(self.controls)
 
+    @property
+    def latest(self) -> ControlsVerdict | None:
+        """The verdict of the latest finished round (None before the first): ``agent_impaired`` reads it."""
+        return self._verdict
+
     def now(self) -> float:
         """The monotonic clock the verdicts are stamped with: take a probe's start from it for ``judge``."""
         return self._monotonic()

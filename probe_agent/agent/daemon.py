@@ -18,7 +18,7 @@ import os
 import signal
 import socket
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,11 @@ from probe_agent import __version__
 from probe_agent.agent.calendar import CalendarJobs
 from probe_agent.agent.clock import LabelClock, wall_clock_ms
 from probe_agent.agent.controls import Controls
+from probe_agent.agent.deadman_task import DeadmanTask
 from probe_agent.agent.heartbeat import Heartbeat
 from probe_agent.agent.housekeeping import Housekeeping
+from probe_agent.agent.impaired import ImpairedWatch
+from probe_agent.agent.maintenance import Muting
 from probe_agent.agent.runlock import DatabaseIdentity, LockHeld, RunLock
 from probe_agent.agent.scheduler import ProbeScheduler, ScheduledEndpoint
 from probe_agent.agent.sdnotify import Notifier
@@ -36,8 +39,9 @@ from probe_agent.agent.storehealth import StoreHealth, start_problem
 from probe_agent.agent.worker import EndpointWorker, Prober
 from probe_agent.config import ConfigError, LoadedConfig, load_config
 from probe_agent.config.schema import Endpoint
-from probe_agent.fold import FoldParams, TimelineFold, snapshot_latest_ms
+from probe_agent.fold import FoldParams, Phase, TimelineFold, snapshot_latest_ms
 from probe_agent.logs import setup_logging
+from probe_agent.notify.apprise_channel import quiet_apprise_logging
 from probe_agent.notify.event import Event
 from probe_agent.notify.routes import Router
 from probe_agent.notify.sender import Sender, SenderSettings
@@ -125,6 +129,10 @@ class Daemon:
         self._identity: DatabaseIdentity | None = None
         self.heartbeat: Heartbeat | None = None
         self.housekeeping: Housekeeping | None = None
+        self.impaired = ImpairedWatch(loaded.config.agent.id, self._enqueue)
+        self.muting = Muting(lambda: self.loaded.config, lambda: self.router)
+        self.deadman: DeadmanTask | None = None
+        self.previous_unclean_end: int | None = None  # the previous run's last sign of life, if it crashed
         self.sla_alerts: SlaAlertJob | None = None
 
     @property
@@ -185,6 +193,9 @@ class Daemon:
         self.writer.run_sync(
             lambda c: records.record_config(c, self.agent_id, self.loaded.digest, self.loaded.raw, now, self.run_id)
         )
+        quiet_apprise_logging(self.loaded.secrets)
+        if self.previous_unclean_end is not None:
+            self.impaired.coverage_gap(self.previous_unclean_end, now)
         self.controls = self._make_controls(self.loaded)
         if not cfg.controls:
             log.warning(
@@ -230,8 +241,15 @@ class Daemon:
             identity=self._identity,
             wall_ms=self.wall_ms,
             stop=self._stop,
+            impaired=self.impaired,
+            controls=lambda: self.controls,
         )
         self._spawn(self.heartbeat.run(heartbeat_ms / 1000))
+        # Health for the dead man's switch: a heartbeat judged it within two beats plus the stall grace.
+        within_ms = 2 * heartbeat_ms + 5_000
+        self.deadman = DeadmanTask(lambda: self.impaired.healthy(self.wall_ms(), within_ms))
+        self.deadman.apply(cfg.notifications.deadman)
+        self._spawn(self.muting.run(heartbeat_ms / 1000, self.wall_ms, self._outage_of, self._submit_outbox))
         self.sender = Sender(
             self.writer,
             agent=self.agent_id,
@@ -276,6 +294,9 @@ class Daemon:
             records.close_stale_runs(conn, self.agent_id)
             previous = queries.runs_for(conn, self.agent_id)
             previous_end = max((run.end_ms for run in previous if run.end_ms is not None), default=None)
+            last = max(previous, key=lambda run: run.run_id, default=None)
+            if last is not None and last.clean is False and last.end_ms is not None:
+                self.previous_unclean_end = last.end_ms
             snapshots = {
                 endpoint: snap
                 for (agent, endpoint), snap in queries.fold_states(conn, self.agent_id).items()
@@ -332,7 +353,24 @@ class Daemon:
         self._spawn(self.sla_alerts.run())
 
     def _outbox(self, event: Event) -> list[OutboxRow]:
-        return self.router.outbox_rows(event)
+        return self.muting.rows(event)
+
+    def _outage_of(self, endpoint: str) -> int | None:
+        worker = self.workers.get(endpoint)
+        return worker.fold.outage_start_ms if worker is not None and worker.fold.phase is Phase.DOWN else None
+
+    def _submit_outbox(self, rows: Sequence[OutboxRow]) -> None:
+        if self.writer is not None:
+            self.writer.submit(outbox=rows)
+            if self.sender is not None:
+                self.sender.wake.set()
+
+    def _enqueue(self, event: Event) -> None:
+        """An event of the agent itself (``agent_impaired``): its rows go to the writer, committed with the next
+        batch (or, with the store in trouble, as soon as it takes writes again)."""
+        rows = self.router.outbox_rows(event)
+        if rows:
+            self._submit_outbox(rows)
 
     def _scheduled(self, worker: EndpointWorker) -> ScheduledEndpoint:
         ep = worker.endpoint
@@ -353,6 +391,7 @@ class Daemon:
             return False
         assert self.scheduler is not None and self.writer is not None
         setup_logging(self.verbosity, loaded.secrets)
+        quiet_apprise_logging(loaded.secrets)
         self.loaded = loaded
         self.router = Router(loaded.config)
         self.writer.queue_limit = loaded.config.agent.queue_limit
@@ -383,6 +422,8 @@ class Daemon:
         await self.writer.run(
             lambda c: records.record_config(c, self.agent_id, loaded.digest, loaded.raw, now, self.run_id)
         )
+        if self.deadman is not None:
+            self.deadman.apply(loaded.config.notifications.deadman)
         self._start_sla_alerts()
         self.reloads += 1
         status = f"reloaded; probing {len(self.workers)} endpoints"
@@ -409,6 +450,8 @@ class Daemon:
         log.info("stopping: finishing in-flight probes (up to %ss)", self.loaded.config.agent.stop_timeout / 1000)
         if self.scheduler is not None:  # with our run closed, in-flight probes would be discarded: no waiting
             await self.scheduler.stop(0 if self._closed_under else self.loaded.config.agent.stop_timeout / 1000)
+        if self.deadman is not None:
+            await self.deadman.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -10,7 +10,8 @@ the loop:
   another process (which judged this daemon dead) discards what the writer holds and stops the daemon:
   ``closed_under`` says why (exit 76);
 - pings WATCHDOG=1 only while the event loop and the scheduler keep time (lag under max(5 s, 2 beats));
-- sends STATUS= with the endpoint counts, or the store trouble.
+- sends STATUS= with the endpoint counts, or the store trouble;
+- judges the ``agent_impaired`` episodes (``impaired.py``): controls all failing, store trouble, schedule lagging.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import functools
 import logging
 from collections.abc import Callable, Mapping
 
+from probe_agent.agent.controls import Controls
+from probe_agent.agent.impaired import ImpairedWatch
 from probe_agent.agent.runlock import DatabaseIdentity
 from probe_agent.agent.scheduler import ProbeScheduler
 from probe_agent.agent.sdnotify import Notifier
@@ -47,6 +50,8 @@ class Heartbeat:
         identity: DatabaseIdentity | None,
         wall_ms: Callable[[], int],
         stop: asyncio.Event,
+        impaired: ImpairedWatch | None = None,
+        controls: Callable[[], Controls | None] = lambda: None,
     ) -> None:
         self.writer = writer
         self.scheduler = scheduler
@@ -57,6 +62,8 @@ class Heartbeat:
         self.identity = identity
         self.wall_ms = wall_ms
         self.stop = stop
+        self.impaired = impaired
+        self.controls = controls  # the daemon's current controls (a reload replaces them)
         self.lost: str | None = None  # set when the database file was deleted or replaced under us
         self.closed_under: str | None = None  # set when another process closed our run
         self._beat: asyncio.Future[None] | None = None  # the heartbeat's store write in flight, if any
@@ -80,10 +87,12 @@ class Heartbeat:
                 waiting = None if self._beat is None or self._beat.done() else loop.time() - self._beat_since
                 self.health.check(waiting, sum(w.paused_probes for w in self.workers.values()))
                 lag = loop.time() - expected
-                if self.scheduler.healthy(max_lag_s=max(5.0, every_s * 2)) and lag < max(5.0, every_s * 2):
+                on_time = self.scheduler.healthy(max_lag_s=max(5.0, every_s * 2)) and lag < max(5.0, every_s * 2)
+                if on_time:
                     self.notifier.watchdog()
                 else:
                     log.error("scheduler is not keeping time (loop lag %.1fs): withholding the watchdog", lag)
+                self._judge(on_time, lag)
                 up = sum(1 for w in self.workers.values() if w.fold.phase in (Phase.UP, Phase.DEGRADED))
                 down = sum(1 for w in self.workers.values() if w.fold.phase is Phase.DOWN)
                 self.notifier.status(self.health.status(f"probing {len(self.workers)} endpoints: {up} up, {down} down"))
@@ -95,6 +104,20 @@ class Heartbeat:
         finally:
             if self._beat is not None:
                 self._beat.cancel()
+
+    def _judge(self, on_time: bool, lag_s: float) -> None:
+        if self.impaired is None:
+            return
+        controls = self.controls()
+        try:
+            self.impaired.check(
+                self.wall_ms(),
+                controls_all_failing=self.impaired.controls_problem(controls.latest if controls else None),
+                store_problem=self.health.problem,
+                schedule_lag=None if on_time else f"the event loop or the scheduler is {lag_s:.1f} s behind",
+            )
+        except Exception:  # a notification must never stop the heartbeat (and the watchdog with it)
+            log.exception("agent_impaired check failed")
 
     def beat_store(self) -> None:
         """Hand this beat's heartbeat to the writer without waiting for it. One at a time: while the previous one

@@ -4,8 +4,9 @@ The worker owns the endpoint's ``TimelineFold``. Each probe's result, the interv
 snapshot go to the store writer together, so they commit in one transaction: after a crash the stored state is
 never ahead of the results it came from. A confirmed outage (the phase turns down) and its end (down -> up or
 degraded) are notification events (``endpoint_down``, ``endpoint_recovered``): their outbox rows go with that same
-submission. A worker resumed from a snapshot that is already down does not send ``endpoint_down`` again (no
-transition is seen); blips (suspect, then up) send nothing.
+submission, as do ``cert_expiring`` and its resolution (``certwatch.py``). A worker resumed from a snapshot that
+is already down does not send ``endpoint_down`` again (no transition is seen); blips (suspect, then up) send
+nothing.
 
 While the writer is ``full`` (``agent.queue_limit`` results wait for a store that cannot commit), the worker does
 not probe: the slot is skipped (counted in ``paused_probes``) and no result is folded, so the time becomes
@@ -20,6 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
+from probe_agent.agent.certwatch import CertWatch
 from probe_agent.agent.clock import Label, LabelClock
 from probe_agent.agent.controls import Controls
 from probe_agent.config.schema import Endpoint
@@ -80,6 +82,7 @@ class EndpointWorker:
         # Not in the fold's snapshot: after a restart mid-suspect-run, the confirming result speaks instead.
         self._first_down: tuple[str, str | None] | None = None
         self.last_result: ProbeResult | None = None
+        self.certs = CertWatch(agent)  # cert_expiring episodes of this endpoint's peer certificate
         self.probes = 0
         self.paused_probes = 0  # slots skipped (or results dropped before the fold) while the store queue was full
         self.closed = False
@@ -113,12 +116,13 @@ class EndpointWorker:
         outage_start = self.fold.outage_start_ms  # before the feed: an up result ends the outage and clears it
         closed = self.fold.feed(result)
         event = self._event(before, self.fold.phase, result, outage_start)
+        events = [*([event] if event is not None else []), *self.certs.observe(ep, result)]
         self.sink.submit(
             results=[result],
             intervals=closed,
             fold_states={(self.agent, ep.id): self.fold.snapshot()},
             run_id=self.run_id,
-            outbox=self.outbox(event) if event is not None else (),
+            outbox=[row for e in events for row in self.outbox(e)],
         )
         self.last_result = result
         self.probes += 1

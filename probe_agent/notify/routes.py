@@ -8,11 +8,17 @@ A route matches an event when its ``events`` list is empty or names the event's 
 - a service event by its service id or an SLA covering the service; an SLA event by its SLA id;
 - an event about the agent itself (``agent_impaired``) concerns every subject, so every filter selects it.
 An event goes to the union of the matching routes' channels, each once, in the order the config first names them.
+
+Maintenance muting (``in_window``: the ids of the SLAs whose maintenance window covers now): ``endpoint_down`` and
+``endpoint_recovered`` are muted for a route filtered to an SLA covering the endpoint (by ``slas``, or by
+``services`` naming one of that SLA's services that holds the endpoint) while every such SLA of the route is in a
+window; for any other route only while every SLA covering the endpoint is in one (an endpoint no SLA covers is
+never muted). A channel is muted when every matching route that names it is. Other events are never muted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 
 from probe_agent.config.document import Config
 from probe_agent.config.notify_schema import EventType, Route
@@ -48,16 +54,39 @@ class Router:
                 }
             )
         self._selectors = selectors
+        # For muting: per endpoint, the SLAs covering it, and through which of the endpoint's services each does.
+        self._covering: dict[str, dict[str, frozenset[str]]] = {}
+        for ep in config.endpoints:
+            services = services_of.get(ep.id, set())
+            self._covering[ep.id] = {
+                s.id: frozenset(services & set(s.services))
+                for s in config.slas
+                if ep.id in s.endpoints or services & set(s.services)
+            }
 
-    def channels_for(self, event_type: EventType, subject: Subject) -> tuple[str, ...]:
+    def channels_for(
+        self, event_type: EventType, subject: Subject, in_window: Set[str] = frozenset()
+    ) -> tuple[str, ...]:
+        """The channels that get the event; with ``in_window``, those of muted routes left out (module doc)."""
         out: list[str] = []
         for route in self.routes:
             if route.events and event_type not in route.events:
                 continue
             if not self._selects(route, subject):
                 continue
+            if in_window and self.muted(route, event_type, subject, in_window):
+                continue
             out += [c for c in route.channels if c not in out]
         return tuple(out)
+
+    def muted(self, route: Route, event_type: EventType, subject: Subject, in_window: Set[str]) -> bool:
+        """Whether maintenance mutes ``route`` for this event (the module doc's rule)."""
+        if event_type not in _MUTABLE or subject[0] != "endpoint":
+            return False
+        covering = self._covering.get(subject[1], {})
+        own = {sla for sla, via in covering.items() if sla in route.slas or via & set(route.services)}
+        relevant = own or set(covering)
+        return bool(relevant) and relevant <= in_window
 
     def _selects(self, route: Route, subject: Subject) -> bool:
         wanted = {("endpoints", x) for x in route.endpoints}
@@ -68,11 +97,17 @@ class Router:
             return True
         return bool(wanted & self._selectors.get(subject, frozenset()))
 
-    def outbox_rows(self, event: Event, *, exclude: Sequence[str] = ()) -> list[OutboxRow]:
-        """The deliveries of ``event``: one row per routed channel (but those in ``exclude``)."""
+    def outbox_rows(
+        self, event: Event, *, exclude: Sequence[str] = (), only: Sequence[str] | None = None
+    ) -> list[OutboxRow]:
+        """The deliveries of ``event``: one row per routed channel (but those in ``exclude``; with ``only``, just
+        those routed channels that are in it). Muting is the caller's: pass ``exclude`` (agent/maintenance.py)."""
         body = event.body()
         return [
             OutboxRow(event.agent, event.id, channel, str(event.type), event.summary, body, event.time_ms)
             for channel in self.channels_for(event.type, event.subject)
-            if channel not in exclude
+            if channel not in exclude and (only is None or channel in only)
         ]
+
+
+_MUTABLE = frozenset({EventType.ENDPOINT_DOWN, EventType.ENDPOINT_RECOVERED})

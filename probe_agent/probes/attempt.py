@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from probe_agent.model import ErrorKind
+from probe_agent.model import ErrorKind, PeerCert
 
 
 class Stage(Enum):
@@ -45,6 +45,7 @@ class Attempt:
     phases: dict[str, float] = field(default_factory=dict)
     status_code: int | None = None
     tls_days_left: float | None = None
+    peer_cert: PeerCert | None = None  # the verified peer certificate's fingerprint and expiry
     notes: list[str] = field(default_factory=list)  # success detail, in order
     warnings: list[str] = field(default_factory=list)  # a passing probe with a warning is degraded
     tls_start_s: float | None = None  # monotonic time the last TLS handshake began (see tlscontext)

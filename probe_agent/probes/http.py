@@ -169,9 +169,10 @@ def _note_certificate(endpoint: Endpoint, attempt: Attempt) -> None:
         return
     try:
         cert = attempt.tls_object.getpeercert()
+        der = attempt.tls_object.getpeercert(True)
     except ValueError:  # no completed handshake on this object
         return
-    note_certificate(endpoint, cert, attempt)
+    note_certificate(endpoint, cert, attempt, der)
 
 
 async def _exchange(session: aiohttp.ClientSession, endpoint: Endpoint, check: HttpCheck, attempt: Attempt) -> None:

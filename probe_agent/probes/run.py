@@ -104,6 +104,7 @@ async def run_probe(
         detail=_clip(detail),
         phases=MappingProxyType({k: round(v, 3) for k, v in attempt.phases.items()}),
         tls_days_left=attempt.tls_days_left,
+        peer_cert=attempt.peer_cert,
         recheck=recheck,
     )
 

@@ -47,7 +47,7 @@ async def probe_tls(endpoint: Endpoint, attempt: Attempt) -> None:
         cert: dict[str, Any] | None = transport.get_extra_info("peercert")
         tls_object = transport.get_extra_info("ssl_object")
         version = tls_object.version() if tls_object is not None else None
-        note_certificate(endpoint, cert, attempt)
+        note_certificate(endpoint, cert, attempt, tls_object.getpeercert(True) if tls_object is not None else None)
         expires = cert.get("notAfter") if cert else None
         attempt.notes.append(
             ", ".join(p for p in (version, f"issuer {issuer_text(cert or {})}", expires and f"expires {expires}") if p)

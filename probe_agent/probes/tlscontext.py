@@ -6,15 +6,17 @@ probes/s), keyed by the ``ca_file``'s path, size and mtime so a rotated CA file 
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
+import hashlib
 import math
 import os
 import ssl
 from typing import Any
 
 from probe_agent.config.schema import Endpoint
-from probe_agent.model import DAY_MS, ErrorKind
+from probe_agent.model import DAY_MS, ErrorKind, PeerCert
 from probe_agent.probes.attempt import Attempt, ProbeFailure
 
 # The probe running in the current task. asyncio builds the TLS object (``wrap_bio``) inside the task that opens
@@ -101,12 +103,19 @@ def issuer_text(cert: dict[str, Any]) -> str:
     return ", ".join(parts) or "unknown issuer"
 
 
-def note_certificate(endpoint: Endpoint, cert: dict[str, Any] | None, attempt: Attempt) -> None:
-    """Record days left; fewer than ``cert_expiry_warning`` days is a warning (degraded), not downtime."""
+def note_certificate(
+    endpoint: Endpoint, cert: dict[str, Any] | None, attempt: Attempt, der: bytes | None = None
+) -> None:
+    """Record days left and, with the DER bytes, the certificate's fingerprint and expiry (``cert_expiring``);
+    fewer than ``cert_expiry_warning`` days is a warning (degraded), not downtime."""
     if not cert:
         return  # verification off: the certificate was not parsed, so nothing is known about it
     left = days_left(cert, attempt.wall_clock_ms())
     attempt.tls_days_left = left
+    not_after = cert.get("notAfter")
+    if der and isinstance(not_after, str):
+        with contextlib.suppress(ValueError):
+            attempt.peer_cert = PeerCert(hashlib.sha256(der).hexdigest(), ssl.cert_time_to_seconds(not_after) * 1000)
     warning = endpoint.cert_expiry_warning
     if left is not None and warning is not None and left < warning:
         attempt.warnings.append(f"certificate expires in {max(math.floor(left), 0)} days")

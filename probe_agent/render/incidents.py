@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 from probe_agent.render.csvout import to_csv
 from probe_agent.render.markdown import md_table
+from probe_agent.render.report import INCIDENT_HEADERS, incident_cells
 from probe_agent.render.table import format_table
 from probe_agent.reports.json_types import IncidentListDoc
 from probe_agent.units import dur
 
-_HEADERS = ["START", "END", "DURATION", "DOWN", "CAUSE", "ENDPOINTS"]
+_HEADERS = list(INCIDENT_HEADERS)
 
 
-def _cells(doc: IncidentListDoc) -> list[tuple[Any, ...]]:
-    return [
-        (
-            i["start"],
-            i["end"] or "ongoing",
-            dur(i["duration_s"]),
-            dur(i["down_s"]),
-            i["cause"] or "-",
-            ", ".join(i["endpoints"]),
-        )
-        for i in doc["incidents"]
-    ]
+def _cells(doc: IncidentListDoc) -> list[Sequence[object]]:
+    return incident_cells(doc["incidents"])
 
 
 def incidents_csv(doc: IncidentListDoc) -> str:

@@ -5,13 +5,13 @@ All renderers read the same JSON document, so every format shows the same figure
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from probe_agent.render.csvout import to_csv
 from probe_agent.render.markdown import md_table, md_text
 from probe_agent.render.table import format_table
-from probe_agent.reports.json_types import ObjectivesJson, ReportDoc, ScopeJson, SecondsJson
+from probe_agent.reports.json_types import IncidentJson, ObjectivesJson, ReportDoc, ScopeJson, SecondsJson
 from probe_agent.units import dur, pct
 
 
@@ -113,7 +113,8 @@ def _counting(doc: ReportDoc) -> str:
     )
 
 
-def incident_rows(doc: ReportDoc) -> list[Sequence[object]]:
+def incident_cells(incidents: Iterable[IncidentJson]) -> list[Sequence[object]]:
+    """One row per incident, in ``INCIDENT_HEADERS`` order: the report's incident table and ``incidents``' views."""
     return [
         (
             i["start"],
@@ -123,8 +124,12 @@ def incident_rows(doc: ReportDoc) -> list[Sequence[object]]:
             i["cause"] or "-",
             ", ".join(i["endpoints"]),
         )
-        for i in doc.get("incidents", [])
+        for i in incidents
     ]
+
+
+def incident_rows(doc: ReportDoc) -> list[Sequence[object]]:
+    return incident_cells(doc.get("incidents", []))
 
 
 INCIDENT_HEADERS = ("START", "END", "DURATION", "DOWN", "CAUSE", "ENDPOINTS")

@@ -11,6 +11,8 @@ import os
 import sys
 from collections.abc import Iterable
 
+from probe_agent.redaction import redact
+
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
 
 
@@ -21,9 +23,7 @@ class RedactingFormatter(logging.Formatter):
         self.journald = journald
 
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
+        text = redact(super().format(record), self.secrets)
         if self.journald:
             prefix = f"<{_PRIORITY.get(record.levelno, 6)}>"
             text = "\n".join(prefix + line for line in text.splitlines())

@@ -23,6 +23,7 @@ from probe_agent.config.schema import inherited
 from probe_agent.config.sla_checks import check_sla_refs, expand_presets
 from probe_agent.config.values import format_duration_ms, parse_duration_ms
 from probe_agent.config.yamlsource import MAX_BYTES, ConfigError, Mark, Path_, Positions, Problem, dotted, load_yaml
+from probe_agent.redaction import redact
 
 SEARCH_PATH = ("./probe-agent.yaml", "/etc/probe-agent/config.yaml")
 ENV_VAR = "PROBE_AGENT_CONFIG"
@@ -109,16 +110,12 @@ def redact_problems(problems: list[Problem], secrets: set[str]) -> list[Problem]
     secret of this load is redacted, however short, longest first (so one secret inside another leaves no part);
     a rotated secret is this load's value, so a reload's error never shows it either.
     """
-    ordered = sorted((s for s in secrets if s), key=len, reverse=True)
-    if not ordered:
+    if not any(secrets):
         return problems
-
-    def clean(text: str) -> str:
-        for secret in ordered:
-            text = text.replace(secret, "***")
-        return text
-
-    return [replace(p, message=clean(p.message), hint=None if p.hint is None else clean(p.hint)) for p in problems]
+    return [
+        replace(p, message=redact(p.message, secrets), hint=None if p.hint is None else redact(p.hint, secrets))
+        for p in problems
+    ]
 
 
 def _read_with_includes(main: Path, positions: Positions, problems: list[Problem]) -> tuple[Any, list[Path]]:

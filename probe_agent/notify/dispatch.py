@@ -22,6 +22,7 @@ from probe_agent.notify.delivery import Delivery
 from probe_agent.notify.email_channel import send_email
 from probe_agent.notify.event import Event
 from probe_agent.notify.webhook import send_webhook
+from probe_agent.redaction import redact
 
 Sender = Callable[[Channel, str, aiohttp.ClientSession], Awaitable[Delivery]]
 
@@ -49,14 +50,6 @@ async def send_test(channel: Channel, agent: str, now_ms: int, secrets: Iterable
     async with aiohttp.ClientSession() as session:
         delivery = await deliver(channel, event.body(), session)
     return Delivery(ok=delivery.ok, retry=delivery.retry, answer=redact(delivery.answer, secrets))
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret value replaced by ``***``, longest first (one secret inside another leaves no
-    part), as the log handler and config errors do."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
 
 
 async def _webhook(channel: Channel, body: str, session: aiohttp.ClientSession) -> Delivery:

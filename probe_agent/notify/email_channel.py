@@ -24,6 +24,7 @@ from email.message import EmailMessage
 
 from probe_agent.notify.blocking import call_in_thread
 from probe_agent.notify.delivery import Delivery
+from probe_agent.redaction import redact
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _ADDRESS = re.compile(r"[^\s<>()\[\],;:\"\\@]+@[^\s<>()\[\],;:\"\\@]+")
@@ -71,7 +72,7 @@ async def send_email(
         delivery = await call_in_thread(conversation, timeout_s, name="smtp-send")
     except TimeoutError:
         delivery = Delivery.failed(f"email: no answer from the SMTP server within {timeout_s:g} s", retry=True)
-    answer = _redact(delivery.answer, secrets)  # through the constructors again: cut to length after redaction
+    answer = redact(delivery.answer, secrets)  # through the constructors again: cut to length after redaction
     return Delivery.sent(answer) if delivery.ok else Delivery.failed(answer, retry=delivery.retry)
 
 
@@ -171,10 +172,3 @@ def _converse(
 def _said(code: int, error: bytes | str) -> str:
     text = error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
     return f"{code} {_CONTROL.sub(' ', text).strip()}"
-
-
-def _redact(text: str, secrets: list[str]) -> str:
-    """The server's words may echo what it was sent: no password or user name leaves in an answer."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text

@@ -26,10 +26,11 @@ import aiohttp
 from probe_agent.config.document import Config
 from probe_agent.config.notify_schema import EventType
 from probe_agent.notify.delivery import Delivery
-from probe_agent.notify.dispatch import deliver, redact
+from probe_agent.notify.dispatch import deliver
 from probe_agent.notify.event import Event
 from probe_agent.notify.routes import Router
 from probe_agent.notify.storm import ChannelHealth, Held, RateLimit
+from probe_agent.redaction import redact
 from probe_agent.store import outbox
 from probe_agent.store.outbox import OutboxEntry, OutboxRow
 from probe_agent.store.writer import StoreWriter

@@ -10,7 +10,7 @@ import aiohttp
 
 from probe_agent.config.notify_schema import Channel
 from probe_agent.notify.delivery import Delivery
-from probe_agent.notify.dispatch import deliver, redact
+from probe_agent.notify.dispatch import deliver
 from tests.notify.sinks import HttpSink, SmtpSink
 from tests.probes.servers import closed_port, serve_app
 
@@ -54,7 +54,3 @@ async def test_a_closed_smtp_port_is_a_failed_delivery_to_retry() -> None:
         got = await deliver(channel, BODY, session)
     assert (got.ok, got.retry) == (False, True)
     assert isinstance(got, Delivery)
-
-
-def test_redact_replaces_the_longest_secret_first() -> None:
-    assert redact("token abcdef and abc", ["abc", "abcdef", ""]) == "token *** and ***"

@@ -16,6 +16,7 @@ from probe_agent.commands.notify import notify_group
 from probe_agent.commands.report import credits, incidents, report
 from probe_agent.commands.results import export_command, import_command
 from probe_agent.commands.run import run
+from probe_agent.commands.serve import serve
 from probe_agent.commands.status import status
 from probe_agent.logs import setup_logging
 from probe_agent.store.schema import StoreError
@@ -67,6 +68,7 @@ main.add_command(db_group)
 main.add_command(export_command)
 main.add_command(import_command)
 main.add_command(run)
+main.add_command(serve)
 main.add_command(status)
 main.add_command(report)
 main.add_command(incidents)

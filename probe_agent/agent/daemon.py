@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from probe_agent import __version__
+from probe_agent.agent.api_live import DaemonApi, DaemonView
 from probe_agent.agent.calendar import CalendarJobs
 from probe_agent.agent.clock import LabelClock, wall_clock_ms
 from probe_agent.agent.controls import Controls
@@ -37,6 +38,8 @@ from probe_agent.agent.sdnotify import Notifier
 from probe_agent.agent.slaalerts import SlaAlertJob
 from probe_agent.agent.storehealth import StoreHealth, start_problem
 from probe_agent.agent.worker import EndpointWorker, Prober
+from probe_agent.api.context import ApiContext
+from probe_agent.api.server import ListenError
 from probe_agent.config import ConfigError, LoadedConfig, load_config
 from probe_agent.config.schema import Endpoint
 from probe_agent.fold import FoldParams, Phase, TimelineFold, snapshot_latest_ms
@@ -97,6 +100,7 @@ class Daemon:
         wall_ms: Callable[[], int] = wall_clock_ms,
         verbosity: int = 1,
         sender_settings: SenderSettings | None = None,
+        api_listen: tuple[str, int] | None = None,
     ) -> None:
         self.loaded = loaded
         self.router = Router(loaded.config)  # rebuilt on reload; workers route their events through it
@@ -134,6 +138,8 @@ class Daemon:
         self.deadman: DeadmanTask | None = None
         self.previous_unclean_end: int | None = None  # the previous run's last sign of life, if it crashed
         self.sla_alerts: SlaAlertJob | None = None
+        self.api_listen = api_listen  # overrides api.listen (tests: port 0)
+        self.api: DaemonApi | None = None
 
     @property
     def agent_id(self) -> str:
@@ -267,12 +273,31 @@ class Daemon:
         log.info("%s (run %d, database %s)", status, self.run_id, self.db_path)
         self.notifier.ready(status)
         try:
+            await self._start_api(within_ms)
             stop_wait = asyncio.create_task(self._stop.wait())
             done, _ = await asyncio.wait({stop_wait, sched_task}, return_when=asyncio.FIRST_COMPLETED)
             if sched_task in done and not self._stop.is_set():
                 sched_task.result()  # a scheduler crash is a bug: surface it
         finally:
             await self._shutdown()
+
+    async def _start_api(self, within_ms: int) -> None:
+        """The HTTP server (``api:``), over this daemon's live state; a listen failure stops the start."""
+        view = DaemonView(
+            workers=self.workers,
+            scheduler=lambda: self.scheduler,
+            writer=lambda: self.writer,
+            impaired=self.impaired,
+            wall_ms=self.wall_ms,
+            within_ms=within_ms,
+            db_path=self.db_path,
+        )
+        context = ApiContext(lambda: self.loaded.config, self.db_path, self.wall_ms, view, self.agent_id)
+        self.api = DaemonApi(context, self.api_listen)
+        try:
+            await self.api.apply(self.loaded.config.api, starting=True)
+        except ListenError as exc:
+            raise DaemonError(f"api.listen: {exc}") from None
 
     def _prepare_store(self, now: int, heartbeat_ms: int) -> tuple[int | None, dict[str, dict[str, Any]]]:
         if self.db_path.is_file():
@@ -425,6 +450,8 @@ class Daemon:
         if self.deadman is not None:
             self.deadman.apply(loaded.config.notifications.deadman)
         self._start_sla_alerts()
+        if self.api is not None:
+            await self.api.apply(loaded.config.api, starting=False)
         self.reloads += 1
         status = f"reloaded; probing {len(self.workers)} endpoints"
         log.info(status)
@@ -447,6 +474,8 @@ class Daemon:
 
     async def _shutdown(self) -> None:
         self.notifier.stopping()
+        if self.api is not None:
+            await self.api.stop()
         log.info("stopping: finishing in-flight probes (up to %ss)", self.loaded.config.agent.stop_timeout / 1000)
         if self.scheduler is not None:  # with our run closed, in-flight probes would be discarded: no waiting
             await self.scheduler.stop(0 if self._closed_under else self.loaded.config.agent.stop_timeout / 1000)

@@ -55,6 +55,7 @@ class ImpairedWatch:
         self.agent = agent
         self.enqueue = enqueue
         self.open: dict[Reason, int] = {}
+        self.detail: dict[Reason, str] = {}  # what is wrong, as of the latest check, for each open reason
         self.last_check_ms: int | None = None
 
     def coverage_gap(self, last_sign_ms: int, start_ms: int) -> Event | None:
@@ -118,6 +119,10 @@ class ImpairedWatch:
 
     def _step(self, reason: Reason, problem: str | None, now_ms: int) -> Event | None:
         start = self.open.get(reason)
+        if problem is None:
+            self.detail.pop(reason, None)
+        else:
+            self.detail[reason] = problem
         if problem is not None and start is None:
             self.open[reason] = now_ms
             return self._event(EventType.AGENT_IMPAIRED, reason, now_ms, now_ms, problem)

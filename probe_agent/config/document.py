@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
+from probe_agent.config.api_schema import Api
 from probe_agent.config.notify_schema import Notifications
 from probe_agent.config.schema import (
     INHERITED,
@@ -31,6 +32,7 @@ class Config(Model):
     slas: tuple[Sla, ...] = ()
     include: tuple[str, ...] = ()
     notifications: Notifications = Field(default_factory=Notifications)
+    api: Api | None = None  # the HTTP server; off when absent
 
     @model_validator(mode="before")
     @classmethod

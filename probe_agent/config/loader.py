@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from probe_agent.config.api_schema import check_api
 from probe_agent.config.document import Config
 from probe_agent.config.notify_schema import check_notify_refs
 from probe_agent.config.schema import inherited
@@ -87,6 +88,7 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: dict[str, st
     problems.extend(check_semantics(resolved, positions))
     problems.extend(check_sla_refs(resolved, positions))
     problems.extend(check_notify_refs(resolved, raw, positions))
+    problems.extend(check_api(resolved, raw, positions))
     try:
         config = Config.model_validate(resolved)
     except ValidationError as exc:

@@ -266,14 +266,14 @@ class Daemon:
         )
         self._spawn(self.sender.run())
         self._start_sla_alerts()
-        # Everything built so far (config, workers, folds) lives as long as the daemon: keep it out of the garbage
-        # collector's full scans, whose pauses showed up as probe-start lateness in bench/bench_probes.py.
-        gc.freeze()
-        status = f"probing {len(self.workers)} endpoints as agent {self.agent_id}"
-        log.info("%s (run %d, database %s)", status, self.run_id, self.db_path)
-        self.notifier.ready(status)
         try:
-            await self._start_api(within_ms)
+            await self._start_api(within_ms)  # before READY: a port already taken stops the start, cleanly
+            # Everything built so far (config, workers, folds) lives as long as the daemon: keep it out of the
+            # garbage collector's full scans, whose pauses showed up as probe-start lateness in bench/bench_probes.py.
+            gc.freeze()
+            status = f"probing {len(self.workers)} endpoints as agent {self.agent_id}"
+            log.info("%s (run %d, database %s)", status, self.run_id, self.db_path)
+            self.notifier.ready(status)
             stop_wait = asyncio.create_task(self._stop.wait())
             done, _ = await asyncio.wait({stop_wait, sched_task}, return_when=asyncio.FIRST_COMPLETED)
             if sched_task in done and not self._stop.is_set():

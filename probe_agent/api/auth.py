@@ -26,7 +26,7 @@ from probe_agent.api.context import ApiContext
 from probe_agent.config.api_schema import Access, ApiToken
 
 CONTEXT = web.AppKey("context", ApiContext)
-OWNER = "probe_agent.owner"  # request key: the owner of the token that authorised the request
+OWNER = web.RequestKey("owner", str)  # the owner of the token that authorised the request
 _GUARD = "_probe_agent_guard"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="probe-agent"'}
 

@@ -27,7 +27,8 @@ log = logging.getLogger("probe_agent.api")
     "--listen",
     default=None,
     metavar="HOST:PORT",
-    help="Where to listen (default: api.listen, else 127.0.0.1:9472). Beyond loopback it needs api.tokens.",
+    help="Where to listen (default: api.listen, else 127.0.0.1:9472; port 0: any free port, logged). Beyond "
+    "loopback it needs api.tokens.",
 )
 @click.pass_context
 def serve(ctx: click.Context, config_path: Path | None, listen: str | None) -> None:
@@ -45,7 +46,7 @@ def serve(ctx: click.Context, config_path: Path | None, listen: str | None) -> N
     loaded = load(config_path)
     api = loaded.config.api or Api()
     try:
-        host_port = parse_host_port(listen) if listen is not None else api.host_port
+        host_port = parse_host_port(listen, any_port=True) if listen is not None else api.host_port
     except ValueError as exc:
         raise UsageProblem(f"--listen: {exc}") from None
     if listen is not None and (problem := open_listen_problem(listen, bool(api.tokens))):

@@ -120,8 +120,8 @@ def parse_size(value: Any) -> int:
     return size
 
 
-def parse_host_port(value: str) -> tuple[str, int]:
-    """``host:port`` or ``[v6-address]:port`` -> (host, port)."""
+def parse_host_port(value: str, *, any_port: bool = False) -> tuple[str, int]:
+    """``host:port`` or ``[v6-address]:port`` -> (host, port). With ``any_port``, port 0 ("any free port") too."""
     text = value.strip()
     if text.startswith("["):
         host, sep, rest = text[1:].partition("]")
@@ -134,6 +134,8 @@ def parse_host_port(value: str) -> tuple[str, int]:
             raise ValueError(f"{value!r} is not host:port (e.g. db.example.com:5432)")
         if ":" in host:
             raise ValueError(f"{value!r}: write an IPv6 address in brackets, as [::1]:443")
+    if any_port and port_text == "0":
+        return host, 0
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ValueError(f"{value!r}: the port must be a number from 1 to 65535")
     return host, int(port_text)

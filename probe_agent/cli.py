@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import click
 
@@ -13,6 +14,7 @@ from probe_agent.commands.cycle import cycle_group
 from probe_agent.commands.db import db_group
 from probe_agent.commands.exclusions import exclusions_group
 from probe_agent.commands.notify import notify_group
+from probe_agent.commands.options import CONFIG_HELP, given_before, verbose_option
 from probe_agent.commands.report import credits, incidents, report
 from probe_agent.commands.results import export_command, import_command
 from probe_agent.commands.run import run
@@ -52,13 +54,21 @@ def _hint(exc: sqlite3.OperationalError) -> str:
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="probe-agent")
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help=CONFIG_HELP)
+@click.option("--format", "fmt", metavar="FORMAT", help="Output format, for a command that has it (see its --help).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead.")
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
-def main(verbose: int) -> None:
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None, fmt: str | None, output: Path | None, verbose: int) -> None:
     """probe-agent: uptime probing and availability-SLA accounting.
 
     Probes endpoints, keeps an honest timeline in SQLite (gaps are 'no data', the agent's own network failures
     are 'unknown'), and computes availability, error budgets and service credits per billing cycle.
+
+    -c, --format, -o and -v work before the command or after it.
     """
+    before = given_before(ctx)
+    before.update(config_path=config_path, fmt=fmt, output=output, verbose=verbose)
     setup_logging(verbose)
 
 
@@ -76,6 +86,20 @@ main.add_command(credits)
 main.add_command(exclusions_group)
 main.add_command(cycle_group)
 main.add_command(notify_group)
+
+
+def _with_verbose(command: click.Command) -> None:
+    """Every command also takes -v after its name (the group takes it before)."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _with_verbose(sub)
+    else:
+        command.params.append(verbose_option())
+
+
+for _command in main.commands.values():
+    _with_verbose(_command)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

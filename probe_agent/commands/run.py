@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from probe_agent.commands.common import load
-from probe_agent.commands.options import config_option
+from probe_agent.commands.options import config_option, verbosity
 from probe_agent.logs import setup_logging
 from probe_agent.store.schema import StoreError
 
@@ -27,9 +27,9 @@ def run(ctx: click.Context, config_path: Path | None) -> None:
     from probe_agent.agent.daemon import Daemon, DaemonError
 
     loaded = load(config_path)
-    verbosity = max(1, ctx.find_root().params.get("verbose", 0) or 0)
-    setup_logging(verbosity, loaded.secrets)
-    daemon = Daemon(loaded, config_path=config_path, verbosity=verbosity)
+    level = max(1, verbosity(ctx))
+    setup_logging(level, loaded.secrets)
+    daemon = Daemon(loaded, config_path=config_path, verbosity=level)
     try:
         asyncio.run(daemon.run())
     except DaemonError as exc:

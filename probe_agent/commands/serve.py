@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from probe_agent.commands.common import UsageProblem, load
-from probe_agent.commands.options import config_option
+from probe_agent.commands.options import config_option, verbosity
 from probe_agent.commands.store import READING, open_store
 from probe_agent.config import ConfigError, LoadedConfig, load_config
 from probe_agent.config.api_schema import OPEN_LISTEN_HINT, Api, open_listen_problem
@@ -53,7 +53,7 @@ def serve(ctx: click.Context, config_path: Path | None, listen: str | None) -> N
         raise UsageProblem(f"--listen: {problem}; {OPEN_LISTEN_HINT}")
     db_path = Path(loaded.config.agent.database)
     open_store(db_path, readonly=True, wording=READING).close()  # refuse a missing or too-new database now
-    setup_logging(max(1, ctx.find_root().params.get("verbose", 0) or 0), loaded.secrets)
+    setup_logging(max(1, verbosity(ctx)), loaded.secrets)
     current: list[LoadedConfig] = [loaded]
 
     def reload() -> None:

@@ -54,7 +54,7 @@ def write_config(targets: Targets, cycle_start: datetime) -> Path:
         # Written by `make demo`: a compressed one-minute billing cycle against loopback targets.
         agent:
           id: demo-1
-          database: {OUT / "probe-agent.db"}
+          database: probe-agent.db      # relative to this file's directory
           timezone: UTC
           heartbeat: 1s
         defaults:

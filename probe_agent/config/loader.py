@@ -99,9 +99,46 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: dict[str, st
             if not any(path == r or path.startswith(r + ".") or path.startswith(r + "[") for r in reported):
                 problems.append(Problem(positions.find(loc), path, _message(err), _hint(err)))
         raise ConfigError(redact_problems(problems, secrets)) from None
+    config, moved = resolve_database(config, main, environ, positions)
+    problems.extend(moved)
     if problems:
         raise ConfigError(redact_problems(problems, secrets))
     return LoadedConfig(config, main, tuple(files), raw, frozenset(secrets), positions)
+
+
+def database_base(main: Path, environ: dict[str, str]) -> Path:
+    """What a relative ``agent.database`` is relative to: under systemd (``$STATE_DIRECTORY`` set by
+    ``StateDirectory=``; the first one if it lists several) that directory, else the main config file's."""
+    state = environ.get("STATE_DIRECTORY", "").split(":")[0]
+    return Path(state) if state else main.resolve().parent
+
+
+def resolve_database(
+    config: Config, main: Path, environ: dict[str, str], positions: Positions, cwd: Path | None = None
+) -> tuple[Config, list[Problem]]:
+    """``config`` with ``agent.database`` made absolute (``database_base``), so running from another directory
+    reads the same database. If that file is missing but one exists where earlier versions put it (relative to the
+    working directory), the config is refused naming both paths, rather than starting a second, empty database
+    or saying there is none."""
+    written = Path(config.agent.database).expanduser()
+    if written.is_absolute():
+        return config, []
+    resolved = database_base(main, environ) / written
+    old = (cwd or Path.cwd()) / written
+    problems = []
+    if not resolved.exists() and old.exists() and old.resolve() != resolved.resolve():
+        problems.append(
+            Problem(
+                positions.find(("agent", "database")),
+                "agent.database",
+                f"{str(written)!r} is relative to {'$STATE_DIRECTORY' if environ.get('STATE_DIRECTORY') else 'the config file'}: "
+                f"{resolved}, which does not exist; a database exists at {old} (relative to the working directory, "
+                "where earlier versions looked)",
+                f"move {old} to {resolved}, or write the absolute path in agent.database",
+            )
+        )
+    agent = config.agent.model_copy(update={"database": str(resolved)})
+    return config.model_copy(update={"agent": agent}), problems
 
 
 def redact_problems(problems: list[Problem], secrets: set[str]) -> list[Problem]:

@@ -126,12 +126,13 @@ def resolve_database(
     resolved = database_base(main, environ) / written
     old = (cwd or Path.cwd()) / written
     problems = []
+    base_name = "$STATE_DIRECTORY" if environ.get("STATE_DIRECTORY") else "the config file"
     if not resolved.exists() and old.exists() and old.resolve() != resolved.resolve():
         problems.append(
             Problem(
                 positions.find(("agent", "database")),
                 "agent.database",
-                f"{str(written)!r} is relative to {'$STATE_DIRECTORY' if environ.get('STATE_DIRECTORY') else 'the config file'}: "
+                f"{str(written)!r} is relative to {base_name}: "
                 f"{resolved}, which does not exist; a database exists at {old} (relative to the working directory, "
                 "where earlier versions looked)",
                 f"move {old} to {resolved}, or write the absolute path in agent.database",

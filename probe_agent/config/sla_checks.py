@@ -1,7 +1,7 @@
 """The ``slas`` section before and after validation: presets (``use:``) merged in, references checked.
 
-Presets are YAML files of SLA fields in ``probe_agent/contracts/`` (also reachable as ``config/contracts/`` in the
-repository), or a path relative to the config file. The SLA's own keys win; mappings merge key by key, lists are
+Presets are YAML files of SLA fields in ``probe_agent/contracts/`` (installed with the package), or a path relative
+to the config file. The SLA's own keys win; mappings merge key by key, lists are
 replaced whole.
 """
 

@@ -1,4 +1,5 @@
-"""The contract presets in config/contracts: they load, say where they come from, and pay what their source says."""
+"""The contract presets in probe_agent/contracts: they load, say where they come from, and pay what their source
+says."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from probe_agent.sla.credits import (
     currency_places,
 )
 
-PRESETS = Path(__file__).resolve().parents[2] / "config" / "contracts"
+PRESETS = Path(__file__).resolve().parents[2] / "probe_agent" / "contracts"
 NAMES = sorted(p.stem for p in PRESETS.glob("*.yaml"))
 MIN = 60_000
 HOUR = 3_600_000

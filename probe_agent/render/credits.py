@@ -10,7 +10,7 @@ from probe_agent.render.table import format_table
 from probe_agent.reports.json_types import CreditRowJson
 from probe_agent.units import pct
 
-_HEADERS = ["SLA", "CYCLE", "AVAILABILITY", "TARGET", "CREDIT %", "AMOUNT", "RULE", "CLAIM BY"]
+_HEADERS = ["SLA", "CYCLE", "AVAILABILITY", "TARGET", "CREDIT %", "AMOUNT", "STANDING", "RULE", "CLAIM BY"]
 
 
 def _cells(rows: list[CreditRowJson]) -> list[tuple[Any, ...]]:
@@ -26,10 +26,21 @@ def _cell_row(r: CreditRowJson) -> tuple[Any, ...]:
         pct(r["target_percent"], 3),
         "-" if c is None else c["percent"],
         "no credit terms" if c is None else f"{c['amount']} {c['currency']}",
-        # a credit stored by an older version has no "provisional"
-        "-" if c is None else c["rule"] + (" (provisional)" if c.get("provisional") else ""),
+        _standing(r),
+        "-" if c is None else c["rule"],
         r["claim_deadline"] or "-",
     )
+
+
+def _standing(r: CreditRowJson) -> str:
+    """Whether the figure can still change: ``PROVISIONAL`` while the cycle runs, ``closed`` once stored by
+    ``cycle close`` (immutable), ``final`` for a finished cycle not closed yet."""
+    c = r["credit"]
+    if c is None:
+        return "-"
+    if c.get("provisional"):  # a credit stored by an older version has no "provisional"
+        return "PROVISIONAL"
+    return "closed" if r.get("closed") else "final"
 
 
 def credits_csv(rows: list[CreditRowJson]) -> str:

@@ -92,7 +92,10 @@ def summary_rows(doc: ReportDoc) -> list[tuple[str, str]]:
     credit = doc.get("credit")
     no_credit = doc.get("no_credit_reason")
     if credit:
-        rows.append(("Credit", f"{credit['percent']}% = {credit['amount']} {credit['currency']} ({credit['rule']})"))
+        text = f"{credit['percent']}% = {credit['amount']} {credit['currency']} ({credit['rule']})"
+        if credit.get("provisional"):  # a credit stored by an older version has no "provisional"
+            text = f"PROVISIONAL (the cycle is not over): {text}"
+        rows.append(("Credit", text))
     elif no_credit:
         rows.append(("Credit", no_credit))
     deadline = doc.get("claim_deadline")

@@ -84,7 +84,8 @@ def parse_import(
     """Read and check a result file against the config. Raises ``ImportRefused`` listing every bad line (also
     an agent id that is not a valid id, a ts more than ``FUTURE_SKEW_MS`` after ``now_ms``), every endpoint not in
     the config, and every pair of different results at one (agent, endpoint, ts)."""
-    parsed, problems = read_results(lines, fmt, agent=agent)
+    # A line without an agent is this config's vantage point (agent.id), as if the daemon had measured it.
+    parsed, problems = read_results(lines, fmt, agent=agent, default_agent=config.agent.id)
     configured = {ep.id for ep in config.endpoints}
     unknown: dict[str, list[int]] = {}
     pairs: dict[tuple[str, str], dict[int, tuple[int, ProbeResult]]] = {}

@@ -183,8 +183,11 @@ class ProbeResult:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], *, agent: str | None = None) -> ProbeResult:
-        """Parse the result schema. ``agent`` overrides (or supplies) the vantage point.
+    def from_json(
+        cls, data: Mapping[str, Any], *, agent: str | None = None, default_agent: str | None = None
+    ) -> ProbeResult:
+        """Parse the result schema. ``agent`` overrides (or supplies) the vantage point; ``default_agent`` supplies
+        it only where the record has none (``import``: the config's ``agent.id``).
 
         Raises ValueError with a message naming the offending key.
         """
@@ -200,7 +203,7 @@ class ProbeResult:
             ts_ms = parse_ts(data["ts"])
         except ValueError as exc:
             raise ValueError(f"ts: {exc}") from None
-        vantage = agent if agent is not None else data.get("agent")
+        vantage = agent if agent is not None else data.get("agent") or default_agent
         if not isinstance(vantage, str) or not vantage:
             raise ValueError("missing 'agent' (give it per line, or import with --agent)")
         endpoint = data["endpoint"]

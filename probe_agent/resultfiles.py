@@ -165,11 +165,12 @@ def _csv_rows(reader: Any) -> Iterator[tuple[int, Any]]:
 
 
 def read_results(
-    lines: Iterable[str], fmt: str, *, agent: str | None = None
+    lines: Iterable[str], fmt: str, *, agent: str | None = None, default_agent: str | None = None
 ) -> tuple[list[tuple[int, ProbeResult]], list[Problem]]:
     """Parse every record; returns ``(line, result)`` pairs and the problems of the bad ones (all of them).
 
-    ``agent`` overrides (or supplies) each result's vantage point. Blank lines are skipped.
+    ``agent`` overrides each result's vantage point; ``default_agent`` supplies it where a record has none.
+    Blank lines are skipped.
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
@@ -182,7 +183,7 @@ def read_results(
                 problems.append(Problem(number, str(record)))
                 continue
             try:
-                parsed.append((number, ProbeResult.from_json(record, agent=agent)))
+                parsed.append((number, ProbeResult.from_json(record, agent=agent, default_agent=default_agent)))
             except ValueError as exc:
                 problems.append(Problem(number, str(exc)))
     except UnicodeDecodeError as exc:

@@ -36,10 +36,12 @@ def db_group() -> None:
 @click.argument("dest", type=click.Path(dir_okay=False, path_type=Path))
 @config_option
 @database_option
-def backup_command(dest: Path, config_path: Path | None, database: Path | None) -> None:
+@format_option("table", "json")
+def backup_command(dest: Path, config_path: Path | None, database: Path | None, fmt: str) -> None:
     """Write a consistent copy of the database to DEST while the agent keeps running (VACUUM INTO).
 
-    Never overwrites: DEST must not exist. The copy is compacted and is a working database.
+    Never overwrites: DEST must not exist. The copy is compacted and is a working database. --format json prints
+    {"source", "destination", "bytes"}.
     """
     path = database or Path(load(config_path).config.agent.database)
     try:
@@ -47,7 +49,11 @@ def backup_command(dest: Path, config_path: Path | None, database: Path | None) 
             maintenance.backup(path, dest)
     except FileExistsError:
         raise UsageProblem(f"{dest} already exists: backup never overwrites a file") from None
-    click.echo(f"backed up {path} to {dest} ({dest.stat().st_size} bytes)")
+    size = dest.stat().st_size
+    if fmt == "json":
+        click.echo(json.dumps({"source": str(path), "destination": str(dest), "bytes": size}, indent=2))
+    else:
+        click.echo(f"backed up {path} to {dest} ({size} bytes)")
 
 
 @db_group.command("check")

@@ -55,6 +55,7 @@ def exclusions_group() -> None:
 @click.option("--reason", required=True, help="Free text shown in every report that applies it.")
 @click.option("--author", default=None, help="Who decided it (default: the invoking user).")
 @config_option
+@format_option("table", "json")
 def exclusions_add(
     sla_id: str | None,
     service_id: str | None,
@@ -65,8 +66,11 @@ def exclusions_add(
     reason: str,
     author: str | None,
     config_path: Path | None,
+    fmt: str,
 ) -> None:
-    """Record an exclusion. It applies to every report computed afterwards (closed cycles keep their figures)."""
+    """Record an exclusion. It applies to every report computed afterwards (closed cycles keep their figures).
+
+    --format json prints the exclusion as `exclusions list --format json` shows it."""
     config = load(config_path).config
     given = [(k, v) for k, v in (("sla", sla_id), ("service", service_id), ("endpoint", endpoint_id)) if v]
     if len(given) != 1:
@@ -107,9 +111,13 @@ def exclusions_add(
             author=author or default_author(),
             created_ms=now_ms(),
         )
+        (stored,) = [x for x in queries.exclusions(conn) if x.id == new_id]
     finally:
         conn.close()
-    click.echo(f"exclusion #{new_id}: {kind} on {scope_kind} {scope_id}, {iso(start)} to {iso(end)}")
+    if fmt == "json":
+        click.echo(json.dumps(exclusion_rows([stored])[0], indent=2))
+    else:
+        click.echo(f"exclusion #{new_id}: {kind} on {scope_kind} {scope_id}, {iso(start)} to {iso(end)}")
 
 
 @exclusions_group.command("list")
@@ -138,14 +146,21 @@ def exclusions_list(show_all: bool, config_path: Path | None, fmt: str, output: 
 @click.argument("exclusion_id", type=int)
 @click.option("--author", default=None, help="Who revokes it (default: the invoking user).")
 @config_option
-def exclusions_revoke(exclusion_id: int, author: str | None, config_path: Path | None) -> None:
-    """Revoke an exclusion. The record stays (append-only); reports computed afterwards no longer apply it."""
+@format_option("table", "json")
+def exclusions_revoke(exclusion_id: int, author: str | None, config_path: Path | None, fmt: str) -> None:
+    """Revoke an exclusion. The record stays (append-only); reports computed afterwards no longer apply it.
+
+    --format json prints the revoked exclusion as `exclusions list --all --format json` shows it."""
     config = load(config_path).config
     conn = open_store(Path(config.agent.database), readonly=False, wording=RECORDS)
     try:
         ok = records.revoke_exclusion(conn, exclusion_id, now_ms(), author or default_author())
+        revoked = [x for x in queries.exclusions(conn, include_revoked=True) if x.id == exclusion_id]
     finally:
         conn.close()
     if not ok:
         raise UsageProblem(f"no active exclusion #{exclusion_id} (unknown, or revoked already)")
-    click.echo(f"exclusion #{exclusion_id} revoked")
+    if fmt == "json":
+        click.echo(json.dumps(exclusion_rows(revoked)[0], indent=2))
+    else:
+        click.echo(f"exclusion #{exclusion_id} revoked")

@@ -25,9 +25,10 @@ def notify_group() -> None:
 @notify_group.command("test")
 @click.argument("channel_id", metavar="CHANNEL")
 @config_option
-def notify_test(channel_id: str, config_path: Path | None) -> None:
+@format_option("table", "json")
+def notify_test(channel_id: str, config_path: Path | None, fmt: str) -> None:
     """Send a test event to CHANNEL now (not through the outbox) and print the receiver's answer; exit 1 if it
-    failed."""
+    failed. --format json prints {"channel", "kind", "ok", "answer"}."""
     loaded = load(config_path)
     notifications = loaded.config.notifications
     try:
@@ -36,7 +37,11 @@ def notify_test(channel_id: str, config_path: Path | None) -> None:
         known = ", ".join(c.id for c in notifications.channels) or "none"
         raise UsageProblem(f"unknown channel '{channel_id}' (configured: {known})") from None
     delivery = asyncio.run(send_test(channel, loaded.config.agent.id, now_ms(), loaded.secrets))
-    click.echo(f"{channel.id} ({channel.kind}): {'sent' if delivery.ok else 'failed'}: {delivery.answer}")
+    if fmt == "json":
+        doc = {"channel": channel.id, "kind": channel.kind, "ok": delivery.ok, "answer": delivery.answer}
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        click.echo(f"{channel.id} ({channel.kind}): {'sent' if delivery.ok else 'failed'}: {delivery.answer}")
     if not delivery.ok:
         raise SystemExit(1)
 

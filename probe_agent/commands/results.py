@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
 from pathlib import Path
 
 import click
 
-from probe_agent.commands.common import UsageProblem, load
+from probe_agent.commands.common import EXIT_BAD_CONFIG, UsageProblem, load
 from probe_agent.commands.options import config_option, database_option, format_option, from_to_options, output_option
 from probe_agent.commands.store import RESULTS, database_path, open_store, optional_config
-from probe_agent.importing import ImportRefused, parse_import, store_import
+from probe_agent.config.document import Config
+from probe_agent.importing import ImportRefused, ImportSummary, parse_import, store_import
 from probe_agent.model import now_ms
-from probe_agent.render.imports import import_summary_text
+from probe_agent.render.imports import import_refused_json, import_summary_json, import_summary_text
 from probe_agent.resultfiles import FORMATS, format_for
 from probe_agent.resultfiles import write_results as write_result_file
 from probe_agent.store import queries
@@ -23,11 +25,25 @@ from probe_agent.store import queries
 @click.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @config_option
-@click.option("--agent", default=None, help="Vantage point for every result (sets or overrides each line's agent).")
-@format_option(*FORMATS, default=None, show_default=None, help_text="Default: from the file's extension.")
+@click.option(
+    "--agent",
+    default=None,
+    help="Vantage point for every result (overrides each line's agent). A line without one gets agent.id.",
+)
+@click.option(
+    "--input-format", type=click.Choice(FORMATS), default=None, help="The file's format. Default: from its extension."
+)
+@format_option(
+    "table", "json", *FORMATS, help_text="The summary's format. (jsonl or csv here are the file's, as --input-format.)"
+)
 @database_option
 def import_command(
-    file: Path, config_path: Path | None, agent: str | None, fmt: str | None, database: Path | None
+    file: Path,
+    config_path: Path | None,
+    agent: str | None,
+    input_format: str | None,
+    fmt: str,
+    database: Path | None,
 ) -> None:
     """Import probe results from FILE (JSON Lines or CSV in the result schema; '-' reads standard input).
 
@@ -38,12 +54,33 @@ def import_command(
 
     Nothing is imported if any line is bad (all are listed with their line numbers), a result conflicts, a
     running probe-agent with the same agent id probes one of the pairs (use --agent to import as another
-    vantage point), or a pair's raw results were pruned. Exit status 2 then.
+    vantage point), or a pair's raw results were pruned. Exit status 2 then. --format json prints the summary
+    (read, imported, skipped, pairs with their outages), or the refusal with every error and its line.
     """
     config = load(config_path).config
-    fmt = fmt or format_for(str(file))
-    if fmt is None:
-        raise UsageProblem(f"cannot tell the format of {file} from its extension: give --format jsonl or csv")
+    if fmt in FORMATS:  # the file's format, as this option meant before --input-format
+        input_format, fmt = input_format or fmt, "table"
+    file_format = input_format or format_for(str(file))
+    if file_format is None:
+        raise UsageProblem(f"cannot tell the format of {file} from its extension: give --input-format jsonl or csv")
+    try:
+        summary, path = _import(file, file_format, config, agent, database)
+    except ImportRefused as exc:
+        if fmt == "json":
+            problems = [(p.line, p.message) for p in exc.problems]
+            click.echo(json.dumps(import_refused_json(exc.headline, problems), indent=2))
+            sys.exit(EXIT_BAD_CONFIG)
+        raise UsageProblem(exc.report()) from None
+    if fmt == "json":
+        click.echo(json.dumps(import_summary_json(summary, path), indent=2))
+    else:
+        click.echo(import_summary_text(summary, path))
+
+
+def _import(
+    file: Path, fmt: str, config: Config, agent: str | None, database: Path | None
+) -> tuple[ImportSummary, Path]:
+    """Parse ``file`` and store it; raises ``ImportRefused`` (nothing stored) or ``UsageProblem``."""
     now = now_ms()
     try:
         if str(file) == "-":
@@ -57,17 +94,12 @@ def import_command(
                 parsed = parse_import(handle, fmt, config, now_ms=now, agent=agent)
     except OSError as exc:
         raise UsageProblem(f"cannot read {file}: {exc.strerror or exc}") from None
-    except ImportRefused as exc:
-        raise UsageProblem(exc.report()) from None
     path = database_path(config, database)
     conn = open_store(path, readonly=False, wording=RESULTS)
     try:
-        summary = store_import(conn, config, parsed, now_ms=now)
-    except ImportRefused as exc:
-        raise UsageProblem(exc.report()) from None
+        return store_import(conn, config, parsed, now_ms=now), path
     finally:
         conn.close()
-    click.echo(import_summary_text(summary, path))
 
 
 @click.command("export")

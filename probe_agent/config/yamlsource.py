@@ -49,6 +49,17 @@ class Problem:
     message: str
     hint: str | None = None
 
+    def to_json(self) -> dict[str, object]:
+        """``config validate --format json``'s form: file, line and column (None when unknown), key path, message."""
+        return {
+            "file": self.mark.file if self.mark else None,
+            "line": self.mark.line if self.mark else None,
+            "column": self.mark.col if self.mark else None,
+            "path": self.path,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
     def __str__(self) -> str:
         where = f"{self.mark}: " if self.mark else ""
         key = f"{self.path}: " if self.path else ""

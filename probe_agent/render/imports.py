@@ -3,11 +3,54 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from probe_agent.importing import ImportSummary
 from probe_agent.model import iso
 from probe_agent.render.table import format_table
 from probe_agent.units import duration_text
+
+
+def import_summary_json(summary: ImportSummary, path: Path) -> dict[str, Any]:
+    """``import --format json``: the counts, each pair with its range and outages (times ISO 8601 UTC)."""
+    return {
+        "database": str(path),
+        "read": summary.read,
+        "imported": summary.imported,
+        "skipped": summary.skipped,
+        "errors": [],
+        "pairs": [
+            {
+                "agent": p.agent,
+                "endpoint": p.endpoint,
+                "first": iso(p.first_ms),
+                "last": iso(p.last_ms),
+                "imported": p.imported,
+                "skipped": p.skipped,
+                "outages": [
+                    {
+                        "start": iso(o.start_ms),
+                        "end": iso(o.end_ms),
+                        "ongoing": o.ongoing,
+                        "cause": o.cause,
+                        "duration_s": (o.end_ms - o.start_ms) / 1000,
+                    }
+                    for o in p.outages
+                ],
+            }
+            for p in summary.pairs
+        ],
+        "rollup_hours": summary.rollup_hours,
+    }
+
+
+def import_refused_json(headline: str, problems: list[tuple[int | None, str]]) -> dict[str, Any]:
+    """``import --format json`` when nothing was stored: why, and every problem with its line (None: the file's)."""
+    return {
+        "imported": 0,
+        "refused": headline,
+        "errors": [{"line": line, "message": message} for line, message in problems],
+    }
 
 
 def import_summary_text(summary: ImportSummary, path: Path) -> str:

@@ -95,8 +95,11 @@ def store_errors(path: Path, wording: Wording) -> Iterator[None]:
 def open_store(path: Path, *, readonly: bool, wording: Wording) -> sqlite3.Connection:
     """The store at ``path`` (read-only: never created or changed), or a ``UsageProblem`` saying what to do.
 
-    A too-new schema is refused before the file is touched; a writable open creates the file and migrates it.
+    A too-new schema is refused before the file is touched; a writable open creates the file and migrates it, so
+    its directory must exist: SQLite's own word for that is "unable to open database file".
     """
+    if not readonly and not path.exists() and not path.parent.is_dir():
+        raise UsageProblem(f"{path}: its directory {path.parent} does not exist (create it, or correct agent.database)")
     with store_errors(path, wording):
         return open_db(path, readonly=readonly)
 

@@ -328,7 +328,15 @@ def _message(err: Any) -> str:
         return "unknown key"
     if kind == "missing":
         return "required key is missing"
+    if kind == "string_pattern_mismatch":
+        # pydantic words it as the regex ("String should match pattern '^[A-Z]{3}$'"): say what the key wants
+        loc = err.get("loc") or ()
+        return _PATTERN_WORDS.get(str(loc[-1]) if loc else "", "not a valid id")
     return msg.removeprefix("Value error, ")
+
+
+# What a key checked by a pattern wants, in words; every other pattern-checked key is an id.
+_PATTERN_WORDS = {"currency": "use an ISO 4217 code such as EUR (three capital letters)"}
 
 
 def _hint(err: Any) -> str | None:
@@ -338,7 +346,7 @@ def _hint(err: Any) -> str | None:
         return f"'{loc[-1]}' is not a setting here; check the spelling against README.md's config reference"
     if kind in ("bool_parsing", "bool_type"):
         return "write true or false without quotes"
-    if kind == "string_pattern_mismatch":
+    if kind == "string_pattern_mismatch" and not (loc and str(loc[-1]) in _PATTERN_WORDS):
         return "ids use letters, digits, '.', '_', ':' and '-', starting with a letter or digit"
     return None
 

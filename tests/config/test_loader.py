@@ -113,7 +113,7 @@ def test_cli_exit_code_2_and_no_traceback(tmp_path: Path) -> None:
         ),
         ("endpoints: [\n", 2, "", "YAML syntax error"),
         ("agent: {timezone: Mars/Olympus}\n", 1, "agent.timezone", "IANA"),
-        ("endpoints:\n  - id: 'bad id'\n    tcp: a:1\n", 2, "endpoints[0].id", "pattern"),
+        ("endpoints:\n  - id: 'bad id'\n    tcp: a:1\n", 2, "endpoints[0].id", "not a valid id"),
     ],
 )
 def test_error_classes(tmp_path: Path, text: str, line: int, path: str, fragment: str) -> None:

@@ -23,6 +23,29 @@ def met_text(met: bool | None) -> str:
 SUMMARY_CARDS = ("Target", "Availability", "Coverage", "Credit")
 
 
+def _verdict_row(doc: ReportDoc) -> tuple[str, str]:
+    """The verdict in words (a running cycle is not yet met or missed); a document stored before verdicts existed
+    (a closed cycle) has only ``met``."""
+    verdict = doc.get("verdict")
+    if "verdict" not in doc:  # stored before verdicts: a complete cycle's is its met or missed
+        if not doc["cycle"]["complete"]:
+            return ("Met", met_text(doc["met"]))
+        verdict = None if doc["met"] is None else "met" if doc["met"] else "missed"
+    words = {
+        "on_track": "on track (the cycle is not over)",
+        "at_risk": "AT RISK (burning its error budget fast)",
+        "breached": "BREACHED (the target can no longer be met this cycle)",
+        "met": "met",
+        "missed": "MISSED",
+    }
+    return ("Verdict", "n/a (nothing counted)" if verdict is None else words.get(verdict, verdict))
+
+
+def _low(doc: ReportDoc) -> bool:
+    """Whether a coverage warning is in the report (coverage below the SLA's ``coverage_warning``)."""
+    return any(w.startswith("coverage ") and "coverage_warning" in w for w in doc.get("warnings", []))
+
+
 def summary_rows(doc: ReportDoc) -> list[tuple[str, str]]:
     """(label, value) pairs: the headline figures, in one order for every format."""
     c = doc["cycle"]
@@ -31,14 +54,17 @@ def summary_rows(doc: ReportDoc) -> list[tuple[str, str]]:
         ("Cycle", f"{c['start']} to {c['end']}" + ("" if c["complete"] else f" (so far: until {c['measured_until']})")),
         ("Target", pct(doc["target_percent"], 3)),
         ("Availability", pct(doc["availability_percent"])),
-        ("Met", met_text(doc["met"])),
+        _verdict_row(doc),
     ]
     if "seconds" not in doc:
         return rows
     s = doc["seconds"]
     rows += [
         ("Counting", _counting(doc)),
-        ("Coverage", pct(doc.get("coverage_percent"), 2)),
+        (
+            "Coverage",
+            pct(doc.get("coverage_percent"), 2) + (" LOW (below the SLA's coverage_warning)" if _low(doc) else ""),
+        ),
         ("Down", dur(s["down"])),
         (
             "Unknown / no data / excluded",

@@ -18,6 +18,15 @@ def _store_line(store: StoreStateJson | None) -> str:
     return line + f" (noted {store['noted_at']})"
 
 
+# The verdict in words (``sla/verdict.py``); loud where it calls for action.
+VERDICT_WORDS = {"on_track": "on track", "at_risk": "AT RISK", "breached": "BREACHED", "met": "met", "missed": "MISSED"}
+
+
+def verdict_text(verdict: str | None) -> str:
+    """``-`` when nothing was counted (no verdict)."""
+    return "-" if verdict is None else VERDICT_WORDS.get(verdict, verdict)
+
+
 def status_table(doc: StatusDoc) -> str:
     """The status document (``reports.status.build_status``) as text: availability and coverage as percents
     (``-`` where nothing was measured), budgets as durations."""
@@ -60,7 +69,8 @@ def status_table(doc: StatusDoc) -> str:
                 s["cycle"],
                 pct(s["availability_percent"], 4, missing="-"),
                 pct(s["target_percent"], 3, missing="-"),
-                "n/a" if s["met"] is None else ("yes" if s["met"] else "NO"),
+                verdict_text(s.get("verdict")),
+                pct(s["coverage_percent"], 2, missing="-") + (" LOW" if s.get("warnings") else ""),
                 f"{dur(s['budget_remaining_s'])} of {dur(s['budget_allowed_s'])}" if s["budget_allowed_s"] else "-",
                 pct(s["projected_availability_percent"], 4, missing="-"),
             )
@@ -68,9 +78,14 @@ def status_table(doc: StatusDoc) -> str:
         ]
         parts.append(
             format_table(
-                ["SLA", "CYCLE", "AVAILABILITY", "TARGET", "MET", "BUDGET LEFT", "PROJECTED"], sla_rows, right=(2, 3)
+                ["SLA", "CYCLE", "AVAILABILITY", "TARGET", "VERDICT", "COVERAGE", "BUDGET LEFT", "PROJECTED"],
+                sla_rows,
+                right=(2, 3, 5),
             )
         )
+        low = [f"{s['sla']}: {w}" for s in doc["slas"] for w in s.get("warnings", [])]
+        if low:
+            parts.append("SLA warnings:\n" + "\n".join(f"  - {w}" for w in low))
     if doc.get("warnings"):
         parts.append("Warnings:\n" + "\n".join(f"  - {w}" for w in doc["warnings"]))
     return "\n\n".join(parts)

@@ -23,7 +23,9 @@ from probe_agent.reports.objective_inputs import objective_inputs
 from probe_agent.reports.scope import sla_period
 from probe_agent.reports.sla_scope import SlaScope, sla_scope
 from probe_agent.sla.alerts import LOOKBACK_MS, AlertInputs, CountedSpan, counted_spans, cycle_so_far
+from probe_agent.sla.evaluation import SlaEvaluation
 from probe_agent.sla.periods import Period
+from probe_agent.sla.verdict import Verdict, verdict
 
 
 def alert_inputs(conn: sqlite3.Connection, config: Config, now_ms: int) -> dict[str, AlertInputs | None]:
@@ -41,13 +43,7 @@ def sla_alert_inputs(conn: sqlite3.Connection, config: Config, sla: Sla, now_ms:
     evaluation = evaluate_sla(s, period, evidence, now_ms, latency_histogram=histogram, result_counts=counts)
     if evaluation is None:
         return None
-    overall = evaluation.overall
-    timeline = counted_spans(overall.buckets, overall.availability.policies)
-    # The cycle's buckets start at its start, or at the start of monitoring (before which nothing is known); an SLA
-    # with one explicit cycle has no time before it.
-    start = period.start_ms
-    if evaluation.period.start_ms == start and now_ms - LOOKBACK_MS < start and sla.cycle.period != "explicit":
-        timeline = _before_cycle(conn, config, s, Period(now_ms - LOOKBACK_MS, start, "lookback"), now_ms) + timeline
+    timeline = counted_timeline(conn, config, s, sla, period, evaluation, now_ms)
     return AlertInputs(
         sla=sla.id,
         target=evaluation.target,
@@ -56,6 +52,44 @@ def sla_alert_inputs(conn: sqlite3.Connection, config: Config, sla: Sla, now_ms:
         error_rate=evaluation.error_rate,
         latency=evaluation.latency,
     )
+
+
+def counted_timeline(
+    conn: sqlite3.Connection,
+    config: Config,
+    s: SlaScope,
+    sla: Sla,
+    period: Period,
+    evaluation: SlaEvaluation,
+    now_ms: int,
+) -> tuple[CountedSpan, ...]:
+    """The SLA's counted timeline of ``period`` (evaluated at ``now_ms``), and in the first 6 h of a cycle the time
+    before it back to ``now - 6 h``: what the burn-rate windows read (alerts, and the report's verdict)."""
+    overall = evaluation.overall
+    timeline = counted_spans(overall.buckets, overall.availability.policies)
+    # The cycle's buckets start at its start, or at the start of monitoring (before which nothing is known); an SLA
+    # with one explicit cycle has no time before it.
+    start = period.start_ms
+    if evaluation.period.start_ms == start and now_ms - LOOKBACK_MS < start and sla.cycle.period != "explicit":
+        timeline = _before_cycle(conn, config, s, Period(now_ms - LOOKBACK_MS, start, "lookback"), now_ms) + timeline
+    return timeline
+
+
+def cycle_verdict(
+    conn: sqlite3.Connection,
+    config: Config,
+    s: SlaScope,
+    sla: Sla,
+    period: Period,
+    evaluation: SlaEvaluation | None,
+    now_ms: int,
+) -> Verdict | None:
+    """``sla/verdict.py``'s word for ``period`` at ``now_ms`` (the burn-rate windows read only while it runs)."""
+    if evaluation is None:
+        return None
+    complete = now_ms >= period.end_ms
+    timeline = () if complete else counted_timeline(conn, config, s, sla, period, evaluation, now_ms)
+    return verdict(evaluation, complete=complete, now_ms=now_ms, timeline=timeline)
 
 
 def _before_cycle(

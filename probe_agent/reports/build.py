@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from probe_agent.config.document import Config
 from probe_agent.config.sla_schema import Sla
 from probe_agent.reports import scope
+from probe_agent.reports.alerts import cycle_verdict
 from probe_agent.reports.document import report_document
 from probe_agent.reports.evidence import evaluate_sla, read_evidence
 from probe_agent.reports.inputs_hash import inputs_hash
@@ -66,7 +67,8 @@ def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Per
     )
     warnings += [overlap_warning(o) for o in evidence.overlaps]
     exclusions = [e for e in evidence.applied if e.start_ms < period.end_ms and e.end_ms > period.start_ms]
-    doc = report_document(s, period, now_ms, evaluation, credit, exclusions, warnings, digest, not_a_cycle)
+    verdict = cycle_verdict(conn, config, s, sla, period, evaluation, now_ms)
+    doc = report_document(s, period, now_ms, evaluation, credit, exclusions, warnings, digest, not_a_cycle, verdict)
     return SlaReport(sla, period, evaluation, credit, doc, digest, evidence.overlaps)
 
 

@@ -36,6 +36,7 @@ from probe_agent.sla.evaluation import ScopeResult, SlaEvaluation
 from probe_agent.sla.exclusions import WindowDecision
 from probe_agent.sla.incidents import Incident
 from probe_agent.sla.periods import Period
+from probe_agent.sla.verdict import Verdict, projection_shown
 from probe_agent.store.rows import Exclusion
 
 _MICRO = Decimal("0.001")  # ms
@@ -120,10 +121,12 @@ def report_document(
     warnings: list[str],
     inputs_hash: str,
     not_a_cycle: str | None,
+    verdict: Verdict | None = None,
 ) -> ReportDoc:
     """The document of one SLA over ``period`` as of ``now_ms``; ``ev`` None: nothing measured (headline only).
 
     ``not_a_cycle``: why ``period`` is not a billing cycle (then no credit and no claim deadline), else None.
+    ``verdict``: ``sla/verdict.py``'s word (``reports/alerts.cycle_verdict``).
     """
     sla, tz = s.sla, s.tz
     deadline = s.claim_deadline(period)
@@ -161,6 +164,7 @@ def report_document(
         "availability_percent": None,
         "availability_exact": None,
         "met": None,
+        "verdict": None if verdict is None else str(verdict),
         "generated_at": iso(now_ms),
         "inputs_hash": inputs_hash,
     }
@@ -170,7 +174,7 @@ def report_document(
         head["availability_percent"] = overall["availability_percent"]
         head["availability_exact"] = overall["availability_exact"]
         head["met"] = overall["met"]
-        measured = _measured(s, ev, overall)
+        measured = _measured(s, ev, overall, projection_shown(period.start_ms, period.end_ms, now_ms))
         warnings = [*warnings, *ev.warnings]
     no_fee = "no credit: the SLA states no credit terms (credits.fee)"
     tail: ReportTail = {
@@ -189,8 +193,9 @@ def report_document(
     return {**head, **measured, **tail}
 
 
-def _measured(s: SlaScope, ev: SlaEvaluation, overall: ScopeJson) -> ReportMeasured:
-    """The figures of ``ev``; ``overall``: its whole-SLA scope, as ``scope_json`` wrote it."""
+def _measured(s: SlaScope, ev: SlaEvaluation, overall: ScopeJson, projected: bool) -> ReportMeasured:
+    """The figures of ``ev``; ``overall``: its whole-SLA scope, as ``scope_json`` wrote it; ``projected``: whether
+    enough of the cycle has passed to show the projection (``sla/verdict.projection_shown``)."""
     tz = s.tz
     budget = ev.overall.budget
     bounds = ev.overall.bounds
@@ -206,7 +211,7 @@ def _measured(s: SlaScope, ev: SlaEvaluation, overall: ScopeJson) -> ReportMeasu
             "remaining_s": seconds(budget.remaining_ms),
             "elapsed_percent": percent(budget.elapsed),
             "burn_rate": None if budget.burn_rate is None else round(float(budget.burn_rate), 4),
-            "projected_availability_percent": percent(budget.projected_availability),
+            "projected_availability_percent": percent(budget.projected_availability) if projected else None,
             "exhausted": budget.exhausted,
         },
         "bounds": None

@@ -103,7 +103,7 @@ class BudgetJson(TypedDict):
     remaining_s: float  # negative once overspent
     elapsed_percent: float | None
     burn_rate: float | None
-    projected_availability_percent: float | None
+    projected_availability_percent: float | None  # None until 10 % of the cycle and 24 h have passed
     exhausted: bool
 
 
@@ -235,6 +235,8 @@ class ReportHead(TypedDict):
     availability_percent: float | None  # None (and ``met`` None) when nothing was counted
     availability_exact: str | None
     met: bool | None
+    # on_track, at_risk, breached while the cycle runs; met or missed once it ended; None when nothing was counted
+    verdict: str | None
     generated_at: str
     inputs_hash: str
 
@@ -302,10 +304,12 @@ class SlaStatusJson(TypedDict):
     availability_percent: float | None
     target_percent: float
     met: bool | None
+    verdict: str | None  # as the report's
     budget_remaining_s: float | None
     budget_allowed_s: float | None
     projected_availability_percent: float | None
     coverage_percent: float | None
+    warnings: list[str]  # coverage below the SLA's coverage_warning, worded as the report's
 
 
 class StoreStateJson(TypedDict):

@@ -11,12 +11,15 @@ from __future__ import annotations
 import sqlite3
 
 from probe_agent.config.document import Config
+from probe_agent.reports.alerts import cycle_verdict
 from probe_agent.reports.evidence import evaluate_sla, read_evidence
 from probe_agent.reports.json_numbers import percent, seconds
 from probe_agent.reports.json_types import SlaStatusJson
 from probe_agent.reports.overlaps import Overlap
 from probe_agent.reports.scope import sla_period
 from probe_agent.reports.sla_scope import sla_scope
+from probe_agent.sla.availability import coverage_warning
+from probe_agent.sla.verdict import projection_shown
 
 
 def sla_status(
@@ -33,6 +36,10 @@ def sla_status(
         ev = evaluate_sla(s, period, evidence, now_ms)
         overall = None if ev is None else ev.overall
         budget = None if overall is None else overall.budget
+        verdict = cycle_verdict(conn, config, s, sla, period, ev, now_ms)
+        shown = projection_shown(period.start_ms, period.end_ms, now_ms)
+        threshold = s.spec.coverage_warning
+        low = None if overall is None or threshold is None else coverage_warning(overall.availability, threshold)
         rows.append(
             {
                 "sla": sla.id,
@@ -40,10 +47,14 @@ def sla_status(
                 "availability_percent": None if overall is None else percent(overall.value),
                 "target_percent": float(sla.target),
                 "met": None if overall is None else overall.met,
+                "verdict": None if verdict is None else str(verdict),
                 "budget_remaining_s": None if budget is None else seconds(budget.remaining_ms),
                 "budget_allowed_s": None if budget is None else seconds(budget.allowed_ms),
-                "projected_availability_percent": None if budget is None else percent(budget.projected_availability),
+                "projected_availability_percent": None
+                if budget is None or not shown
+                else percent(budget.projected_availability),
                 "coverage_percent": None if overall is None else percent(overall.availability.coverage),
+                "warnings": [] if low is None else [low],
             }
         )
         overlaps.append(evidence.overlaps)

@@ -30,7 +30,7 @@ DAY = 86_400_000
 MONTH = 30 * DAY
 TINY = Fraction(1, 10**12)
 README_TIERS = (Tier(D("99.9"), D("5")), Tier(D("97"), D("10")), Tier(D("95"), D("25")))
-README = Path(__file__).resolve().parents[2] / "config" / "contracts" / "README.md"
+README = Path(__file__).resolve().parents[2] / "probe_agent" / "contracts" / "README.md"
 
 
 def inputs(

@@ -36,7 +36,7 @@ def status_table(doc: StatusDoc) -> str:
         head = f"agent {doc['agent']}: running ({pid}run {d['run_id']}, last heartbeat {d['last_heartbeat']})"
         head += _store_line(d.get("store"))
     elif d["run_id"] is None:
-        head = f"agent {doc['agent']}: has never run on this database"
+        head = f"agent {doc['agent']}: not running (it has never run on this database)"
     else:
         how = "cleanly" if d["clean_stop"] else "UNCLEANLY (crash: its time after the last heartbeat is no_data)"
         head = f"agent {doc['agent']}: not running; run {d['run_id']} stopped {how} at {d['stopped']}"

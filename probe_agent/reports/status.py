@@ -18,7 +18,7 @@ from typing import Any
 
 from probe_agent.config.document import Config
 from probe_agent.fold import Phase
-from probe_agent.model import DAY_MS, StateInterval, iso
+from probe_agent.model import DAY_MS, ProbeResult, StateInterval, iso
 from probe_agent.reports.json_numbers import percent
 from probe_agent.reports.json_types import EndpointStatusJson, PlainAvailabilityJson, StatusDoc, StoreStateJson
 from probe_agent.reports.overlaps import overlap_warning, resolve_overlaps
@@ -27,6 +27,7 @@ from probe_agent.reports.timelines import load_intervals, open_folds
 from probe_agent.sla.availability import BucketTotals, Policies, availability_of, bucketize
 from probe_agent.sla.timeline import normalize
 from probe_agent.store import queries
+from probe_agent.store.rows import RunRecord
 
 
 @dataclass(frozen=True)
@@ -74,15 +75,16 @@ def build_status(
         result = last.get((agent, ep_id))
         phase = fold.phase if fold is not None else Phase.NEW
         open_iv = fold.open_interval if fold is not None else None
-        if live is None and phase is not Phase.NEW:
+        covered_now = open_iv is not None and open_iv.end_ms > now_ms  # its last result still speaks for now
+        if live is None and phase is not Phase.NEW and not covered_now:
             state = "no_data"  # nobody is probing it now, whatever it was when the agent stopped
         elif phase is Phase.NEW:
             state = "no_data"
         else:
             state = phase.value
         since = None
-        if state == "no_data" and live is None and last_run is not None:
-            since = last_run.stopped_ms if last_run.stopped_ms is not None else last_run.heartbeat_ms
+        if state == "no_data" and live is None and phase is not Phase.NEW:
+            since = _data_stopped(open_iv, result, last_run)
         elif fold is not None and fold.outage_start_ms is not None:
             since = fold.outage_start_ms
         elif open_iv is not None:
@@ -138,3 +140,16 @@ def _store_state(note: dict[str, Any] | None) -> StoreStateJson:
         "paused_probes": note.get("paused_probes"),
         "noted_at": iso(updated) if isinstance(updated, int) else None,
     }
+
+
+def _data_stopped(open_iv: StateInterval | None, result: ProbeResult | None, last_run: RunRecord | None) -> int | None:
+    """When an endpoint nobody probes now stopped having data: where its last result's coverage ends (ts +
+    interval + grace: imported data, or a crashed run's last result), or its run's end (a clean stop, or a dead
+    run's last heartbeat) when that came first and the last result was that run's; None when nothing says."""
+    run_end = None
+    if last_run is not None:
+        run_end = last_run.stopped_ms if last_run.stopped_ms is not None else last_run.heartbeat_ms
+    ends = [open_iv.end_ms] if open_iv is not None else []
+    if run_end is not None and (open_iv is None or (result is not None and result.ts_ms <= run_end)):
+        ends.append(run_end)
+    return min(ends, default=None)

@@ -278,12 +278,13 @@ class ReportDoc(ReportHead, ReportMeasured, ReportTail):
     """One SLA over one period (``report --format json``): head, measured figures, tail, in that order."""
 
 
-class PlainAvailabilityJson(TypedDict):
-    """``status``'s plain availability of one endpoint (unknown and no_data left out, degraded as up)."""
-
-    availability_percent: float | None
-    coverage_percent: float | None
-    down_s: float
+# ``status``'s plain availability of one endpoint (unknown and no_data left out, degraded as up) over the window
+# from ``from`` (the window's start, or when monitoring of the endpoint began if later) to now. The functional form
+# because "from" is a keyword.
+PlainAvailabilityJson = TypedDict(
+    "PlainAvailabilityJson",
+    {"from": str, "availability_percent": float | None, "coverage_percent": float | None, "down_s": float},
+)
 
 
 class EndpointStatusJson(TypedDict):

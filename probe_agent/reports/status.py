@@ -40,11 +40,17 @@ class Holder:
 
 
 def endpoint_availability(intervals: list[StateInterval], start_ms: int, end_ms: int) -> PlainAvailabilityJson:
-    """Availability and coverage of one endpoint over ``[start_ms, end_ms)`` for this agent's timeline."""
+    """Availability and coverage of one endpoint over ``[start_ms, end_ms)`` for this agent's timeline, from when
+    monitoring of it began if that is later (``from``): an endpoint added an hour ago is not "2 % covered" over 30
+    days, and a gap after it began still counts against coverage."""
+    first = min((iv.start_ms for iv in intervals), default=None)
+    if first is not None and first > start_ms:
+        start_ms = min(first, end_ms)
     spans = normalize(intervals)
     totals = BucketTotals.of(bucketize(spans, start_ms, end_ms, []))
     result = availability_of(totals, Policies(), Fraction(0))
     return {
+        "from": iso(start_ms),
         "availability_percent": percent(result.availability),
         "coverage_percent": percent(result.coverage),
         "down_s": totals.down_ms / 1000,

@@ -27,7 +27,9 @@ def test_unit_has_the_operational_settings() -> None:
     assert keys["Type"] == ["notify"]
     assert "WatchdogSec" in keys and "ExecReload" in keys and "HUP" in keys["ExecReload"][0]
     assert keys["StateDirectory"] == ["probe-agent"] and keys["ConfigurationDirectory"] == ["probe-agent"]
-    assert any(v.startswith("shop-token:") for v in keys["LoadCredential"])
+    # no credential the README never creates: secrets from an optional environment file, credentials documented
+    assert "LoadCredential" not in keys and keys["EnvironmentFile"] == ["-/etc/probe-agent/environment"]
+    assert "#   LoadCredential=shop-token:/etc/probe-agent/credentials/shop-token" in UNIT.read_text()
     assert "DynamicUser" not in keys and keys["User"] == ["probe-agent"]
     parser = configparser.ConfigParser(strict=False, interpolation=None)
     parser.read_string(UNIT.read_text())  # parses as an INI file: no stray syntax

@@ -38,8 +38,8 @@ def validate(config_path: Path | None, fmt: str) -> None:
     c = loaded.config
     files = ", ".join(str(f) for f in loaded.files)
     click.echo(
-        f"{loaded.path}: ok ({len(c.endpoints)} endpoints, {len(c.controls)} controls, {len(c.services)} services, "
-        f"{len(c.slas)} SLAs; files: {files})"
+        f"{loaded.path}: ok ({_n(c.endpoints, 'endpoint')}, {_n(c.controls, 'control')}, "
+        f"{_n(c.services, 'service')}, {_n(c.slas, 'SLA')}; files: {files})"
     )
     if not c.controls:
         click.echo(f"note: {NO_CONTROLS}", err=True)
@@ -77,6 +77,10 @@ def _validation(config_path: Path | None) -> dict[str, Any]:
         "notes": notes,
         "problems": [],
     }
+
+
+def _n(items: tuple[object, ...], word: str) -> str:
+    return f"{len(items)} {word}{'' if len(items) == 1 else 's'}"
 
 
 @config_group.command("show")

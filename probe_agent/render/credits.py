@@ -10,7 +10,7 @@ from probe_agent.render.table import format_table
 from probe_agent.reports.json_types import CreditRowJson
 from probe_agent.units import pct
 
-_HEADERS = ["SLA", "CYCLE", "AVAILABILITY", "TARGET", "CREDIT %", "AMOUNT", "STANDING", "RULE", "CLAIM BY"]
+_HEADERS = ["SLA", "CYCLE", "AVAILABILITY", "TARGET", "CREDIT", "AMOUNT", "STANDING", "RULE", "CLAIM BY"]
 
 
 def _cells(rows: list[CreditRowJson]) -> list[tuple[Any, ...]]:
@@ -24,7 +24,7 @@ def _cell_row(r: CreditRowJson) -> tuple[Any, ...]:
         r["cycle"]["label"],
         pct(r["availability_percent"]),
         pct(r["target_percent"], 3),
-        "-" if c is None else c["percent"],
+        "-" if c is None else f"{c['percent']}%",
         "no credit terms" if c is None else f"{c['amount']} {c['currency']}",
         _standing(r),
         "-" if c is None else c["rule"],

@@ -32,8 +32,7 @@ def incidents_markdown(doc: IncidentListDoc) -> str:
 def incidents_table(doc: IncidentListDoc) -> str:
     """The table, then the count, MTTR, MTBF and longest incident, then the warnings if any."""
     s = doc["stats"]
-    tail = (
-        f"\n\n{s['count']} incidents; MTTR {dur(s['mttr_s'])}, MTBF {dur(s['mtbf_s'])}, longest {dur(s['longest_s'])}"
-    )
+    count = f"{s['count']} incident{'' if s['count'] == 1 else 's'}"
+    tail = f"\n\n{count}; MTTR {dur(s['mttr_s'])}, MTBF {dur(s['mtbf_s'])}, longest {dur(s['longest_s'])}"
     warnings = "".join(f"\n  - {w}" for w in doc["warnings"])
     return format_table(_HEADERS, _cells(doc)) + tail + (f"\n\nWarnings:{warnings}" if warnings else "")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from probe_agent.sla.incidents import Incident
+from probe_agent.units import duration_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +72,13 @@ def resolution_warnings(
     warnings: list[str] = []
     if slice_unit_ms is not None and interval_ms > slice_unit_ms:
         warnings.append(
-            f"probe interval {interval_ms} ms is longer than the {slice_unit_ms} ms slice: "
+            f"probe interval {duration_text(interval_ms)} is longer than the {duration_text(slice_unit_ms)} slice: "
             "single bad slices cannot be resolved"
         )
     if max_incident_ms is not None and interval_ms > max_incident_ms:
         warnings.append(
-            f"probe interval {interval_ms} ms is longer than max_incident_duration {max_incident_ms} ms: "
+            f"probe interval {duration_text(interval_ms)} is longer than max_incident_duration "
+            f"{duration_text(max_incident_ms)}: "
             "incidents near the limit cannot be resolved"
         )
     return warnings

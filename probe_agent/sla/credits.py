@@ -36,6 +36,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Literal
 
+from probe_agent.sla.rounding import approx_percent as _approx_percent
 from probe_agent.sla.rounding import exact_pct as _exact_pct
 from probe_agent.sla.rounding import money as _money
 from probe_agent.sla.rounding import pct as _pct
@@ -313,7 +314,8 @@ def _components(terms: CreditTerms, inputs: CreditInputs, steps: list[str]) -> l
 def _tier_component(tiers: tuple[Tier, ...], availability: Fraction) -> CreditComponent:
     measured = availability * _HUNDRED
     under = [t for t in tiers if measured < Fraction(t.below_percent)]
-    shown = _show_fraction_percent(measured)
+    # The exact fraction is in the availability step, once; the rule (shown in every view) keeps the rounded figure.
+    shown = _approx_percent(measured)
     if not under:
         highest = max(t.below_percent for t in tiers)
         return CreditComponent("tiers", _tidy(Decimal(0)), f"{shown} is not below {_pct(highest)} -> 0%", Fraction(0))

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from probe_agent.model import DAY_MS
 from probe_agent.sla.cron import expand
+from probe_agent.units import duration_text
 
 MAX_EXCLUSION_MS = 366 * DAY_MS
 YEAR_9000_MS = 221_845_392_000_000  # as for report periods: later dates overflow calendar arithmetic
@@ -98,13 +99,15 @@ def decide_windows(windows: Iterable[MaintenanceWindow]) -> list[WindowDecision]
         elif w.announced_ms is None:
             decisions.append(WindowDecision(w, False, "not excluded: never announced"))
         elif w.announced_ms <= w.start_ms - notice_ms:
-            decisions.append(WindowDecision(w, True, f"maintenance announced {w.start_ms - w.announced_ms} ms ahead"))
+            ahead = duration_text(w.start_ms - w.announced_ms)
+            decisions.append(WindowDecision(w, True, f"maintenance announced {ahead} ahead"))
         else:
             decisions.append(
                 WindowDecision(
                     w,
                     False,
-                    f"not excluded: announced {w.start_ms - w.announced_ms} ms ahead, notice requires {notice_ms} ms",
+                    f"not excluded: announced {duration_text(w.start_ms - w.announced_ms)} ahead, notice requires "
+                    f"{duration_text(notice_ms)}",
                 )
             )
     return decisions

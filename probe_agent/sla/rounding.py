@@ -84,6 +84,15 @@ def display_percent(value: Fraction, places: int = DISPLAY_PLACES) -> Decimal:
     return Decimal(round_half_up(value, places)).scaleb(-places)
 
 
+def approx_percent(value: Fraction) -> str:
+    """A percent for a human where the exact fraction is shown elsewhere (the credit's availability step): exact
+    when it has at most 6 decimals, else ``~`` and the value rounded half-up to 6 decimals."""
+    exact = tidy_fraction(value)
+    if Fraction(exact) == value and -exponent(exact) <= DISPLAY_PLACES:
+        return f"{exact}%"
+    return f"~{display_percent(value)}%"
+
+
 def show_fraction_percent(value: Fraction) -> str:
     """A percent for a human: exact when it has at most 6 decimals, else ``~``, the value rounded half-up to 6
     decimals (as ``availability_percent`` shows it) and the exact fraction, which is what is compared."""

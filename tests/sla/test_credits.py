@@ -115,7 +115,9 @@ def test_above_every_tier_says_so() -> None:
 def test_availability_that_is_not_a_short_decimal_is_shown_rounded_and_exact() -> None:
     # Rounded half-up to 6 decimals like the report's availability_percent; the exact fraction is what compares.
     result = compute_credit(tiered(), inputs(Fraction(97, 100) - TINY))
-    assert "~97.000000% (exactly 969999999999/10000000000 %)" in result.rule
+    assert "~97.000000% is not below 95%" in result.rule and "exactly" not in result.rule
+    # the exact fraction appears once: in the availability step
+    assert sum("(exactly 969999999999/10000000000 %)" in step for step in result.steps) == 1
     assert result.percent == 10  # 96.9999999999 % is below 97 %
 
 

@@ -86,10 +86,16 @@ def _n(items: tuple[object, ...], word: str) -> str:
 @config_group.command("show")
 @config_option
 @format_option("yaml", "json", default="yaml", help_text=None)
-def show(config_path: Path | None, fmt: str) -> None:
-    """Print the merged config (includes folded in) with secret references left unresolved."""
+@click.option("--raw", is_flag=True, help="The merged document as written (includes folded in), nothing filled in.")
+def show(config_path: Path | None, fmt: str, raw: bool) -> None:
+    """Print the effective config: defaults filled in, presets expanded (each SLA built on one lists the keys that
+    came from it in preset_keys, beside its source and version), secrets shown as their references, never their
+    values. --raw prints the merged document as written instead (a config that loads again)."""
+    from probe_agent.config.effective import effective_document
+
     loaded = load(config_path)
+    doc = loaded.raw if raw else effective_document(loaded)
     if fmt == "json":
-        click.echo(json.dumps(loaded.raw, indent=2))
+        click.echo(json.dumps(doc, indent=2))
     else:
-        click.echo(yaml.safe_dump(loaded.raw, sort_keys=False).rstrip())
+        click.echo(yaml.safe_dump(doc, sort_keys=False).rstrip())

@@ -6,12 +6,15 @@ import io
 import json
 import os
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
 from probe_agent.commands.common import EXIT_BAD_CONFIG, UsageProblem, load
 from probe_agent.commands.options import config_option, database_option, format_option, from_to_options, output_option
+from probe_agent.commands.progress import Advance, progress
 from probe_agent.commands.store import RESULTS, database_path, open_store, optional_config
 from probe_agent.config.document import Config
 from probe_agent.importing import ImportRefused, ImportSummary, parse_import, store_import
@@ -90,8 +93,11 @@ def _import(
             finally:
                 stream.detach()  # leave standard input itself open
         else:
-            with file.open(encoding="utf-8-sig", newline="") as handle:
-                parsed = parse_import(handle, fmt, config, now_ms=now, agent=agent)
+            with (
+                file.open(encoding="utf-8-sig", newline="") as handle,
+                progress(f"import {file.name}: reading", "bytes", total=file.stat().st_size) as advance,
+            ):
+                parsed = parse_import(_counted(handle, advance), fmt, config, now_ms=now, agent=agent)
     except OSError as exc:
         raise UsageProblem(f"cannot read {file}: {exc.strerror or exc}") from None
     path = database_path(config, database)
@@ -158,7 +164,7 @@ def export_command(
     try:
         if output is None:
             try:
-                write_result_file(results, fmt, sys.stdout)
+                write_result_file(results, fmt, sys.stdout)  # to a pipe or a terminal: no progress over it
             except BrokenPipeError:  # `export | head`: the reader has all it wanted
                 # Point stdout at /dev/null so the interpreter's final flush does not raise again.
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -166,8 +172,11 @@ def export_command(
         # Written beside the target and renamed at the end: a half-written export never looks like a whole one.
         tmp = output.with_name(output.name + ".tmp")
         try:
-            with tmp.open("w", encoding="utf-8", newline="") as out:
-                n = write_result_file(results, fmt, out)
+            with (
+                tmp.open("w", encoding="utf-8", newline="") as out,
+                progress(f"export to {output.name}", "results") as advance,
+            ):
+                n = write_result_file(_counted(results, advance), fmt, out)
             tmp.replace(output)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -179,3 +188,13 @@ def export_command(
         if close is not None:
             close()
         conn.close()
+
+
+T = TypeVar("T")
+
+
+def _counted(items: Iterable[T], advance: Advance) -> Iterator[T]:
+    """``items`` passed through, each counted: a line by its length (about its bytes), anything else as one."""
+    for item in items:
+        advance(len(item) if isinstance(item, str) else 1)
+        yield item

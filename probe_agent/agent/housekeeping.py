@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from probe_agent.agent.calendar import CalendarJobs
 from probe_agent.config.document import Config
-from probe_agent.model import HOUR_MS
+from probe_agent.model import HOUR_MS, iso
 from probe_agent.notify.cycle_events import claim_report_filename, cycle_closed, with_claim_report
 from probe_agent.notify.event import Event
 from probe_agent.store import maintenance
@@ -151,6 +151,7 @@ class Housekeeping:
             end_ms=closed.period.end_ms,
             closed_ms=closed.closed_ms,
             doc=closed.doc,
+            report_url=self._report_url(config, closed),
         )
         rows = self.outbox(event)
         channels = [c for c in config.notifications.channels if c.kind == "email"]
@@ -159,6 +160,14 @@ class Housekeeping:
         html = claim_report_html(closed.doc)
         filename = claim_report_filename(closed.sla, closed.period.label)
         return with_claim_report(rows, channels, filename=filename, html=html)
+
+    @staticmethod
+    def _report_url(config: Config, closed: ClosedCycle) -> str | None:
+        """The HTTP API's address of the closed cycle's report, when ``api.public_url`` says where it is."""
+        if config.api is None:
+            return None
+        period = closed.period
+        return config.api.report_url(closed.sla, iso(period.start_ms), iso(period.end_ms), period.label)
 
     async def retention(self) -> None:
         """Prune raw results older than ``agent.retention``, except those a cycle still open or claimable needs."""

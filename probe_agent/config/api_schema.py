@@ -13,9 +13,11 @@ issues add: incident actions).
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from pydantic import Field, field_validator
 
@@ -55,6 +57,29 @@ class Api(Model):
     public_status: bool = False  # serve the status page at / without a token
     title: str = Field(default="Service status", min_length=1, max_length=200)  # the status page's heading
     metrics: ApiMetrics = Field(default_factory=ApiMetrics)
+    # Where people reach this server (behind a reverse proxy: its public address), for links in notifications
+    # (``cycle_closed``'s ``report_url``); None: no links.
+    public_url: str | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(
+                "write the server's address as http(s)://host[:port][/path], e.g. https://status.example.com"
+            )
+        return value.rstrip("/")
+
+    def report_url(self, sla: str, start: str, end: str, cycle: str) -> str | None:
+        """The JSON API's address of an SLA's report for one cycle (``cycle`` when it is a month, else its bounds),
+        or None without ``public_url``."""
+        if self.public_url is None:
+            return None
+        query = f"cycle={cycle}" if re.fullmatch(r"\d{4}-\d{2}", cycle) else f"from={quote(start)}&to={quote(end)}"
+        return f"{self.public_url}/api/v1/slas/{quote(sla)}/report?{query}"
 
     @field_validator("listen")
     @classmethod

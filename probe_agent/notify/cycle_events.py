@@ -9,8 +9,8 @@ the id) is the cycle's start: the same cycle closed again after a crash has the 
 
 The claim report: an email delivery's stored body carries it as a top-level ``attachment`` (file name, MIME type,
 content), so the outbox row is self-contained (the sender needs nothing but the row); ``dispatch`` takes it out of
-the JSON before sending and attaches it. Webhook and Apprise deliveries carry the event alone (a link to the
-report comes with the HTTP API).
+the JSON before sending and attaches it. Webhook and Apprise deliveries carry the event alone, with a link to the
+report in the JSON API (``report_url``) when ``api.public_url`` says where the server is reached.
 """
 
 from __future__ import annotations
@@ -29,9 +29,18 @@ ATTACHMENT = "attachment"  # the top-level key of an email delivery's body that 
 
 
 def cycle_closed(
-    agent: str, *, sla: str, cycle: str, start_ms: int, end_ms: int, closed_ms: int, doc: Mapping[str, Any]
+    agent: str,
+    *,
+    sla: str,
+    cycle: str,
+    start_ms: int,
+    end_ms: int,
+    closed_ms: int,
+    doc: Mapping[str, Any],
+    report_url: str | None = None,
 ) -> Event:
-    """The event of a cycle closed at ``closed_ms``; ``doc`` is its stored report document (JSON values)."""
+    """The event of a cycle closed at ``closed_ms``; ``doc`` is its stored report document (JSON values);
+    ``report_url``: the HTTP API's address of that report (``api.public_url`` set), else None."""
     credit = doc.get("credit")
     owed = (
         None
@@ -58,6 +67,7 @@ def cycle_closed(
             "no_credit_reason": doc.get("no_credit_reason"),
             "claim_deadline": doc.get("claim_deadline"),
             "inputs_hash": doc.get("inputs_hash"),
+            "report_url": report_url,
         },
         cycle=cycle,
     )

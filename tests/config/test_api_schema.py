@@ -112,3 +112,22 @@ def test_a_bad_listen_is_a_config_error(tmp_path: Path) -> None:
 def test_is_loopback() -> None:
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("::") and not is_loopback("example.com")
+
+
+def test_public_url_and_the_report_links_it_makes(tmp_path: Path) -> None:
+    api = load_config(write(tmp_path, 'public_url: "https://status.example.com/sla/"'), env={}).config.api
+    assert api is not None and api.public_url == "https://status.example.com/sla"
+    assert (
+        api.report_url("gold", "x", "y", "2026-10")
+        == "https://status.example.com/sla/api/v1/slas/gold/report?cycle=2026-10"
+    )
+    # a cycle that is not a month (an explicit one): its bounds
+    assert api.report_url("g", "2026-12-07T20:12:53.000Z", "2026-12-07T20:13:53.000Z", "x/y") == (
+        "https://status.example.com/sla/api/v1/slas/g/report?from=2026-12-07T20%3A12%3A53.000Z"
+        "&to=2026-12-07T20%3A13%3A53.000Z"
+    )
+    found = problems(write(tmp_path, 'public_url: "status.example.com"'))
+    assert [(p, m.startswith("write the server's address as http(s)://")) for _, p, m, _ in found] == [
+        ("api.public_url", True)
+    ]
+    assert load_config(write(tmp_path, "{}"), env={}).config.api.report_url("g", "a", "b", "2026-10") is None  # type: ignore[union-attr]

@@ -46,6 +46,7 @@ def config(tmp_path: Path, hook_url: str, smtp_port: int) -> Path:
                 - id: mail
                   email: {{smtp: "127.0.0.1:{smtp_port}", starttls: false, from: agent@x.test, to: [ops@x.test]}}
               routes: [{{channels: [hook, mail], events: [cycle_closed]}}]
+            api: {{public_url: "https://status.example.com/"}}
             slas:
               - id: gold
                 services: [shop]
@@ -113,6 +114,8 @@ async def test_a_closed_cycle_sends_one_cycle_closed_with_the_credit_and_the_cla
     assert details["claim_deadline"] == report["claim_deadline"] is not None
     assert details["cycle_start"] == "2026-10-01T00:00:00.000Z" and details["cycle_end"] == "2026-11-01T00:00:00.000Z"
     assert "attachment" not in event
+    # api.public_url set: a link to the report in the JSON API (its trailing slash dropped)
+    assert details["report_url"] == "https://status.example.com/api/v1/slas/gold/report?cycle=2026-10"
     (mail,) = smtp.mails
     message = mail.message()
     assert message["Subject"] == event["summary"]

@@ -96,10 +96,10 @@ def families(body: str) -> dict[str, str]:
 
 
 def by_label(samples: dict[Sample, float], label: str, value: str) -> dict[str, float]:
-    """The samples carrying ``label=value``, by sample name (one each)."""
+    """The samples carrying ``label=value``, by sample name and their other labels (``name{k=v,...}``)."""
     out: dict[str, float] = {}
     for (name, labels), v in samples.items():
         if (label, value) in labels:
-            assert name not in out or name.endswith("_bucket"), name
-            out[name if not name.endswith("_bucket") else f"{name}{dict(labels)['le']}"] = v
+            other = ",".join(f"{k}={v}" for k, v in labels if k != label)
+            out[f"{name}{{{other}}}" if other else name] = v
     return out

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from probe_agent.api.app import build_app
-from tests.api.metrics_fixtures import Clock, by_label, context, families, parse, september, utc
+from tests.api.metrics_fixtures import Clock, by_label, context, families, parse, september
+from tests.months import utc
 
 pytest_plugins = ["aiohttp"]
 

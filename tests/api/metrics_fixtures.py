@@ -74,6 +74,44 @@ class FakeLive:
         return self.agent_figures
 
 
+N = 7  # endpoints in ``live_view()`` (the config's own endpoint does not matter to the live series)
+
+
+def endpoint(i: int) -> EndpointLive:
+    """Endpoint ``i``: up, 0.25 s, a certificate 30.5 days from expiry; results 5 up, 1 down, latencies 0.004 s
+    (x2), 0.3 s, 7 s and 20 s (the +Inf bucket)."""
+    return EndpointLive(
+        endpoint=f"ep-{i}",
+        phase="up",
+        up=1,
+        latency_s=0.25,
+        cert_days_left=30.5,
+        last_ts_ms=0,
+        results={"up": 5, "degraded": 0, "down": 1, "unknown": 0},
+        latency_counts=(2, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 1),
+        latency_sum_s=0.008 + 0.3 + 7 + 20,
+    )
+
+
+def live_view(n: int = N) -> FakeLive:
+    return FakeLive(
+        endpoint_list=[endpoint(i) for i in range(n)],
+        agent_figures=AgentLive(
+            schedule_lateness_p99_s=0.012,
+            schedule_lateness_max_s=0.5,
+            probes_in_flight=3,
+            probe_queue_depth=2,
+            skipped_slots=4,
+            writer_queue_depth=1,
+            last_commit_s=0.002,
+            last_commit_at_s=1_790_000_000.5,
+            database_bytes=12345,
+            notification_failures=6,
+            results={("up", "none"): 30, ("down", "connect_refused"): 5},
+        ),
+    )
+
+
 def context(cfg: Path, now: Callable[[], int], live: LiveView | None = None) -> ApiContext:
     loaded = load_config(cfg)
     return ApiContext(lambda: loaded.config, Path(loaded.config.agent.database), now, live, loaded.config.agent.id)

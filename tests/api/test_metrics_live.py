@@ -10,48 +10,10 @@ from typing import Any
 import pytest
 
 from probe_agent.api.app import build_app
-from probe_agent.api.context import AgentLive, EndpointLive
-from tests.api.metrics_fixtures import Clock, FakeLive, by_label, context, families, parse, september
+from tests.api.metrics_fixtures import Clock, N, by_label, context, families, live_view, parse, september
 from tests.months import utc
 
 pytest_plugins = ["aiohttp"]
-
-N = 7  # endpoints in the live view (the config's own endpoint does not matter to the live series)
-
-
-def endpoint(i: int) -> EndpointLive:
-    """Endpoint ``i``: up, 0.25 s, a certificate 30.5 days from expiry; results 5 up, 1 down, latencies 0.004 s
-    (x2), 0.3 s, 7 s and 20 s (the +Inf bucket)."""
-    return EndpointLive(
-        endpoint=f"ep-{i}",
-        phase="up",
-        up=1,
-        latency_s=0.25,
-        cert_days_left=30.5,
-        last_ts_ms=0,
-        results={"up": 5, "degraded": 0, "down": 1, "unknown": 0},
-        latency_counts=(2, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 1),
-        latency_sum_s=0.008 + 0.3 + 7 + 20,
-    )
-
-
-def live_view(n: int = N) -> FakeLive:
-    return FakeLive(
-        endpoint_list=[endpoint(i) for i in range(n)],
-        agent_figures=AgentLive(
-            schedule_lateness_p99_s=0.012,
-            schedule_lateness_max_s=0.5,
-            probes_in_flight=3,
-            probe_queue_depth=2,
-            skipped_slots=4,
-            writer_queue_depth=1,
-            last_commit_s=0.002,
-            last_commit_at_s=1_790_000_000.5,
-            database_bytes=12345,
-            notification_failures=6,
-            results={("up", "none"): 30, ("down", "connect_refused"): 5},
-        ),
-    )
 
 
 def with_api(cfg: Path, api: str) -> Path:

@@ -17,6 +17,7 @@ Series, and when one is left out rather than written as NaN (so ``sum()`` and ``
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sqlite3
@@ -30,7 +31,7 @@ import probe_agent
 from probe_agent.api.auth import CONTEXT
 from probe_agent.api.context import ApiContext
 from probe_agent.api.metrics_families import agent_families, database_size, endpoint_families, gauge, sla_families
-from probe_agent.api.metrics_store import StoreCache
+from probe_agent.api.metrics_store import SlaCounters, StoreCache
 from probe_agent.store.schema import StoreError
 
 log = logging.getLogger("probe_agent.api")
@@ -51,24 +52,38 @@ async def metrics(request: web.Request) -> web.Response:
         # (their timestamp tells how old they are).
         log.warning("/metrics: the store cannot be read; serving the SLA figures read before", exc_info=True)
         figures = cache.figures
-    families: list[Metric] = [_info(ctx)]
+    # The live figures are copied here, on the event loop that changes them; the families are built and written
+    # in a thread, so a big scrape (10,000 endpoints: bench/bench_metrics.py) shares the loop with the probes
+    # instead of holding it for its whole length.
+    info = _info(ctx)
+    counters = SlaCounters(dict(cache.counters.counted_ms), dict(cache.counters.down_ms))
+    read_ms = cache.read_ms
     if live is not None:
-        families += endpoint_families(live.endpoints(), per_endpoint=ctx.api.metrics.per_endpoint)
-        families += agent_families(live.agent(), healthy=not live.problems(), backlog=figures.backlog)
+        endpoints, agent = live.endpoints(), live.agent()
+        healthy, per_endpoint, size = not live.problems(), ctx.api.metrics.per_endpoint, None
     else:
-        families += endpoint_families(figures.endpoints or [], per_endpoint=False)
-        families += [database_size(_file_size(ctx))]
-    families += sla_families(figures.slas, cache.counters)
-    if cache.read_ms is not None:
-        families.append(
-            gauge(
-                "probe_agent_sla_figures_timestamp_seconds",
-                "When the SLA figures (and the notification backlog) were read from the store, Unix time in seconds",
-                cache.read_ms / 1000,
+        endpoints, agent, healthy, per_endpoint, size = figures.endpoints or [], None, False, False, _file_size(ctx)
+
+    def write() -> bytes:
+        families: list[Metric] = [info, *endpoint_families(endpoints, per_endpoint=per_endpoint)]
+        if agent is not None:
+            families += agent_families(agent, healthy=healthy, backlog=figures.backlog)
+        else:
+            families.append(database_size(size))
+        families += sla_families(figures.slas, counters)
+        if read_ms is not None:
+            families.append(
+                gauge(
+                    "probe_agent_sla_figures_timestamp_seconds",
+                    "When the SLA figures (and the notification backlog) were read from the store, Unix time in "
+                    "seconds",
+                    read_ms / 1000,
+                )
             )
-        )
+        return exposition(families)
+
     # The classic text format (0.0.4): what every Prometheus 2.x parses; our names need none of 1.0.0's escaping.
-    return web.Response(body=exposition(families), headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
+    return web.Response(body=await asyncio.to_thread(write), headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
 
 
 def exposition(families: Iterable[Metric]) -> bytes:

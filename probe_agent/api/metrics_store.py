@@ -76,7 +76,7 @@ def sla_figures(now: SlaNow) -> SlaFigures:
     credit = cycle_credit(sla, ev) if terms_apply else None
     if ev is None:
         return SlaFigures(
-            sla.id, now.period.label, float(sla.target) / 100, None, None, None, None,
+            sla.id, now.period.label, float(now.scope.spec.target), None, None, None, None,
             None if credit is None else float(credit.percent), 0, 0,
         )  # fmt: skip
     overall = ev.overall

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from probe_agent.api.app import build_app
+from probe_agent.api.metrics_store import SlaCounters, SlaFigures
 from tests.api.metrics_fixtures import Clock, by_label, context, families, parse, september
 from tests.months import utc
 
@@ -91,6 +92,18 @@ async def test_sla_figures_and_counters_follow_the_cycle(cfg: Path, aiohttp_clie
     assert october["probe_agent_sla_counted_down_seconds_total"] == 3_600.0
 
 
+async def test_a_cycle_without_data_has_its_target_counters_and_credit(cfg: Path, aiohttp_client: Any) -> None:
+    client = await aiohttp_client(build_app(context(cfg, Clock(utc(2026, 8, 20)))))  # before the first result
+    samples = parse(await scrape(client))
+    assert by_label(samples, "sla", "gold") == {
+        "probe_agent_sla_target_ratio": 0.999,  # exactly the Fraction 999/1000 as a float, not 99.9 / 100
+        "probe_agent_sla_credit_percent": 0.0,  # nothing counted: no credit
+        "probe_agent_sla_counted_seconds_total": 0.0,
+        "probe_agent_sla_counted_down_seconds_total": 0.0,
+    }
+    assert len(by_label(samples, "sla", "perfect")) == 3
+
+
 async def test_serve_shows_endpoints_as_status_does_and_no_agent_figures(cfg: Path, aiohttp_client: Any) -> None:
     clock = Clock(utc(2026, 9, 10, 14))
     client = await aiohttp_client(build_app(context(cfg, clock)))
@@ -118,3 +131,20 @@ async def test_an_unreadable_store_is_503_under_serve(tmp_path: Path, aiohttp_cl
     client = await aiohttp_client(build_app(context(cfg, Clock(utc(2026, 9, 10)))))
     resp = await client.get("/metrics")
     assert resp.status == 503
+
+
+def test_counters_never_go_down() -> None:
+    """Growth of the cycle-so-far figures is added; a shrink (time taken out later) adds nothing and the next growth
+    counts from the smaller figure; a new cycle adds its figures so far; a new SLA starts at 0."""
+    counters = SlaCounters()
+
+    def read(sla: str, cycle: str, counted_s: int, down_s: int) -> tuple[int, int]:
+        counters.observe([SlaFigures(sla, cycle, 0.999, None, None, None, None, None, counted_s * 1000, down_s * 1000)])
+        return counters.counted_ms[sla] // 1000, counters.down_ms[sla] // 1000
+
+    assert read("gold", "2026-09", 1000, 10) == (0, 0)  # the first read is the baseline
+    assert read("gold", "2026-09", 1060, 70) == (60, 60)  # an outage confirmed: its earlier down seconds too
+    assert read("gold", "2026-09", 460, 0) == (60, 60)  # an exclusion over 600 s, the outage in it: nothing added
+    assert read("gold", "2026-09", 520, 30) == (120, 90)  # growth from the smaller figures
+    assert read("gold", "2026-10", 300, 0) == (420, 90)  # a new cycle: its 300 s so far
+    assert read("silver", "2026-10", 300, 0) == (0, 0)

@@ -105,11 +105,18 @@ async def test_a_cycle_without_data_has_its_target_counters_and_credit(cfg: Path
 
 
 async def test_serve_shows_endpoints_as_status_does_and_no_agent_figures(cfg: Path, aiohttp_client: Any) -> None:
-    clock = Clock(utc(2026, 9, 10, 14))
+    # The last result (Oct 1 02:00, up, 42 ms) speaks until 03:00:10: before that, status shows its state.
+    clock = Clock(utc(2026, 10, 1, 2, 30))
     client = await aiohttp_client(build_app(context(cfg, clock)))
+    assert by_label(parse(await scrape(client)), "endpoint", "web") == {
+        "probe_agent_endpoint_state": 1.0,
+        "probe_agent_endpoint_up": 1.0,
+        "probe_agent_endpoint_last_latency_seconds": 0.042,
+    }
+    # After it no daemon probes: status says no_data (code 0), and there is no verdict.
+    clock.now = utc(2026, 10, 1, 4)
     body = await scrape(client)
     samples = parse(body)
-    # No daemon runs: status says no_data (code 0) and there is no verdict; the last result had 42 ms.
     assert by_label(samples, "endpoint", "web") == {
         "probe_agent_endpoint_state": 0.0,
         "probe_agent_endpoint_last_latency_seconds": 0.042,
@@ -120,7 +127,8 @@ async def test_serve_shows_endpoints_as_status_does_and_no_agent_figures(cfg: Pa
     names = set(families(body))
     assert not names & {"probe_agent_results", "probe_agent_healthy", "probe_agent_notification_backlog"}
     assert all(name.startswith("probe_agent_") for name in names)
-    # Per SLA 8 series with credit terms and a target below 100 %, 6 without (perfect): 22 for the three.
+    # Per SLA 8 series with credit terms and a target below 100 %, 6 without (perfect): 22 for the three (the
+    # October cycle has 3 h of data).
     sla_samples = [k for k in samples if any(label == "sla" for label, _ in k[1])]
     assert len(sla_samples) == 8 + 8 + 6
 

@@ -1,10 +1,12 @@
 """The daemon's side of the HTTP API (``api.context.LiveView``): its health, each endpoint's state now, and its
 own figures, read from the objects the daemon already keeps (workers' folds and last results, the scheduler's and
-the writer's counters, the impaired watch). Nothing here touches the store; reads are cheap and lock-free on the
-event loop."""
+the writer's counters, the impaired watch, the notification sender's failures) and from ``ResultTally``, which the
+workers feed each result they hand to the store. Nothing here touches the store; reads are cheap and lock-free on
+the event loop."""
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -12,16 +14,45 @@ from pathlib import Path
 from probe_agent.agent.impaired import ImpairedWatch
 from probe_agent.agent.scheduler import ProbeScheduler
 from probe_agent.agent.worker import EndpointWorker
-from probe_agent.api.context import AgentLive, ApiContext, EndpointLive
+from probe_agent.api.context import LATENCY_BUCKETS_S, AgentLive, ApiContext, EndpointLive
 from probe_agent.api.server import ApiServer, ListenError
 from probe_agent.config.api_schema import Api
 from probe_agent.fold import Phase
-from probe_agent.model import iso
+from probe_agent.model import Outcome, ProbeResult, iso
+from probe_agent.notify.sender import Sender
 from probe_agent.store.writer import StoreWriter
 
 log = logging.getLogger("probe_agent.agent")
 
 _UP = {Phase.UP: 1, Phase.DEGRADED: 1, Phase.SUSPECT: 1, Phase.DOWN: 0}
+
+
+class ResultTally:
+    """Results counted since the daemon started (``/metrics``' counters): per (outcome, error kind), and per
+    endpoint per outcome with a latency histogram over ``LATENCY_BUCKETS_S``. A worker calls ``add`` for each
+    result it hands to the store (not for one dropped while the store's queue is full: that is no result)."""
+
+    def __init__(self) -> None:
+        self.by_kind: dict[tuple[str, str], int] = {}
+        self.by_endpoint: dict[str, dict[str, int]] = {}
+        self.latency: dict[str, list[int]] = {}  # per endpoint: a count per bucket, the last one +Inf
+        self.latency_sum_s: dict[str, float] = {}
+
+    def add(self, result: ProbeResult) -> None:
+        key = (result.outcome.value, result.error_kind.value if result.error_kind is not None else "none")
+        self.by_kind[key] = self.by_kind.get(key, 0) + 1
+        per = self.by_endpoint.get(result.endpoint)
+        if per is None:
+            per = self.by_endpoint[result.endpoint] = {o.value: 0 for o in Outcome}
+        per[result.outcome.value] += 1
+        if result.latency_ms is not None:
+            seconds = result.latency_ms / 1000
+            counts = self.latency.get(result.endpoint)
+            if counts is None:
+                counts = self.latency[result.endpoint] = [0] * (len(LATENCY_BUCKETS_S) + 1)
+            # A bucket holds latencies <= its bound (Prometheus' ``le``): bisect_left finds the first bound >= it.
+            counts[bisect.bisect_left(LATENCY_BUCKETS_S, seconds)] += 1
+            self.latency_sum_s[result.endpoint] = self.latency_sum_s.get(result.endpoint, 0.0) + seconds
 
 
 class DaemonView:
@@ -37,8 +68,12 @@ class DaemonView:
         wall_ms: Callable[[], int],
         within_ms: int,
         db_path: Path,
+        tally: ResultTally | None = None,
+        sender: Callable[[], Sender | None] = lambda: None,
     ) -> None:
         self.workers = workers
+        self.tally = tally if tally is not None else ResultTally()
+        self.sender = sender
         self.scheduler = scheduler
         self.writer = writer
         self.impaired = impaired
@@ -58,9 +93,12 @@ class DaemonView:
 
     def endpoints(self) -> list[EndpointLive]:
         out = []
+        tally = self.tally
+        none = {o.value: 0 for o in Outcome}
         for endpoint, worker in self.workers.items():
             last = worker.last_result
             phase = worker.fold.phase
+            counts = tally.latency.get(endpoint)
             out.append(
                 EndpointLive(
                     endpoint=endpoint,
@@ -69,12 +107,15 @@ class DaemonView:
                     latency_s=None if last is None or last.latency_ms is None else last.latency_ms / 1000,
                     cert_days_left=None if last is None else last.tls_days_left,
                     last_ts_ms=None if last is None else last.ts_ms,
+                    results=dict(tally.by_endpoint.get(endpoint, none)),
+                    latency_counts=tuple(counts) if counts is not None else (0,) * (len(LATENCY_BUCKETS_S) + 1),
+                    latency_sum_s=tally.latency_sum_s.get(endpoint, 0.0),
                 )
             )
         return out
 
     def agent(self) -> AgentLive:
-        scheduler, writer = self.scheduler(), self.writer()
+        scheduler, writer, sender = self.scheduler(), self.writer(), self.sender()
         stats = scheduler.stats() if scheduler is not None else {}
         wstats = writer.stats if writer is not None else None
         try:
@@ -85,10 +126,14 @@ class DaemonView:
             schedule_lateness_p99_s=float(stats.get("lateness_p99_ms", 0.0)) / 1000,
             schedule_lateness_max_s=float(stats.get("lateness_max_ms", 0.0)) / 1000,
             probes_in_flight=int(stats.get("in_flight", 0)),
+            probe_queue_depth=int(stats.get("waiting", 0)),
             skipped_slots=int(stats.get("skipped_slots", 0)),
             writer_queue_depth=wstats.queue_depth if wstats is not None else 0,
             last_commit_s=wstats.last_commit_s if wstats is not None else None,
+            last_commit_at_s=wstats.last_commit_at if wstats is not None else None,
             database_bytes=size,
+            notification_failures=sender.failed_attempts if sender is not None else 0,
+            results=dict(self.tally.by_kind),
         )
 
 

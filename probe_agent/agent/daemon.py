@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from probe_agent import __version__
-from probe_agent.agent.api_live import DaemonApi, DaemonView
+from probe_agent.agent.api_live import DaemonApi, DaemonView, ResultTally
 from probe_agent.agent.calendar import CalendarJobs
 from probe_agent.agent.clock import LabelClock, wall_clock_ms
 from probe_agent.agent.controls import Controls
@@ -140,6 +140,7 @@ class Daemon:
         self.sla_alerts: SlaAlertJob | None = None
         self.api_listen = api_listen  # overrides api.listen (tests: port 0)
         self.api: DaemonApi | None = None
+        self.tally = ResultTally()  # results since start, by outcome and error kind (/metrics)
 
     @property
     def agent_id(self) -> str:
@@ -291,6 +292,8 @@ class Daemon:
             wall_ms=self.wall_ms,
             within_ms=within_ms,
             db_path=self.db_path,
+            tally=self.tally,
+            sender=lambda: self.sender,
         )
         context = ApiContext(lambda: self.loaded.config, self.db_path, self.wall_ms, view, self.agent_id)
         self.api = DaemonApi(context, self.api_listen)
@@ -358,6 +361,7 @@ class Daemon:
             resolvers=self.loaded.config.agent.resolvers,
             clock=self.clock,
             outbox=self._outbox,
+            on_result=self.tally.add,
         )
         self.workers[ep.id] = worker
         self.scheduler.add(self._scheduled(worker))

@@ -67,6 +67,7 @@ class EndpointWorker:
         resolvers: tuple[str, ...] = (),
         clock: LabelClock | None = None,
         outbox: Outbox | None = None,
+        on_result: Callable[[ProbeResult], None] | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.agent = agent
@@ -78,6 +79,7 @@ class EndpointWorker:
         self.resolvers = resolvers
         self.clock = clock if clock is not None else LabelClock()
         self.outbox: Outbox = outbox if outbox is not None else (lambda event: ())
+        self.on_result = on_result  # told each result handed to the store (the daemon's counters for /metrics)
         # The first down result of the current suspect run or outage: (error kind, detail), what endpoint_down tells.
         # Not in the fold's snapshot: after a restart mid-suspect-run, the confirming result speaks instead.
         self._first_down: tuple[str, str | None] | None = None
@@ -126,6 +128,8 @@ class EndpointWorker:
         )
         self.last_result = result
         self.probes += 1
+        if self.on_result is not None:
+            self.on_result(result)
         after = self.fold.phase
         if after != before:
             self._log_transition(before, after, result, closed)

@@ -79,6 +79,7 @@ class Sender:
         self.secrets = secrets
         self.settings = settings
         self.rng = rng
+        self.failed_attempts = 0  # delivery attempts that failed since start, retried or not (``/metrics``)
         cfg = config()
         self.rate = RateLimit(cfg.notifications.rate_limit)
         self.health = ChannelHealth(settings.impaired_after_attempts, settings.impaired_after_ms)
@@ -162,6 +163,7 @@ class Sender:
             if since is not None:
                 self._impaired(EventType.AGENT_IMPAIRED_RESOLVED, entry.channel, since, now, answer)
             return None
+        self.failed_attempts += 1
         retry_at = now + backoff_ms(entry.attempts + 1, self.rng) if delivery.retry else None
         await self._write(lambda c: outbox.mark_attempt_failed(c, entry.id, answer, next_attempt_ms=retry_at))
         level = logging.INFO if delivery.retry else logging.WARNING

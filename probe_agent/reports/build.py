@@ -51,7 +51,7 @@ def build_report(conn: sqlite3.Connection, config: Config, sla: Sla, period: Per
     evaluation = evaluate_sla(s, period, evidence, now_ms, latency_histogram=histogram, result_counts=counts)
     # Credits are for billing cycles: any other window (--from/--to) shows availability, and says why no credit.
     not_a_cycle = s.not_a_cycle_reason(period)
-    credit = _credit(sla, evaluation) if not_a_cycle is None else None
+    credit = cycle_credit(sla, evaluation) if not_a_cycle is None else None
     first = evidence.first_ms
     counting = s.spec.counting
     digest = inputs_hash(
@@ -80,7 +80,8 @@ def downtime_for_credit(result: ScopeResult) -> int:
     return result.availability.counted_down_ms
 
 
-def _credit(sla: Sla, evaluation: SlaEvaluation | None) -> CreditResult | None:
+def cycle_credit(sla: Sla, evaluation: SlaEvaluation | None) -> CreditResult | None:
+    """The credit ``evaluation`` (of a billing cycle) pays under ``sla``'s terms; None without credit terms."""
     terms = scope.credit_terms(sla)
     if terms is None:
         return None

@@ -87,6 +87,12 @@ def next_due_ms(conn: sqlite3.Connection, agent: str) -> int | None:
     return None if row is None or row[0] is None else int(row[0])
 
 
+def backlog(conn: sqlite3.Connection, agent: str) -> int:
+    """How many of ``agent``'s deliveries are pending (due now or waiting for a retry): ``/metrics``' backlog."""
+    row = conn.execute("SELECT count(*) FROM outbox WHERE agent = ? AND status = 'pending'", (agent,)).fetchone()
+    return int(row[0])
+
+
 def mark_sent(conn: sqlite3.Connection, entry_id: int, now_ms: int) -> None:
     with transaction(conn):
         conn.execute(

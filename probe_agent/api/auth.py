@@ -26,7 +26,9 @@ from probe_agent.api.context import ApiContext
 from probe_agent.config.api_schema import Access, ApiToken
 
 CONTEXT = web.AppKey("context", ApiContext)
-OWNER = "probe_agent.owner"  # request key: the owner of the token that authorised the request
+# The owner of the token that authorised the request. A typed key: aiohttp warns about a plain string one (and
+# the test suite turns warnings into errors, which made every request with a token a 500).
+OWNER = web.RequestKey("owner", str)
 _GUARD = "_probe_agent_guard"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="probe-agent"'}
 

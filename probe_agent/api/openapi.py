@@ -191,7 +191,8 @@ def openapi_document(config: Config) -> dict[str, Any]:
                 "SLA report",
                 "As `probe-agent report --sla ID --format json`: one SLA over a billing cycle or a window. Give "
                 "`cycle`, or `from` and `to`, or neither (the cycle running now). A closed cycle shows its stored "
-                "figures. A window that is not a billing cycle gets no credit (`no_credit_reason` says why).",
+                "figures. A window that is not a billing cycle gets no credit (`no_credit_reason` says why). A window "
+                "is at most 3700 days (the report has a figure per day).",
                 [
                     sla_param,
                     _cycle("default: the cycle running now"),

@@ -72,7 +72,7 @@ def bound(name: str, value: str, tz: ZoneInfo) -> int:
     except (ValueError, OverflowError) as exc:
         raise BadRequest(f"{name}: {exc}") from None
     if not EARLIEST_MS <= ms < LATEST_MS:
-        raise BadRequest(f"{name}: {value!r} is outside 1970 to 9000")
+        raise BadRequest(f"{name}: {value!r} is not between 1970-01-01 and 9000-01-01 UTC")
     return ms
 
 

@@ -40,6 +40,9 @@ PREFIX = "/api/v1"
 RESULTS_PAGE = 2000  # results per read: ~1 MB of JSON Lines, one short read transaction each
 RESULTS_DEFAULT_SPAN_MS = DAY_MS  # without from, results start this long before to
 INCIDENTS_DEFAULT_SPAN_MS = 30 * DAY_MS  # as the incidents command: the last 30 days
+# A report holds a bar per day: ten years are ~1 MB of JSON and a fraction of a second, a thousand would be 80 MB
+# and a four-slot reader pool held for minutes. The CLI has no cap (its user waits for themselves).
+MAX_REPORT_SPAN_MS = 3700 * DAY_MS
 NDJSON = "application/x-ndjson"
 
 _dumps = functools.partial(json.dumps, ensure_ascii=False)
@@ -85,6 +88,11 @@ def _period_params(query: Query, config: Config, sla: Sla) -> tuple[str | None, 
     span = window(query, scope.sla_zone(config, sla), both_or_neither=True)
     if cycle is not None and span.from_ is not None:
         raise BadRequest("give cycle, or from and to, not both")
+    if span.start_ms is not None and span.end_ms is not None and span.end_ms - span.start_ms > MAX_REPORT_SPAN_MS:
+        raise BadRequest(
+            f"from/to: at most {MAX_REPORT_SPAN_MS // DAY_MS} days (the report has a figure per day); "
+            "ask for several windows"
+        )
     return cycle, span.from_, span.to
 
 

@@ -195,35 +195,37 @@ async def results(request: web.Request) -> web.StreamResponse:
     if end <= start:
         raise BadRequest(f"to ({span.to or 'default: now'}) must be after from ({span.from_})")
 
-    def check(conn: sqlite3.Connection) -> None:
+    def page_after(after: ResultKey | None, conn: sqlite3.Connection) -> tuple[list[ProbeResult], ResultKey | None]:
+        return results_page(
+            conn,
+            start_ms=start,
+            end_ms=end,
+            endpoints=endpoints or None,
+            agents=None if agent is None else [agent],
+            after=after,
+            limit=RESULTS_PAGE,
+        )
+
+    def first_page(conn: sqlite3.Connection) -> tuple[list[ProbeResult], ResultKey | None]:
         configured = {e.id for e in (*config.endpoints, *config.controls)}
         unknown = [e for e in endpoints if e not in configured and not queries.last_results(conn, [e])]
         if unknown:
             raise NotFound(f"unknown endpoint(s) {', '.join(unknown)}: not in the config and no results stored")
         if agent is not None and not known_agent(conn, config, agent):
             raise NotFound(f"unknown agent '{agent}': not this config's agent.id, and no run or result stored")
+        return page_after(None, conn)
 
-    await ctx.read(check)
+    # The first page before the status line: an unreadable store is still a 503 then, not a cut stream.
+    page, after = await ctx.read(first_page)
     response = web.StreamResponse(headers={"Content-Type": f"{NDJSON}; charset=utf-8"})
     await response.prepare(request)
-    after: ResultKey | None = None
     try:
         while True:
-            page, after = await ctx.read(
-                functools.partial(
-                    results_page,
-                    start_ms=start,
-                    end_ms=end,
-                    endpoints=endpoints or None,
-                    agents=None if agent is None else [agent],
-                    after=after,
-                    limit=RESULTS_PAGE,
-                )
-            )
             if page:
                 await response.write(_lines(page))
             if after is None:
                 break
+            page, after = await ctx.read(functools.partial(page_after, after))
     except ConnectionError:
         return response  # the client went away: nothing to tell it
     except Exception:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 from click.testing import CliRunner
@@ -120,3 +121,44 @@ def test_a_page_ends_where_the_next_begins(store: LoadedConfig) -> None:
     assert len(whole) == 24
     assert joined == whole
     assert pages == 9  # eight full pages, then an empty one that says the end
+
+
+async def test_a_store_failure_mid_stream_cuts_the_response(
+    aiohttp_client: Client, store: LoadedConfig, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Once the 200 is sent, a failed page cannot become an error answer: the stream ends without its last chunk,
+    so the client sees an incomplete body (an error), never a shorter file that looks whole."""
+    from probe_agent.store.schema import StoreError
+
+    calls: list[int] = []
+    real = result_pages.results_page
+
+    def failing_second(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise StoreError("the database is locked")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(v1, "RESULTS_PAGE", 50)
+    monkeypatch.setattr(v1, "results_page", failing_second)
+    client = await aiohttp_client(build_app(context(store, NOW_RUNNING)))
+    response = await client.get("/api/v1/results", headers=AUTH)
+    assert response.status == 200
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await response.read()
+    assert "the response was cut" in caplog.text
+
+
+async def test_a_store_failure_before_the_first_line_is_a_503(
+    aiohttp_client: Client, store: LoadedConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from probe_agent.store.schema import StoreError
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise StoreError("the database is locked")
+
+    monkeypatch.setattr(v1, "results_page", failing)
+    client = await aiohttp_client(build_app(context(store, NOW_RUNNING)))
+    response = await client.get("/api/v1/results", headers=AUTH)
+    assert response.status == 503
+    assert await response.json() == {"error": "the database cannot be read now: the database is locked", "status": 503}

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from probe_agent.api.answers import BadRequest, NotFound
 from probe_agent.api.auth import CONTEXT
-from probe_agent.api.openapi import openapi_document
+from probe_agent.api.openapi import NDJSON, openapi_document
 from probe_agent.api.params import Query, check_cycle, window
 from probe_agent.config.document import Config
 from probe_agent.config.sla_schema import Sla
@@ -37,13 +37,12 @@ from probe_agent.store.result_pages import ResultKey, results_page
 log = logging.getLogger("probe_agent.api")
 
 PREFIX = "/api/v1"
-RESULTS_PAGE = 2000  # results per read: ~1 MB of JSON Lines, one short read transaction each
+RESULTS_PAGE = 2000  # results per read: ~0.5 MB of JSON Lines, one short read transaction each
 RESULTS_DEFAULT_SPAN_MS = DAY_MS  # without from, results start this long before to
 INCIDENTS_DEFAULT_SPAN_MS = 30 * DAY_MS  # as the incidents command: the last 30 days
 # A report holds a bar per day: ten years are ~1 MB of JSON and a fraction of a second, a thousand would be 80 MB
 # and a four-slot reader pool held for minutes. The CLI has no cap (its user waits for themselves).
 MAX_REPORT_SPAN_MS = 3700 * DAY_MS
-NDJSON = "application/x-ndjson"
 
 _dumps = functools.partial(json.dumps, ensure_ascii=False)
 

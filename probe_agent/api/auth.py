@@ -26,9 +26,7 @@ from probe_agent.api.context import ApiContext
 from probe_agent.config.api_schema import Access, ApiToken
 
 CONTEXT = web.AppKey("context", ApiContext)
-# The owner of the token that authorised the request. A typed key: aiohttp warns about a plain string one (and
-# the test suite turns warnings into errors, which made every request with a token a 500).
-OWNER = web.RequestKey("owner", str)
+OWNER = web.RequestKey("owner", str)  # the owner of the token that authorised the request
 _GUARD = "_probe_agent_guard"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="probe-agent"'}
 

@@ -27,7 +27,6 @@ class ApiServer:
         """Listen; raises ``ListenError`` with the address and the reason."""
         host, port = self.listen
         # No access log: a scrape every 15 s would fill the journal; errors are logged by the errors middleware.
-        # shutdown_timeout on the runner: aiohttp deprecates it on the site (a warning, an error under the tests).
         runner = web.AppRunner(build_app(self.context), access_log=None, handle_signals=False, shutdown_timeout=2.0)
         await runner.setup()
         try:

@@ -14,6 +14,7 @@ import functools
 import json
 import logging
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from aiohttp import web
 
 from probe_agent.api.answers import BadRequest, NotFound
 from probe_agent.api.auth import CONTEXT
+from probe_agent.api.context import ApiContext
 from probe_agent.api.openapi import NDJSON, openapi_document
 from probe_agent.api.params import Query, check_cycle, window
 from probe_agent.config.document import Config
@@ -28,8 +30,9 @@ from probe_agent.config.sla_schema import Sla
 from probe_agent.model import DAY_MS, ProbeResult
 from probe_agent.reports import scope
 from probe_agent.reports.incident_list import list_incidents
+from probe_agent.reports.json_types import ReportDoc
 from probe_agent.reports.listings import credit_rows
-from probe_agent.reports.sla_reports import report_docs
+from probe_agent.reports.sla_reports import ReportRequestError, report_docs
 from probe_agent.reports.status import Holder, build_status
 from probe_agent.store import queries
 from probe_agent.store.result_pages import ResultKey, results_page
@@ -95,6 +98,15 @@ def _period_params(query: Query, config: Config, sla: Sla) -> tuple[str | None, 
     return cycle, span.from_, span.to
 
 
+async def _reports(ctx: ApiContext, read: Callable[[sqlite3.Connection], list[ReportDoc]]) -> list[ReportDoc]:
+    """``read`` on the store; the library's own refusal of a request (its last line: the parameters were checked
+    here first, in the API's words) is a 400 too, with its message."""
+    try:
+        return await ctx.read(read)
+    except ReportRequestError as exc:
+        raise BadRequest(str(exc)) from None
+
+
 async def status(request: web.Request) -> web.Response:
     """``status --format json``; ``agent`` as ``--agent``."""
     query = Query(request, ("agent",))
@@ -117,7 +129,7 @@ async def sla_report(request: web.Request) -> web.Response:
     config, now = ctx.config(), ctx.now_ms()
     sla = configured_sla(config, request.match_info["sla"])
     cycle, from_, to = _period_params(query, config, sla)
-    docs = await ctx.read(lambda conn: report_docs(conn, config, sla.id, now, cycle=cycle, from_=from_, to=to))
+    docs = await _reports(ctx, lambda conn: report_docs(conn, config, sla.id, now, cycle=cycle, from_=from_, to=to))
     return answer(docs[0])
 
 
@@ -130,7 +142,7 @@ async def sla_credits(request: web.Request) -> web.Response:
     cycle = query.one("cycle")
     if cycle is not None:
         check_cycle(cycle)
-    docs = await ctx.read(lambda conn: report_docs(conn, config, sla.id, now, cycle=cycle))
+    docs = await _reports(ctx, lambda conn: report_docs(conn, config, sla.id, now, cycle=cycle))
     return answer(credit_rows(docs)[0])
 
 

@@ -209,3 +209,20 @@ async def test_every_route_needs_the_token_and_takes_only_get(aiohttp_client: Cl
         posted = await client.post(path, headers=AUTH)
         assert posted.status == 405, path
         assert posted.headers["Allow"] == "GET,HEAD"
+
+
+async def test_the_librarys_own_refusal_is_a_400_too(
+    aiohttp_client: Client, store: LoadedConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API checks parameters first; should the report library still refuse a request (its messages worded for
+    the CLI), the answer is a 400 with that message, not a 500."""
+    from probe_agent.api import v1
+    from probe_agent.reports.sla_reports import ReportRequestError
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise ReportRequestError("periods must lie between 1970 and 9000")
+
+    monkeypatch.setattr(v1, "report_docs", refuse)
+    client = await client_at(aiohttp_client, store, NOW_DONE)
+    for path in ("/api/v1/slas/gold/report", "/api/v1/slas/gold/credits"):
+        assert await get_json(client, path, 400) == {"error": "periods must lie between 1970 and 9000", "status": 400}

@@ -13,6 +13,7 @@ import click
 from probe_agent.config import ConfigError, LoadedConfig, load_config
 from probe_agent.config.document import Config
 from probe_agent.config.sla_schema import Sla
+from probe_agent.reports import sla_reports
 
 EXIT_BAD_CONFIG = 2
 
@@ -37,14 +38,10 @@ def load(config_path: Path | None) -> LoadedConfig:
 
 def select_slas(config: Config, sla_id: str | None) -> list[Sla]:
     """Every configured SLA, or the one named: a usage problem when there are none or the id is unknown."""
-    if not config.slas:
-        raise UsageProblem("no SLAs configured: add one under `slas:` (see README.md, 'SLAs and credits')")
-    if sla_id is None:
-        return list(config.slas)
     try:
-        return [config.sla(sla_id)]
-    except KeyError:
-        raise UsageProblem(f"unknown SLA '{sla_id}' (configured: {', '.join(s.id for s in config.slas)})") from None
+        return sla_reports.select_slas(config, sla_id)
+    except sla_reports.ReportRequestError as exc:
+        raise UsageProblem(str(exc)) from None
 
 
 def emit(text: str, output: Path | None) -> None:

@@ -14,35 +14,31 @@ from probe_agent.model import now_ms
 from probe_agent.render.credits import credits_csv, credits_markdown, credits_table
 from probe_agent.render.incidents import incidents_csv, incidents_markdown, incidents_table
 from probe_agent.render.report import report_markdown, report_table, reports_csv
-from probe_agent.reports import scope
-from probe_agent.reports.build import build_report
-from probe_agent.reports.closing import apply_closed
 from probe_agent.reports.json_types import ReportDoc
 from probe_agent.reports.listings import credit_rows
+from probe_agent.reports.sla_reports import ReportRequestError, check_period_request, report_docs
 
 
 def build_docs(
     config_path: Path | None, sla_id: str | None, cycle: str | None, from_: str | None, to: str | None
 ) -> list[ReportDoc]:
-    """One report document per selected SLA for the period asked for (a closed cycle's stored figures applied)."""
-    if cycle and (from_ or to):
-        raise UsageProblem("give --cycle or --from/--to, not both")
+    """One report document per selected SLA for the period asked for (``reports.sla_reports``, which the HTTP API
+    calls too); problems with the request are usage problems, told before the store is opened where they can be."""
+    try:
+        check_period_request(cycle, from_, to)
+    except ReportRequestError as exc:
+        raise UsageProblem(str(exc)) from None
     loaded = load(config_path)
     config = loaded.config
-    slas = select_slas(config, sla_id)
+    select_slas(config, sla_id)
     now = now_ms()
     conn = open_store(Path(config.agent.database), readonly=True, wording=READING)
-    docs = []
     try:
-        for sla in slas:
-            try:
-                period = scope.sla_period(config, sla, now, cycle=cycle, from_=from_, to=to)
-            except ValueError as exc:
-                raise UsageProblem(str(exc)) from None
-            docs.append(apply_closed(conn, build_report(conn, config, sla, period, now)))
+        return report_docs(conn, config, sla_id, now, cycle=cycle, from_=from_, to=to)
+    except ReportRequestError as exc:
+        raise UsageProblem(str(exc)) from None
     finally:
         conn.close()
-    return docs
 
 
 def dump(docs: list[ReportDoc]) -> str:

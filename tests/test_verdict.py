@@ -107,3 +107,17 @@ def test_status_says_low_coverage(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert "is below the SLA's coverage_warning of 90%" in warning
     text = status_table(json.loads(result.stdout))
     assert "LOW" in text and f"gold: {warning}" in text
+
+
+@pytest.mark.parametrize("command", ["report", "credits"])
+def test_fail_on_breach_for_scripts(config: Config, command: str) -> None:
+    """September as of today: gold missed its target, slices met it; the output is the same with the flag."""
+    path = Path(config.agent.database).parent / "probe-agent.yaml"
+    runner = CliRunner()
+    for sla, code in (("gold", 1), ("slices", 0)):
+        plain = runner.invoke(main, [command, "--sla", sla, "--cycle", "2026-09", "-c", str(path)])
+        flagged = runner.invoke(
+            main, [command, "--sla", sla, "--cycle", "2026-09", "-c", str(path), "--fail-on-breach"]
+        )
+        assert plain.exit_code == 0 and flagged.exit_code == code
+        assert flagged.stdout == plain.stdout

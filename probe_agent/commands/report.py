@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -41,6 +42,25 @@ def build_docs(
         conn.close()
 
 
+EXIT_BREACH = 1
+
+fail_on_breach_option = click.option(
+    "--fail-on-breach",
+    is_flag=True,
+    help="Exit 1 when an SLA shown missed its target (an ended cycle) or can no longer meet it (breached, a cycle "
+    "still running); for scripts. The output is the same.",
+)
+
+
+def breached(docs: list[ReportDoc]) -> bool:
+    """Whether any document's verdict is missed or breached (a closed cycle stored before verdicts: not met)."""
+    for doc in docs:
+        verdict = doc.get("verdict")
+        if verdict in ("missed", "breached") or ("verdict" not in doc and doc.get("met") is False):
+            return True
+    return False
+
+
 def dump(docs: list[ReportDoc]) -> str:
     return json.dumps(docs[0] if len(docs) == 1 else docs, indent=2, ensure_ascii=False)
 
@@ -55,6 +75,7 @@ def dump(docs: list[ReportDoc]) -> str:
 @config_option
 @format_option("table", "json", "csv", "markdown", "html")
 @output_option()
+@fail_on_breach_option
 def report(
     sla_id: str | None,
     cycle: str | None,
@@ -63,6 +84,7 @@ def report(
     config_path: Path | None,
     fmt: str,
     output: Path | None,
+    fail_on_breach: bool,
 ) -> None:
     """Availability per SLA for a billing cycle, the way its contract counts it.
 
@@ -87,6 +109,8 @@ def report(
     else:
         text = "\n\n".join(report_table(d) for d in docs)
     emit(text, output)
+    if fail_on_breach and breached(docs):
+        sys.exit(EXIT_BREACH)
 
 
 @click.command()
@@ -95,13 +119,17 @@ def report(
 @config_option
 @format_option("table", "json", "csv", "markdown")
 @output_option()
-def credits(sla_id: str | None, cycle: str | None, config_path: Path | None, fmt: str, output: Path | None) -> None:
+@fail_on_breach_option
+def credits(
+    sla_id: str | None, cycle: str | None, config_path: Path | None, fmt: str, output: Path | None, fail_on_breach: bool
+) -> None:
     """The service credit owed per SLA for a cycle, with the rule that fired and every step of the computation.
 
     Money is exact (Decimal) and rounded half-up to the currency's minor unit; tier boundaries are exact
     ("below 99.9%" means strictly less). A credit for a cycle still running is marked provisional.
     """
-    rows = credit_rows(build_docs(config_path, sla_id, cycle, None, None))
+    docs = build_docs(config_path, sla_id, cycle, None, None)
+    rows = credit_rows(docs)
     if fmt == "json":
         emit(json.dumps(rows[0] if len(rows) == 1 else rows, indent=2, ensure_ascii=False), output)
     elif fmt == "csv":
@@ -110,6 +138,8 @@ def credits(sla_id: str | None, cycle: str | None, config_path: Path | None, fmt
         emit(credits_markdown(rows), output)
     else:
         emit(credits_table(rows), output)
+    if fail_on_breach and breached(docs):
+        sys.exit(EXIT_BREACH)
 
 
 @click.command()

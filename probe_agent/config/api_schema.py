@@ -23,7 +23,7 @@ from pydantic import Field, field_validator
 
 from probe_agent.config.notify_schema import is_secret_reference
 from probe_agent.config.schema import Ident, Model
-from probe_agent.config.values import DurationMs, parse_host_port
+from probe_agent.config.values import DurationMs, HostPort, parse_host_port
 from probe_agent.config.yamlsource import Path_, Positions, Problem, dotted
 
 DEFAULT_LISTEN = "127.0.0.1:9472"
@@ -52,7 +52,7 @@ class ApiMetrics(Model):
 
 
 class Api(Model):
-    listen: str = DEFAULT_LISTEN
+    listen: HostPort = DEFAULT_LISTEN
     tokens: tuple[ApiToken, ...] = ()
     public_status: bool = False  # serve the status page at / without a token
     title: str = Field(default="Service status", min_length=1, max_length=200)  # the status page's heading
@@ -80,12 +80,6 @@ class Api(Model):
             return None
         query = f"cycle={cycle}" if re.fullmatch(r"\d{4}-\d{2}", cycle) else f"from={quote(start)}&to={quote(end)}"
         return f"{self.public_url}/api/v1/slas/{quote(sla)}/report?{query}"
-
-    @field_validator("listen")
-    @classmethod
-    def _host_port(cls, value: str) -> str:
-        parse_host_port(value)
-        return value
 
     @property
     def host_port(self) -> tuple[str, int]:

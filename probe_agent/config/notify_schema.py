@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from probe_agent.config.schema import Ident, Model
-from probe_agent.config.values import DurationMs, parse_host_port
+from probe_agent.config.values import DurationMs, HostPort, parse_host_port
 from probe_agent.config.yamlsource import Path_, Positions, Problem, dotted
 
 
@@ -89,18 +89,12 @@ class Webhook(Model):
 class Email(Model):
     """Plain SMTP; ``smtp`` is ``host:port``; ``starttls`` (default true) upgrades the connection before logging in."""
 
-    smtp: str
+    smtp: HostPort
     starttls: bool = True
     username: str | None = None
     password: str | None = None
     from_: str = Field(alias="from")
     to: tuple[str, ...] = Field(min_length=1)
-
-    @field_validator("smtp")
-    @classmethod
-    def _host_port(cls, value: str) -> str:
-        parse_host_port(value)
-        return value
 
     @property
     def host_port(self) -> tuple[str, int]:

@@ -144,6 +144,15 @@ def parse_host_port(value: str, *, any_port: bool = False) -> tuple[str, int]:
 DurationMs = Annotated[int, BeforeValidator(parse_duration_ms), PlainSerializer(format_duration_ms)]
 
 
+def _host_port_text(value: str) -> str:
+    parse_host_port(value)
+    return value
+
+
+# A ``host:port`` setting kept as written (``smtp``, ``api.listen``); ``parse_host_port`` splits it where used.
+HostPort = Annotated[str, AfterValidator(_host_port_text)]
+
+
 def _between(low_ms: int, high_ms: int) -> AfterValidator:
     """Bound a duration setting to ``[low_ms, high_ms]``, refused with the bounds in duration form.
 

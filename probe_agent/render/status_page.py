@@ -1,0 +1,223 @@
+"""The status page as HTML: the document of ``reports/status_page.py`` through the Jinja2 template
+``templates/status_page.html`` (autoescaped; every style inline in the page, no script, no external asset).
+
+The uptime bars are the bulk of the page (90 cells per service; 45,000 for 500 services), so their cells are
+written here rather than in the template loop: each cell is a focusable ``span`` (``tabindex="0"``) whose tooltip
+is a child ``span.tip`` that CSS shows on ``:hover`` and ``:focus`` (a tap focuses it), so it works without
+JavaScript. A cell without incidents is the same text in every row of its group, so it is built once per (date,
+figure, colour) and reused. The tooltip is placed under the whole bar, across its width, so it never overflows
+the page on a phone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template
+from markupsafe import Markup, escape
+
+from probe_agent.reports.page_days import DayCell, PageIncident
+from probe_agent.reports.status_page import Group, ServiceRow, StatusPageDoc
+from probe_agent.units import duration_text, pct
+
+STATE_TEXT = {
+    "up": "Operational",
+    "degraded": "Degraded",
+    "down": "Down",
+    "unknown": "Unknown",
+    "no_data": "No data",
+    "maintenance": "Maintenance",
+}
+COLOUR_TEXT = {
+    "good": "at or above target",
+    "warn": "below target",
+    "bad": "well below target",
+    "maintenance": "maintenance",
+    "none": "no data",
+}
+
+
+@cache
+def _template() -> Template:
+    env = Environment(
+        loader=PackageLoader("probe_agent.render", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env.get_template("status_page.html")
+
+
+def figure(value: float | None) -> str:
+    """A percent as the page shows it: up to 4 decimals, trailing zeros dropped (``100%``, ``91.6667%``)."""
+    if value is None:
+        return "no data"
+    text = pct(value, 4)[:-1]
+    return text.rstrip("0").rstrip(".") + "%"
+
+
+def when(ms: int, tz: ZoneInfo) -> str:
+    """``2026-12-07 11:00 UTC`` in ``tz``."""
+    return datetime.fromtimestamp(ms / 1000, tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def span_text(start_ms: int, end_ms: int, tz: ZoneInfo) -> str:
+    """``2026-12-03 10:00 – 12:00 UTC``, or with both dates when it crosses midnight."""
+    a = datetime.fromtimestamp(start_ms / 1000, tz)
+    b = datetime.fromtimestamp(end_ms / 1000, tz)
+    if a.date() == b.date():
+        return f"{a:%Y-%m-%d %H:%M} – {b:%H:%M %Z}"
+    return f"{a:%Y-%m-%d %H:%M} – {b:%Y-%m-%d %H:%M %Z}"
+
+
+def incident_text(i: PageIncident, tz: ZoneInfo) -> str:
+    """One incident in words: when, how long, how much of it was down."""
+    length = duration_text(i.duration_ms // 1000 * 1000) if i.duration_ms >= 1000 else "under 1s"
+    if i.ongoing:
+        return f"ongoing since {when(i.start_ms, tz)} ({length} so far)"
+    return f"{span_text(i.start_ms, i.end_ms, tz)} ({length})"
+
+
+def _tip_incident(i: PageIncident, tz: ZoneInfo) -> str:
+    a = datetime.fromtimestamp(i.start_ms / 1000, tz)
+    b = datetime.fromtimestamp(i.end_ms / 1000, tz)
+    length = duration_text(i.duration_ms // 1000 * 1000) if i.duration_ms >= 1000 else "under 1s"
+    end = "ongoing" if i.ongoing else (f"{b:%H:%M}" if a.date() == b.date() else f"{b:%m-%d %H:%M}")
+    return f"incident {a:%m-%d %H:%M} – {end} ({length})"
+
+
+def _cell(day: DayCell, tz: ZoneInfo) -> str:
+    lines = [f"{day.day.isoformat()}: {figure(day.availability_percent)}"]
+    if day.colour in ("warn", "bad", "maintenance"):
+        lines.append(COLOUR_TEXT[day.colour])
+    lines += [_tip_incident(i, tz) for i in day.incidents]
+    tip = "<br>".join(str(escape(line)) for line in lines)
+    return (
+        f'<span class="d c-{day.colour}" tabindex="0" data-date="{day.day.isoformat()}">'
+        f'<span class="tip">{tip}</span></span>'
+    )
+
+
+def bar_html(days: tuple[DayCell, ...], tz: ZoneInfo, shared: dict[tuple[object, ...], str]) -> Markup:
+    """A row's cells; ``shared`` caches the cells without incidents across the rows of one group."""
+    out = []
+    for day in days:
+        if day.incidents:
+            out.append(_cell(day, tz))
+            continue
+        key = (day.day, day.availability_percent, day.colour)
+        text = shared.get(key)
+        if text is None:
+            text = shared[key] = _cell(day, tz)
+        out.append(text)
+    return Markup("".join(out))
+
+
+@dataclass(frozen=True)
+class RowView:
+    name: str
+    state: str
+    state_text: str
+    since: str
+    figure: str
+    met: bool | None
+    bar: Markup
+    incidents: list[str]
+
+
+@dataclass(frozen=True)
+class GroupView:
+    title: str
+    kind: str
+    figure_label: str
+    target: str
+    cycle: str | None
+    availability: str
+    met: bool | None
+    budget: str | None
+    maintenance: list[str]
+    rows: list[RowView]
+    first_day: str
+    last_day: str
+
+
+def _row(row: ServiceRow, group: Group, shared: dict[tuple[object, ...], str]) -> RowView:
+    tz = group.tz
+    if row.since_ms is None:
+        since = f"for at least {len(row.days)} days" if row.state != "no_data" else ""
+    else:
+        since = f"since {when(row.since_ms, tz)}"
+    return RowView(
+        name=row.name,
+        state=row.state,
+        state_text=STATE_TEXT.get(row.state, row.state),
+        since=since,
+        figure=figure(row.cycle_percent),
+        met=row.met,
+        bar=bar_html(row.days, tz, shared),
+        incidents=[incident_text(i, tz) for i in row.incidents],
+    )
+
+
+def _group(group: Group) -> GroupView:
+    shared: dict[tuple[object, ...], str] = {}
+    tz = group.tz
+    maintenance = []
+    for m in group.maintenance:
+        text = ("in progress: " if m.ongoing else "") + span_text(m.start_ms, m.end_ms, tz)
+        maintenance.append(text + (f" ({m.reason})" if m.reason else ""))
+    budget = None
+    if group.budget_remaining_ms is not None:
+        left = group.budget_remaining_ms
+        budget = f"{duration_text(left // 1000 * 1000)} left" if left >= 0 else "used up"
+    rows = [_row(r, group, shared) for r in group.rows]
+    days = group.rows[0].days if group.rows else ()
+    return GroupView(
+        title=group.title,
+        kind=group.kind,
+        figure_label=f"cycle {group.cycle}" if group.cycle else f"{len(days)} days",
+        target=figure(group.target_percent),
+        cycle=group.cycle,
+        availability=figure(group.availability_percent),
+        met=group.met,
+        budget=budget,
+        maintenance=maintenance,
+        rows=rows,
+        first_day=days[0].day.isoformat() if days else "",
+        last_day=days[-1].day.isoformat() if days else "",
+    )
+
+
+def summary(doc: StatusPageDoc) -> tuple[str, str]:
+    """The banner: (class, words) from the rows' states, the worst first."""
+    states = {r.state for r in doc.rows}
+    if "down" in states:
+        return "down", "Some services are down"
+    if states & {"degraded", "unknown"}:
+        return "degraded", "Some services are degraded or cannot be checked"
+    if "maintenance" in states:
+        return "maintenance", "Maintenance in progress"
+    if "up" in states:
+        return "up", "All services are operating normally"
+    return "no_data", "No data yet"
+
+
+def status_page_html(doc: StatusPageDoc) -> str:
+    """The whole page (a complete HTML document)."""
+    state, words = summary(doc)
+    built = datetime.fromtimestamp(doc.built_ms / 1000, doc.tz)
+    return _template().render(
+        title=doc.title,
+        summary_state=state,
+        summary=words,
+        updated=when(doc.built_ms, doc.tz),
+        updated_iso=built.isoformat(timespec="seconds"),
+        days=doc.days,
+        groups=[_group(g) for g in doc.groups],
+        state_text=STATE_TEXT,
+        colour_text=COLOUR_TEXT,
+    )

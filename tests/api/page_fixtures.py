@@ -35,8 +35,9 @@ SECRETS = ("SECRET-host-a.example", "10.9.8.7", "SECRET-db.internal", "SECRET-dn
 REASON = "SECRET-reason: upgrade of SECRET-db.internal"
 
 
-def ms(*args: int) -> int:
-    return int(datetime(*args, tzinfo=UTC).timestamp() * 1000)  # type: ignore[misc]
+def ms(year: int, month: int, day: int, hour: int = 0) -> int:
+    """Epoch ms of a UTC time."""
+    return int(datetime(year, month, day, hour, tzinfo=UTC).timestamp() * 1000)
 
 
 def config_dict(db: Path, *, public: bool = False, tokens: tuple[str, ...] = ()) -> dict[str, Any]:

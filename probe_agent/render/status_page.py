@@ -17,8 +17,9 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
+from probe_agent.model import DAY_MS
 from probe_agent.reports.page_days import DayCell, PageIncident
 from probe_agent.reports.status_page import Group, ServiceRow, StatusPageDoc
 from probe_agent.units import duration_text, pct
@@ -82,38 +83,74 @@ def incident_text(i: PageIncident, tz: ZoneInfo) -> str:
     return f"{span_text(i.start_ms, i.end_ms, tz)} ({length})"
 
 
-def _tip_incident(i: PageIncident, tz: ZoneInfo) -> str:
-    a = datetime.fromtimestamp(i.start_ms / 1000, tz)
-    b = datetime.fromtimestamp(i.end_ms / 1000, tz)
-    length = duration_text(i.duration_ms // 1000 * 1000) if i.duration_ms >= 1000 else "under 1s"
-    end = "ongoing" if i.ongoing else (f"{b:%H:%M}" if a.date() == b.date() else f"{b:%m-%d %H:%M}")
-    return f"incident {a:%m-%d %H:%M} – {end} ({length})"
+def _clock(ms: int, day: DayCell, tz: ZoneInfo) -> str:
+    """``HH:MM`` of ``ms`` when it falls on ``day``, else ``MM-DD HH:MM``. On a day of 24 hours the local offset
+    does not change, so the time of day is plain arithmetic from its midnight (this runs for every incident of
+    every row); a DST day, or a time on another day, goes through the zone."""
+    if day.day_ms == DAY_MS and day.start_ms <= ms < day.start_ms + DAY_MS:
+        minutes = (ms - day.start_ms) // 60_000
+        return f"{minutes // 60:02d}:{minutes % 60:02d}"
+    t = datetime.fromtimestamp(ms // 1000, tz)
+    return f"{t:%H:%M}" if t.date() == day.day else f"{t:%m-%d %H:%M}"
 
 
-def _cell(day: DayCell, tz: ZoneInfo) -> str:
-    lines = [f"{day.day.isoformat()}: {figure(day.availability_percent)}"]
-    if day.colour in ("warn", "bad", "maintenance"):
-        lines.append(COLOUR_TEXT[day.colour])
-    lines += [_tip_incident(i, tz) for i in day.incidents]
-    tip = "<br>".join(str(escape(line)) for line in lines)
+def _tip_incident(i: PageIncident, day: DayCell, tz: ZoneInfo, lengths: dict[int, str]) -> str:
+    """``incident 10:00 – 12:00 (2h)`` on the day's cell (times on another day with their date); ``lengths``
+    caches the spelled durations (whole minutes), which repeat across incidents."""
+    minutes = i.duration_ms // 60_000
+    length = lengths.get(minutes)
+    if length is None:
+        length = lengths[minutes] = duration_text(minutes * 60_000) if minutes else "under 1m"
+    end = "ongoing" if i.ongoing else _clock(i.end_ms, day, tz)
+    return f"incident {_clock(i.start_ms, day, tz)} – {end} ({length})"
+
+
+def _cell(day: DayCell, tz: ZoneInfo, head: str, lengths: dict[int, str]) -> str:
+    """A day's cell. Its text is made only of a date, a figure, fixed words and times, none of which needs
+    escaping (no configured text reaches a cell), so it is written as is."""
+    lines = [head]
+    for i in day.incidents:
+        lines.append(_tip_incident(i, day, tz, lengths))
+    tip = "<br>".join(lines)
     return (
         f'<span class="d c-{day.colour}" tabindex="0" data-date="{day.day.isoformat()}">'
         f'<span class="tip">{tip}</span></span>'
     )
 
 
-def bar_html(days: tuple[DayCell, ...], tz: ZoneInfo, shared: dict[tuple[object, ...], str]) -> Markup:
-    """A row's cells; ``shared`` caches the cells without incidents across the rows of one group."""
+def _head(day: DayCell) -> str:
+    words = COLOUR_TEXT[day.colour] if day.colour in ("warn", "bad", "maintenance") else ""
+    return f"{day.day.isoformat()}: {figure(day.availability_percent)}" + (f"<br>{words}" if words else "")
+
+
+class BarCache:
+    """What the rows of one group share: the cells without incidents (a whole day at 100 % is the same cell in
+    every row: kept by column), the spelled durations of incidents (whole minutes)."""
+
+    def __init__(self, days: int) -> None:
+        self.full: list[str | None] = [None] * days
+        self.cells: dict[tuple[object, ...], str] = {}
+        self.lengths: dict[int, str] = {}
+
+
+def bar_html(days: tuple[DayCell, ...], tz: ZoneInfo, cache: BarCache) -> Markup:
+    """A row's cells (the tight loop of the page: 90 per service)."""
     out = []
-    for day in days:
+    full = cache.full
+    for index, day in enumerate(days):
         if day.incidents:
-            out.append(_cell(day, tz))
-            continue
-        key = (day.day, day.availability_percent, day.colour)
-        text = shared.get(key)
-        if text is None:
-            text = shared[key] = _cell(day, tz)
-        out.append(text)
+            out.append(_cell(day, tz, _head(day), cache.lengths))
+        elif day.availability_percent == 100.0 and index < len(full):
+            text = full[index]
+            if text is None:
+                text = full[index] = _cell(day, tz, _head(day), cache.lengths)
+            out.append(text)
+        else:
+            key = (day.day, day.availability_percent, day.colour)
+            text = cache.cells.get(key)
+            if text is None:
+                text = cache.cells[key] = _cell(day, tz, _head(day), cache.lengths)
+            out.append(text)
     return Markup("".join(out))
 
 
@@ -145,7 +182,7 @@ class GroupView:
     last_day: str
 
 
-def _row(row: ServiceRow, group: Group, shared: dict[tuple[object, ...], str]) -> RowView:
+def _row(row: ServiceRow, group: Group, cache: BarCache) -> RowView:
     tz = group.tz
     if row.since_ms is None:
         since = f"for at least {len(row.days)} days" if row.state != "no_data" else ""
@@ -158,13 +195,12 @@ def _row(row: ServiceRow, group: Group, shared: dict[tuple[object, ...], str]) -
         since=since,
         figure=figure(row.cycle_percent),
         met=row.met,
-        bar=bar_html(row.days, tz, shared),
+        bar=bar_html(row.days, tz, cache),
         incidents=[incident_text(i, tz) for i in row.incidents],
     )
 
 
 def _group(group: Group) -> GroupView:
-    shared: dict[tuple[object, ...], str] = {}
     tz = group.tz
     maintenance = []
     for m in group.maintenance:
@@ -174,8 +210,9 @@ def _group(group: Group) -> GroupView:
     if group.budget_remaining_ms is not None:
         left = group.budget_remaining_ms
         budget = f"{duration_text(left // 1000 * 1000)} left" if left >= 0 else "used up"
-    rows = [_row(r, group, shared) for r in group.rows]
     days = group.rows[0].days if group.rows else ()
+    cache = BarCache(len(days))
+    rows = [_row(r, group, cache) for r in group.rows]
     return GroupView(
         title=group.title,
         kind=group.kind,

@@ -12,6 +12,7 @@ report's daily bars (``reports/days.py``). A day before monitoring began, or not
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
@@ -52,12 +53,14 @@ class DayCell:
     ``colour``: ``good`` (at or above target), ``warn`` (below, within ``AMBER_FACTOR`` x the allowed
     unavailability), ``bad``, ``maintenance`` (nothing counted, and some of the day was excluded: maintenance or an
     exclusion), ``none`` (no data); ``down_ms``, ``excluded_ms``: milliseconds of the day in those buckets;
-    ``incidents``: those that overlap the day.
+    ``incidents``: those that overlap the day; ``day_ms``: the whole local day's length (23 or 25 hours on a DST
+    day; ``end_ms`` is earlier for today).
     """
 
     day: date
     start_ms: int
     end_ms: int
+    day_ms: int
     availability_percent: float | None
     colour: str
     down_ms: int
@@ -65,17 +68,21 @@ class DayCell:
     incidents: tuple[PageIncident, ...]
 
 
-def page_window(tz: ZoneInfo, now_ms: int, days: int = DAYS) -> tuple[Period, list[tuple[date, int, int]]]:
+Day = tuple[date, int, int, int]  # (local date, start_ms, end_ms, the whole day's ms)
+
+
+def page_window(tz: ZoneInfo, now_ms: int, days: int = DAYS) -> tuple[Period, list[Day]]:
     """The window the bars cover, ``[local midnight DAYS-1 days ago, now)``, and its local days as (date,
-    start_ms, end_ms), today cut at now. Always ``days`` entries: a day with no time yet (now is exactly
-    midnight) has ``end_ms == start_ms``."""
+    start_ms, end_ms, whole day's ms), today cut at now. Always ``days`` entries: a day with no time yet (now is
+    exactly midnight) has ``end_ms == start_ms``."""
     today = ms_to_dt(now_ms).astimezone(tz).date()
     first = today - timedelta(days=days - 1)
     spans = []
     for i in range(days):
         d = first + timedelta(days=i)
         start = local_midnight_ms(d, tz)
-        spans.append((d, start, max(start, min(local_midnight_ms(d + timedelta(days=1), tz), now_ms))))
+        midnight = local_midnight_ms(d + timedelta(days=1), tz)
+        spans.append((d, start, max(start, min(midnight, now_ms)), midnight - start))
     start_ms = spans[0][1]
     return explicit_period(start_ms, max(now_ms, start_ms + 1), f"last {days} days"), spans
 
@@ -96,38 +103,57 @@ def page_incidents(incidents: tuple[Incident, ...]) -> list[PageIncident]:
 
 
 def day_cells(
-    days: list[tuple[date, int, int]],
+    days: list[Day],
     buckets: tuple[BucketSpan, ...],
     incidents: list[PageIncident],
     policies: Policies,
     target: Fraction,
 ) -> list[DayCell]:
-    """A cell per day: the buckets inside it (one forward walk: days and buckets are both in order)."""
+    """A cell per day: the buckets inside it (one forward walk: days and buckets are both in order), and the
+    incidents that overlap it (each placed on the days it spans by bisection).
+
+    Most days have the same totals (a whole day up), so each distinct totals' figure and colour is worked out once.
+    """
+    starts = [day[1] for day in days]
+    on_day: list[list[PageIncident]] = [[] for _ in days]
+    for incident in incidents:
+        first = max(bisect.bisect_right(starts, incident.start_ms) - 1, 0)
+        for index in range(first, bisect.bisect_left(starts, incident.end_ms)):
+            _, start, end, _ = days[index]
+            if incident.start_ms < end and incident.end_ms > start:
+                on_day[index].append(incident)
     cells: list[DayCell] = []
+    figures: dict[tuple[int, ...], tuple[BucketTotals, float | None, str]] = {}
     j = 0
-    for d, start, end in days:
+    for index, (d, start, end, day_ms) in enumerate(days):
         while j < len(buckets) and buckets[j].end_ms <= start:
             j += 1
-        inside: list[BucketSpan] = []
+        ms = dict.fromkeys(Bucket, 0)
         k = j
         while k < len(buckets) and buckets[k].start_ms < end:
             b = buckets[k]
             lo, hi = max(b.start_ms, start), min(b.end_ms, end)
             if hi > lo:
-                inside.append(BucketSpan(lo, hi, b.bucket))
+                ms[b.bucket] += hi - lo
             k += 1
-        totals = BucketTotals.of(inside)
-        value = availability_of(totals, policies, target).availability
+        key = tuple(ms.values())
+        known = figures.get(key)
+        if known is None:
+            totals = BucketTotals.of([BucketSpan(0, n, bucket) for bucket, n in ms.items() if n])
+            value = availability_of(totals, policies, target).availability
+            known = figures[key] = (totals, percent(value), day_colour(value, target, totals.excluded_ms))
+        totals, figure, colour = known
         cells.append(
             DayCell(
                 day=d,
                 start_ms=start,
                 end_ms=end,
-                availability_percent=percent(value),
-                colour=day_colour(value, target, totals.excluded_ms),
+                day_ms=day_ms,
+                availability_percent=figure,
+                colour=colour,
                 down_ms=totals.down_ms,
                 excluded_ms=totals.excluded_ms,
-                incidents=tuple(i for i in incidents if i.start_ms < end and i.end_ms > start),
+                incidents=tuple(on_day[index]),
             )
         )
     return cells

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass, replace
-from datetime import date
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
@@ -38,6 +37,7 @@ from probe_agent.reports.outage_history import with_outage_history
 from probe_agent.reports.overlaps import resolve_overlaps
 from probe_agent.reports.page_days import (
     DAYS,
+    Day,
     DayCell,
     PageIncident,
     day_cells,
@@ -146,7 +146,7 @@ def _rows(
     spec: SlaSpec,
     ev: SlaEvaluation | None,
     window: Period,
-    days: list[tuple[date, int, int]],
+    days: list[Day],
     cycle: SlaEvaluation | None,
     now_ms: int,
 ) -> list[ServiceRow]:

@@ -7,7 +7,7 @@ import asyncio
 import re
 import sqlite3
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, TypeVar
@@ -146,8 +146,8 @@ def test_a_dst_day_is_25_hours_long() -> None:
     now = ms(2026, 10, 26, 11)  # 12:00 local
     window, days = page_window(tz, now)
     assert len(days) == 90 and days[-1][0] == date(2026, 10, 26) and days[-2][0] == date(2026, 10, 25)
-    _, start, end = days[-2]
-    assert end - start == 25 * HOUR_MS
+    _, start, end, day_ms = days[-2]
+    assert end - start == day_ms == 25 * HOUR_MS
     outage = PageIncident(start + HOUR_MS, start + 3 * HOUR_MS, 2 * HOUR_MS, False)
     buckets = (
         BucketSpan(window.start_ms, outage.start_ms, Bucket.UP),
@@ -198,7 +198,10 @@ async def test_public_page_needs_no_token_and_carries_strict_headers(db: Path, a
     assert "script-src" not in resp.headers["Content-Security-Policy"]
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert resp.headers["Cache-Control"] == "public, max-age=15"
+    assert resp.headers["Content-Encoding"] == "gzip"  # compressed once per build; the client sent gzip
     html = await resp.text()
+    plain = await client.get("/", headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers and await plain.text() == html
     assert 'Last updated <time datetime="2026-12-07T12:00:00+00:00">2026-12-07 12:00 UTC</time>' in html
     for secret in SECRETS:
         assert secret not in html
@@ -241,3 +244,23 @@ async def test_the_page_is_built_once_per_cache_time(db: Path, aiohttp_client: C
     configs.append(page_config(db, public=True))  # a reload: a new Config object, built anew
     await client.get("/")
     assert ctx.reads == 3
+
+
+def test_tooltip_times_cross_midnight_and_dst() -> None:
+    """An incident over midnight shows the other day's date; on a 25-hour day times go through the zone."""
+    from probe_agent.render.status_page import BarCache, bar_html
+    from probe_agent.reports.page_days import DayCell
+
+    utc = ZoneInfo("UTC")
+    night = PageIncident(ms(2026, 12, 3, 23) + 30 * 60_000, ms(2026, 12, 4) + 30 * 60_000, HOUR_MS, False)
+    days = tuple(
+        DayCell(date(2026, 12, d), ms(2026, 12, d), ms(2026, 12, d + 1), 24 * HOUR_MS, 97.916667, "bad", 1, 0, (night,))
+        for d in (3, 4)
+    )
+    html = bar_html(days, utc, BarCache(2))
+    assert "incident 23:30 – 12-04 00:30 (1h)" in html and "incident 12-03 23:30 – 00:30 (1h)" in html
+    berlin = ZoneInfo("Europe/Berlin")
+    start = int(datetime(2026, 10, 25, tzinfo=berlin).timestamp() * 1000)
+    late = PageIncident(start + 4 * HOUR_MS, start + 5 * HOUR_MS, HOUR_MS, False)  # 03:00-04:00 CET (after the change)
+    dst = DayCell(date(2026, 10, 25), start, start + 25 * HOUR_MS, 25 * HOUR_MS, 96.0, "bad", HOUR_MS, 0, (late,))
+    assert "incident 03:00 – 04:00 (1h)" in bar_html((dst,), berlin, BarCache(1))

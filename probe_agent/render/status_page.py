@@ -43,6 +43,7 @@ COLOUR_TEXT = {
 
 @cache
 def _template() -> Template:
+    """The page's template, loaded and compiled once per process (from the package: ``templates/``)."""
     env = Environment(
         loader=PackageLoader("probe_agent.render", "templates"),
         autoescape=True,
@@ -156,6 +157,8 @@ def bar_html(days: tuple[DayCell, ...], tz: ZoneInfo, cache: BarCache) -> Markup
 
 @dataclass(frozen=True)
 class RowView:
+    """A row as the template writes it: every value already text (``bar`` is the cells' markup)."""
+
     name: str
     state: str
     state_text: str
@@ -168,6 +171,9 @@ class RowView:
 
 @dataclass(frozen=True)
 class GroupView:
+    """A group as the template writes it; ``figure_label`` names what the rows' figures cover (``cycle 2026-12``,
+    ``90 days``); ``first_day``/``last_day`` are the bars' ends (ISO dates)."""
+
     title: str
     kind: str
     figure_label: str

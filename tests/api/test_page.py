@@ -28,7 +28,7 @@ from probe_agent.reports.sla_status import sla_status
 from probe_agent.reports.status_page import StatusPageDoc, build_status_page
 from probe_agent.sla.availability import Bucket, BucketSpan, Policies
 from probe_agent.store.schema import open_db
-from tests.api.page_fixtures import NOW_MS, REASON, SECRETS, build_db, ms, page_config
+from tests.api.page_fixtures import NOW_MS, REASON, SECRETS, build_db, config_dict, ms, page_config
 
 T = TypeVar("T")
 TOKEN = "page-test-token-0123456789abcdef"
@@ -264,3 +264,38 @@ def test_tooltip_times_cross_midnight_and_dst() -> None:
     late = PageIncident(start + 4 * HOUR_MS, start + 5 * HOUR_MS, HOUR_MS, False)  # 03:00-04:00 CET (after the change)
     dst = DayCell(date(2026, 10, 25), start, start + 25 * HOUR_MS, 25 * HOUR_MS, 96.0, "bad", HOUR_MS, 0, (late,))
     assert "incident 03:00 – 04:00 (1h)" in bar_html((dst,), berlin, BarCache(1))
+
+
+def test_maintenance_going_on_now(db: Path) -> None:
+    """A window over now (11:30-12:30, no notice required): every service of the SLA is in maintenance since 11:30;
+    api's day so far is 11.5 h counted (the excluded half hour is not), 0.5 h of it down -> 11/11.5 = 95.652174 %."""
+    doc_dict = config_dict(db)
+    doc_dict["slas"][0]["maintenance"] = [{"from": "2026-12-07T11:30:00Z", "to": "2026-12-07T12:30:00Z"}]
+    conn = open_db(db, readonly=True)
+    try:
+        doc = build_status_page(conn, Config.model_validate(doc_dict), NOW_MS, public=True)
+    finally:
+        conn.close()
+    gold = doc.groups[0]
+    assert [(r.name, r.state, r.since_ms) for r in gold.rows] == [
+        ("shop", "maintenance", ms(2026, 12, 7, 11) + 30 * 60_000),
+        ("api", "maintenance", ms(2026, 12, 7, 11) + 30 * 60_000),
+    ]
+    assert cells(doc, "api")["2026-12-07"] == (95.652174, "bad")
+    assert cells(doc, "shop")["2026-12-07"] == (100.0, "good")
+    (window,) = gold.maintenance
+    assert (window.ongoing, window.reason) == (True, "")
+    html = status_page_html(doc)
+    assert "Scheduled maintenance: in progress: 2026-12-07 11:30 – 12:30 UTC" in html
+    assert 'class="banner s-maintenance" id="summary">Maintenance in progress<' in html  # before "all up" (batch)
+
+
+def test_the_title_without_an_api_section(db: Path) -> None:
+    doc_dict = config_dict(db)
+    del doc_dict["api"]
+    conn = open_db(db, readonly=True)
+    try:
+        doc = build_status_page(conn, Config.model_validate(doc_dict), NOW_MS, public=False)
+    finally:
+        conn.close()
+    assert doc.title == "Service status" and "<title>Service status</title>" in status_page_html(doc)

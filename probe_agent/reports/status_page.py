@@ -168,7 +168,7 @@ def _rows(
                 since_ms=since,
                 days=tuple(day_cells(days, buckets, incidents, spec.policies, spec.target)),
                 cycle_percent=percent(value),
-                met=None if value is None else value >= spec.target,
+                met=None if figure is None else figure.met,  # slice-based where the SLA counts slices
                 incidents=tuple(sorted(recent, key=lambda i: i.start_ms, reverse=True)),
             )
         )

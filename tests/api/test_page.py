@@ -94,9 +94,13 @@ def test_figures_are_the_hand_counted_ones(db: Path) -> None:
     )
 
 
-def test_cycle_figures_are_those_of_status_and_report(db: Path) -> None:
-    """The same library code: the SLA's figure is ``status``'s, each service's is the report's."""
-    cfg = page_config(db)
+@pytest.mark.parametrize("counting", ["time", "slices"])
+def test_cycle_figures_are_those_of_status_and_report(db: Path, counting: str) -> None:
+    """The same library code: the SLA's figure is ``status``'s, each service's is the report's (also when the SLA
+    counts 5-minute slices)."""
+    doc_dict = config_dict(db)
+    doc_dict["slas"][0]["counting"] = {"method": counting, "unit": "5m"}
+    cfg = Config.model_validate(doc_dict)
     conn = open_db(db, readonly=True)
     try:
         doc = build_status_page(conn, cfg, NOW_MS, public=False)
@@ -108,8 +112,8 @@ def test_cycle_figures_are_those_of_status_and_report(db: Path) -> None:
     gold = doc.groups[0]
     assert gold.availability_percent == status["availability_percent"] == report["availability_percent"]
     assert gold.budget_remaining_ms is not None and gold.budget_remaining_ms / 1000 == status["budget_remaining_s"]
-    by_service = {s["service"]: s["availability_percent"] for s in report["services"]}
-    assert {r.name: r.cycle_percent for r in gold.rows} == by_service
+    by_service = {s["service"]: (s["availability_percent"], s["met"]) for s in report["services"]}
+    assert {r.name: (r.cycle_percent, r.met) for r in gold.rows} == by_service
 
 
 def test_public_document_shows_services_and_slas_only(db: Path) -> None:

@@ -84,73 +84,87 @@ def incident_text(i: PageIncident, tz: ZoneInfo) -> str:
     return f"{span_text(i.start_ms, i.end_ms, tz)} ({length})"
 
 
+# Every time of day to the minute, spelled once: a cell's incident times are looked up here.
+_CLOCK = [f"{m // 60:02d}:{m % 60:02d}" for m in range(24 * 60)]
+
+
 def _clock(ms: int, day: DayCell, tz: ZoneInfo) -> str:
     """``HH:MM`` of ``ms`` when it falls on ``day``, else ``MM-DD HH:MM``. On a day of 24 hours the local offset
     does not change, so the time of day is plain arithmetic from its midnight (this runs for every incident of
     every row); a DST day, or a time on another day, goes through the zone."""
     if day.day_ms == DAY_MS and day.start_ms <= ms < day.start_ms + DAY_MS:
-        minutes = (ms - day.start_ms) // 60_000
-        return f"{minutes // 60:02d}:{minutes % 60:02d}"
+        return _CLOCK[(ms - day.start_ms) // 60_000]
     t = datetime.fromtimestamp(ms // 1000, tz)
     return f"{t:%H:%M}" if t.date() == day.day else f"{t:%m-%d %H:%M}"
 
 
-def _tip_incident(i: PageIncident, day: DayCell, tz: ZoneInfo, lengths: dict[int, str]) -> str:
-    """``incident 10:00 – 12:00 (2h)`` on the day's cell (times on another day with their date); ``lengths``
-    caches the spelled durations (whole minutes), which repeat across incidents."""
-    minutes = i.duration_ms // 60_000
-    length = lengths.get(minutes)
-    if length is None:
-        length = lengths[minutes] = duration_text(minutes * 60_000) if minutes else "under 1m"
-    end = "ongoing" if i.ongoing else _clock(i.end_ms, day, tz)
-    return f"incident {_clock(i.start_ms, day, tz)} – {end} ({length})"
-
-
-def _cell(day: DayCell, tz: ZoneInfo, head: str, lengths: dict[int, str]) -> str:
-    """A day's cell. Its text is made only of a date, a figure, fixed words and times, none of which needs
-    escaping (no configured text reaches a cell), so it is written as is."""
-    lines = [head]
-    for i in day.incidents:
-        lines.append(_tip_incident(i, day, tz, lengths))
-    tip = "<br>".join(lines)
-    return (
-        f'<span class="d c-{day.colour}" tabindex="0" data-date="{day.day.isoformat()}">'
-        f'<span class="tip">{tip}</span></span>'
-    )
-
-
-def _head(day: DayCell) -> str:
-    words = COLOUR_TEXT[day.colour] if day.colour in ("warn", "bad", "maintenance") else ""
-    return f"{day.day.isoformat()}: {figure(day.availability_percent)}" + (f"<br>{words}" if words else "")
-
-
 class BarCache:
-    """What the rows of one group share: the cells without incidents (a whole day at 100 % is the same cell in
-    every row: kept by column), the spelled durations of incidents (whole minutes)."""
+    """What the rows of one group share (they have the same days): per column its date and its cell's opening
+    tags per colour, the whole cell of a day at 100 % without incidents (the same in every row), other cells
+    without incidents by (date, figure, colour), and the spelled durations of incidents (whole minutes)."""
 
     def __init__(self, days: int) -> None:
+        self.dates: list[str | None] = [None] * days
+        self.opening: dict[tuple[int, str], str] = {}
         self.full: list[str | None] = [None] * days
         self.cells: dict[tuple[object, ...], str] = {}
         self.lengths: dict[int, str] = {}
 
+    def open(self, index: int, day: DayCell) -> str:
+        """The cell's opening tags, up to its tooltip's text."""
+        tag = self.opening.get((index, day.colour))
+        if tag is None:
+            tag = self.opening[index, day.colour] = (
+                f'<span class="d c-{day.colour}" tabindex="0" data-date="{self.date(index, day)}"><span class="tip">'
+            )
+        return tag
+
+    def date(self, index: int, day: DayCell) -> str:
+        text = self.dates[index]
+        if text is None:
+            text = self.dates[index] = day.day.isoformat()
+        return text
+
+
+def _cell(index: int, day: DayCell, tz: ZoneInfo, cache: BarCache) -> str:
+    """A day's cell: its date and figure, a word for a day below target, and each incident (``incident 10:00 –
+    12:00 (2h)``; a time on another day with its date). The text is made only of a date, a figure, fixed words
+    and times, none of which needs escaping (no configured text reaches a cell), so it is written as is."""
+    lines = [f"{cache.date(index, day)}: {figure(day.availability_percent)}"]
+    if day.colour in _WORDED:
+        lines.append(COLOUR_TEXT[day.colour])
+    lengths = cache.lengths
+    for i in day.incidents:
+        minutes = i.duration_ms // 60_000
+        length = lengths.get(minutes)
+        if length is None:
+            length = lengths[minutes] = duration_text(minutes * 60_000) if minutes else "under 1m"
+        end = "ongoing" if i.ongoing else _clock(i.end_ms, day, tz)
+        lines.append(f"incident {_clock(i.start_ms, day, tz)} – {end} ({length})")
+    return f"{cache.open(index, day)}{'<br>'.join(lines)}</span></span>"
+
+
+_WORDED = frozenset(("warn", "bad", "maintenance"))  # colours whose meaning the tooltip also says in words
+
 
 def bar_html(days: tuple[DayCell, ...], tz: ZoneInfo, cache: BarCache) -> Markup:
-    """A row's cells (the tight loop of the page: 90 per service)."""
+    """A row's cells (the tight loop of the page: 90 per service). ``cache`` must be shared only by rows of one
+    group (the same days)."""
     out = []
     full = cache.full
     for index, day in enumerate(days):
         if day.incidents:
-            out.append(_cell(day, tz, _head(day), cache.lengths))
-        elif day.availability_percent == 100.0 and index < len(full):
+            out.append(_cell(index, day, tz, cache))
+        elif day.availability_percent == 100.0:
             text = full[index]
             if text is None:
-                text = full[index] = _cell(day, tz, _head(day), cache.lengths)
+                text = full[index] = _cell(index, day, tz, cache)
             out.append(text)
         else:
             key = (day.day, day.availability_percent, day.colour)
             text = cache.cells.get(key)
             if text is None:
-                text = cache.cells[key] = _cell(day, tz, _head(day), cache.lengths)
+                text = cache.cells[key] = _cell(index, day, tz, cache)
             out.append(text)
     return Markup("".join(out))
 

@@ -63,3 +63,23 @@ def test_import_and_export_through_the_counting(tmp_path: Path, monkeypatch: pyt
     assert done.exit_code == 0
     exported = (tmp_path / "out.jsonl").read_text().splitlines()
     assert len(exported) == 50 and json.loads(exported[0])["ts"] == "2026-11-01T00:00:00.000Z"
+
+
+def test_db_backup_shows_the_copy_growing_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from probe_agent.commands.db import _backup_with_progress
+    from probe_agent.store.schema import open_db
+
+    db = tmp_path / "a.db"
+    conn = open_db(db)
+    conn.execute("CREATE TABLE filler (x BLOB)")
+    conn.executemany("INSERT INTO filler VALUES (?)", [(b"x" * 4096,) for _ in range(256)])  # about 1 MiB
+    conn.close()
+    monkeypatch.setenv("NO_COLOR", "1")
+    tty = Terminal()
+    monkeypatch.setattr("sys.stderr", tty)
+    _backup_with_progress(db, tmp_path / "b.db")
+    final = tty.getvalue().split("\r")[-1]
+    copied = (tmp_path / "b.db").stat().st_size
+    assert final.startswith(f"db backup to b.db: {copied:,} of {db.stat().st_size:,} bytes (") and final.endswith("\n")
+    with pytest.raises(FileExistsError):
+        _backup_with_progress(db, tmp_path / "b.db")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from pathlib import Path
 
 import click
 
 from probe_agent.commands.common import UsageProblem, load
 from probe_agent.commands.options import config_option, database_option, format_option
+from probe_agent.commands.progress import progress
 from probe_agent.commands.store import BACKUP, CHECK, RESULTS, database_path, open_store, store_errors
 from probe_agent.model import now_ms
 from probe_agent.render.db import check_table, plan_text, problems_left_text
@@ -46,7 +48,7 @@ def backup_command(dest: Path, config_path: Path | None, database: Path | None, 
     path = database or Path(load(config_path).config.agent.database)
     try:
         with store_errors(path, BACKUP):
-            maintenance.backup(path, dest)
+            _backup_with_progress(path, dest)
     except FileExistsError:
         raise UsageProblem(f"{dest} already exists: backup never overwrites a file") from None
     size = dest.stat().st_size
@@ -133,3 +135,29 @@ def repair_command(config_path: Path | None, dry_run: bool, agents: tuple[str, .
         click.echo(problems_left_text(left), err=True)
         raise SystemExit(1)
     click.echo(f"repaired {len(plan.pairs)} timeline(s) in one transaction; db check finds them consistent now")
+
+
+def _backup_with_progress(path: Path, dest: Path) -> None:
+    """``maintenance.backup`` in a thread while the copy's size is shown against the database's (on a terminal
+    only: ``commands/progress.py``). The copy is compacted, so it may end below 100 %."""
+    result: list[BaseException | None] = []
+
+    def copy() -> None:
+        try:
+            maintenance.backup(path, dest)
+            result.append(None)
+        except BaseException as exc:  # handed to the caller's thread as it is
+            result.append(exc)
+
+    worker = threading.Thread(target=copy, name="db-backup", daemon=True)
+    total = path.stat().st_size if path.exists() else None
+    with progress(f"db backup to {dest.name}", "bytes", total=total) as advance:
+        worker.start()
+        seen = 0
+        while worker.is_alive():
+            worker.join(0.2)
+            size = dest.stat().st_size if dest.exists() else 0
+            advance(max(size - seen, 0))
+            seen = max(seen, size)
+    if result and result[0] is not None:
+        raise result[0]

@@ -32,6 +32,15 @@ def duration_text(ms: int, *, largest: str = "d") -> str:
     return "".join(out)
 
 
+def duration_human(ms: int) -> str:
+    """``duration_text`` for a person reading a long span: exact below a minute (``59s825ms``), to the second from a
+    minute on, ``~`` marking a rounded value (``~29d20h19m22s``, not ``29d20h19m22s220ms``)."""
+    if ms < 60_000:
+        return duration_text(ms)
+    whole = (ms + 500) // 1000 * 1000
+    return ("" if whole == ms else "~") + duration_text(whole)
+
+
 def dur(value_s: float | None) -> str:
     """Seconds as ``1h02m03s``, ``4m5.5s``, ``12.043s`` or ``0s`` (milliseconds kept when present, negative values
     signed); ``None`` (not known) -> ``-``."""

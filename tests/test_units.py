@@ -36,3 +36,13 @@ def test_pct() -> None:
     assert pct(99.95, 3) == "99.950%"
     assert pct(None) == "n/a"
     assert pct(None, missing="-") == "-"
+
+
+def test_duration_human_rounds_long_spans_to_the_second_and_says_so() -> None:
+    from probe_agent.units import duration_human
+
+    assert duration_human(59_825) == "59s825ms"  # under a minute: exact
+    assert duration_human(60_000) == "1m"
+    assert duration_human(2_579_962_220) == "~29d20h39m22s"
+    assert duration_human(2_579_962_500) == "~29d20h39m23s"  # half-up
+    assert duration_human(2_592_000_000) == "30d"

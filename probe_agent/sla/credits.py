@@ -44,7 +44,7 @@ from probe_agent.sla.rounding import show_fraction as _show_fraction
 from probe_agent.sla.rounding import show_fraction_percent as _show_fraction_percent
 from probe_agent.sla.rounding import tidy as _tidy
 from probe_agent.sla.rounding import tidy_fraction as _tidy_f
-from probe_agent.units import duration_text
+from probe_agent.units import duration_human, duration_text
 
 Combine = Literal["sum", "max"]
 ModelName = Literal["tiers", "per_unit", "per_incident"]
@@ -288,8 +288,8 @@ def _charged_fee(terms: CreditTerms, inputs: CreditInputs, steps: list[str]) -> 
     if terms.prorate and inputs.covered_period_ms < inputs.period_ms:
         charged = _money(Fraction(terms.fee) * inputs.covered_period_ms / inputs.period_ms, places)
         steps.append(
-            f"fee {terms.fee} {cur} prorated to the covered {duration_text(inputs.covered_period_ms)} of the "
-            f"{duration_text(inputs.period_ms)} cycle: {charged} {cur} (rounded half-up to {places} decimal places)"
+            f"fee {terms.fee} {cur} prorated to the covered {duration_human(inputs.covered_period_ms)} of the "
+            f"{duration_human(inputs.period_ms)} cycle: {charged} {cur} (rounded half-up to {places} decimal places)"
         )
     else:
         charged = _money(Fraction(terms.fee), places)

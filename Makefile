@@ -28,6 +28,7 @@ typecheck: $(STAMP)
 
 ## The suite mostly waits (daemon subprocesses, sockets, real-time cadences: ~1/4 of its wall time is CPU), so it
 ## runs in PYTEST_WORKERS pytest-xdist processes, more than the cores; `worksteal` evens out the long daemon tests.
+## Tests marked `solo` (kill -9 under 160 results/s) run while no other test runs (tests/solo.py).
 ## PYTEST_WORKERS=0 runs it in this one process (pytest's own order, e.g. with --pdb).
 PYTEST_WORKERS ?= 4
 XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),-p no:xdist,-n $(PYTEST_WORKERS) --dist worksteal)
@@ -48,7 +49,7 @@ coverage: $(STAMP)
 
 ## faults: the fault suite (every test marked `fault`, long ones included); writes FAULTS.md from this run
 faults: $(STAMP)
-	FAULTS_MD=FAULTS.md $(BIN)/pytest -q -p no:cacheprovider -m fault
+	FAULTS_MD=FAULTS.md $(BIN)/pytest -q -p no:cacheprovider $(XDIST) -m fault
 
 ## bench: run the benchmarks in bench/ and print their figures (copy them into BENCHMARKS.md)
 bench: $(STAMP)

@@ -1,13 +1,15 @@
 """Tests marked ``solo`` run alone under pytest-xdist: no other worker runs a test meanwhile.
 
-They measure the daemon under its own load (160 endpoints at 1 s, then ``kill -9``: "at most the last second
-lost"); three other workers' daemons on the same two cores would starve its writer and make that a measurement of
-the test run, not of the agent. Everything else runs side by side (``make pytest``: ``-n 4``).
+They measure the daemon's own timing: under its own load (160 endpoints at 1 s, then ``kill -9``: "at most the
+last second lost"), or counting no_data to the millisecond (a probe later than the 500 ms grace leaves some). The
+daemons of three other workers on the same two cores starve it and make that a measurement of the test run, not of
+the agent. Everything else runs side by side (``make pytest``: ``-n 4``).
 
 A readers-writer lock on two files that every worker of the run opens (``flock``): an ordinary test holds the
 ``room`` shared; a solo test holds it exclusively, so it starts once the tests running elsewhere have finished. The
 ``gate`` gives the solo test precedence: it holds the gate while it waits and runs, and an ordinary test passes the
-gate before taking its share, so no new test starts in between. The lock is taken around the whole test protocol,
+gate before taking its share, so no new test starts in between; solo tests one after another on a worker (they are
+collected first) keep both, so nothing slips in between them. The lock is taken around the whole test protocol,
 outside pytest-timeout's timer: waiting for a turn never counts against a test's timeout. Without xdist (one
 process) nothing is locked.
 """
@@ -41,6 +43,8 @@ def pytest_configure_node(node: Any) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if _LOCKS in config.stash:  # a worker: closing the files lets go of anything it still holds
+        config.stash[_LOCKS].close()
     if _CONTROLLER_DIR in config.stash:
         shutil.rmtree(config.stash[_CONTROLLER_DIR], ignore_errors=True)
 
@@ -52,24 +56,55 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items.sort(key=lambda item: item.get_closest_marker("solo") is None)
 
 
+class _Locks:
+    """One worker's two lock files, open for the session, and whether it holds the room alone."""
+
+    def __init__(self, lock_dir: Path) -> None:
+        self.gate = (lock_dir / "gate").open("a")
+        self.room = (lock_dir / "room").open("a")
+        self.alone = False
+
+    def enter(self, solo: bool) -> None:
+        if solo and self.alone:  # the previous test was solo too: still alone
+            return
+        fcntl.flock(self.gate, fcntl.LOCK_EX)
+        fcntl.flock(self.room, fcntl.LOCK_EX if solo else fcntl.LOCK_SH)
+        if solo:
+            self.alone = True  # the gate stays held: no other test starts until this one is over
+        else:
+            fcntl.flock(self.gate, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        self.gate.close()
+        self.room.close()
+
+    def leave(self, keep_alone: bool) -> None:
+        if self.alone and keep_alone:  # the next test here is solo too: no gap for others to start in
+            return
+        fcntl.flock(self.room, fcntl.LOCK_UN)
+        if self.alone:
+            fcntl.flock(self.gate, fcntl.LOCK_UN)
+            self.alone = False
+
+
+_LOCKS = pytest.StashKey[_Locks]()
+
+
+def _is_solo(item: pytest.Item | None) -> bool:
+    return item is not None and item.get_closest_marker("solo") is not None
+
+
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
-def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
     workerinput = getattr(item.config, "workerinput", None)
     if workerinput is None or _DIR_KEY not in workerinput:  # one process: nothing runs beside this test
         yield
         return
-    lock_dir = Path(workerinput[_DIR_KEY])
-    solo = item.get_closest_marker("solo") is not None
-    with (lock_dir / "gate").open("a") as gate, (lock_dir / "room").open("a") as room:
-        fcntl.flock(gate, fcntl.LOCK_EX)
-        try:
-            fcntl.flock(room, fcntl.LOCK_EX if solo else fcntl.LOCK_SH)
-        finally:
-            if not solo:
-                fcntl.flock(gate, fcntl.LOCK_UN)
-        try:
-            yield
-        finally:
-            fcntl.flock(room, fcntl.LOCK_UN)
-            if solo:
-                fcntl.flock(gate, fcntl.LOCK_UN)
+    if _LOCKS not in item.config.stash:
+        item.config.stash[_LOCKS] = _Locks(Path(workerinput[_DIR_KEY]))
+    locks = item.config.stash[_LOCKS]
+    locks.enter(_is_solo(item))
+    try:
+        yield
+    finally:
+        locks.leave(keep_alone=_is_solo(nextitem))

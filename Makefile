@@ -27,10 +27,11 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 ## The suite mostly waits (daemon subprocesses, sockets, real-time cadences: ~1/4 of its wall time is CPU), so it
-## runs in PYTEST_WORKERS pytest-xdist processes, more than the cores; `worksteal` evens out the long daemon tests.
-## Tests marked `solo` (kill -9 under 160 results/s) run while no other test runs (tests/solo.py).
-## PYTEST_WORKERS=0 runs it in this one process (pytest's own order, e.g. with --pdb).
-PYTEST_WORKERS ?= 4
+## runs in PYTEST_WORKERS pytest-xdist processes, one more than CI's 2 cores (4 was faster still, but starved daemons
+## of CPU: probes later than the 500 ms grace, no_data the tests do not expect); `worksteal` evens out the long
+## daemon tests. Tests marked `solo` (kill -9 under 160 results/s, the libfaketime clock steps) run while no other
+## test runs (tests/solo.py). PYTEST_WORKERS=0 runs it in this one process (pytest's own order, e.g. with --pdb).
+PYTEST_WORKERS ?= 3
 XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),-p no:xdist,-n $(PYTEST_WORKERS) --dist worksteal)
 
 pytest: $(STAMP)

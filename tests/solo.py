@@ -2,8 +2,8 @@
 
 They measure the daemon's own timing: under its own load (160 endpoints at 1 s, then ``kill -9``: "at most the
 last second lost"), or counting no_data to the millisecond (a probe later than the 500 ms grace leaves some). The
-daemons of three other workers on the same two cores starve it and make that a measurement of the test run, not of
-the agent. Everything else runs side by side (``make pytest``: ``-n 4``).
+daemons of the other workers on the same two cores starve it and make that a measurement of the test run, not of
+the agent. Everything else runs side by side (``make pytest``: ``-n 3``).
 
 A readers-writer lock on two files that every worker of the run opens (``flock``): an ordinary test holds the
 ``room`` shared; a solo test holds it exclusively, so it starts once the tests running elsewhere have finished. The

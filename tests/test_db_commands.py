@@ -147,16 +147,27 @@ def test_a_database_locked_by_another_process_is_a_message_not_a_traceback(tmp_p
     holder.execute("CREATE TABLE x (a)")
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        for command in (["status"], ["export"], ["run"]):
-            done = subprocess.run(
+        # The three wait out the busy timeout side by side (each is its own process): 5 s, not 15.
+        commands = (["status"], ["export"], ["run"])
+        procs = [
+            subprocess.Popen(
                 [sys.executable, "-m", "probe_agent.cli", *command, "-c", str(cfg)],
-                capture_output=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
-                timeout=60,
             )
-            assert done.returncode == 1, (command, done.stderr)
-            assert f"{db}: the database is locked by another process (waited 5 s); try again" in done.stderr
-            assert "Traceback" not in done.stderr and f"{db}: {db}" not in done.stderr
+            for command in commands
+        ]
+        try:
+            for command, proc in zip(commands, procs, strict=True):
+                _, stderr = proc.communicate(timeout=60)
+                assert proc.returncode == 1, (command, stderr)
+                assert f"{db}: the database is locked by another process (waited 5 s); try again" in stderr
+                assert "Traceback" not in stderr and f"{db}: {db}" not in stderr
+        finally:
+            for proc in procs:
+                proc.kill()
+                proc.wait()
     finally:
         holder.execute("ROLLBACK")
         holder.close()

@@ -78,6 +78,9 @@ def _send_one(index: int, url: str, title: str, body: str, attachment: tuple[str
     sender = apprise.Apprise(asset=apprise.AppriseAsset(storage_mode="memory"))  # no state written to disk
     if not sender.add(url):
         return _Outcome(index, scheme, "invalid")
+    # The first add() loads Apprise's plugins, which import requests and urllib3 and so make their child loggers
+    # (urllib3.connectionpool names the request path): they get the filter before anything is sent.
+    _redacting_filter()
     attach = None
     if attachment is not None:
         filename, content, mime = attachment

@@ -527,6 +527,7 @@ async def run_real(
 
 
 @pytest.mark.slow
+@pytest.mark.solo  # gaps judged to 0.1 s on the real clock: other workers' CPU would skew them (tests/solo.py)
 async def test_real_clock_cadence() -> None:
     scheduler = ProbeScheduler(clock=MONOTONIC)
     rec = Recorder(MONOTONIC, asyncio.sleep)
@@ -557,6 +558,7 @@ def wall_steps(traveller: time_machine.Traveller, log: list[tuple[float, float]]
 
 
 @pytest.mark.slow
+@pytest.mark.solo  # gaps judged to 0.1 s on the real clock: other workers' CPU would skew them (tests/solo.py)
 async def test_wall_clock_steps_neither_stall_nor_burst_probes() -> None:
     scheduler = ProbeScheduler(clock=MONOTONIC)
     rec = Recorder(MONOTONIC, asyncio.sleep)

@@ -41,6 +41,7 @@ STALE_AFTER_MS = 3 * HEARTBEAT_MS  # the daemon treats a run whose heartbeat is 
 @pytest.mark.fault(
     "kill -9 at ~160 results/s", expected="at most the last second lost, integrity ok, the gap is no_data"
 )
+@pytest.mark.solo  # its loss window is the daemon's, not that of daemons beside it (tests/solo.py)
 @pytest.mark.slow
 @pytest.mark.timeout(90)
 async def test_kill_9_loses_at_most_the_last_second_and_the_restart_marks_the_gap_no_data(

@@ -7,6 +7,9 @@ seconds taken, the message printed). ``make faults`` runs every marked test (``-
 and this module writes that file: one row per fault with what was expected, what was observed in this run, and
 pass or fail. A fault that did not run (skipped) is listed as such, never as passed. Faults marked ``long_fault``
 too are left out of ``make test`` and run only by ``make faults`` (CI runs both).
+
+Under pytest-xdist a test runs in a worker, so each of its reports carries its fault (a user property: name,
+expected, observed) to the controller, and only the controller writes the file.
 """
 
 from __future__ import annotations
@@ -34,38 +37,38 @@ class FaultRecord:
     failure: str = ""
 
 
-_RECORDS = pytest.StashKey[dict[str, FaultRecord]]()
+_OBSERVED = pytest.StashKey[list[str]]()
+_PROPERTY = "fault"  # the user property each fault test's reports carry: its name, what was expected and observed
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "fault(name, expected): part of the fault suite (make faults, FAULTS.md)")
     config.addinivalue_line("markers", "long_fault: a fault too long for make test; make faults runs it")
-    config.stash[_RECORDS] = {}
+    config.pluginmanager.register(_Register(), "fault-register")
 
 
-def _record(item: pytest.Item) -> FaultRecord | None:
+def _fault_property(item: pytest.Item) -> dict[str, object] | None:
+    """What a fault test's report carries to the process that writes FAULTS.md (under pytest-xdist the test runs
+    in a worker and its reports are all that reach the controller): plain strings and lists, which xdist sends."""
     mark = item.get_closest_marker("fault")
     if mark is None:
         return None
-    records = item.config.stash[_RECORDS]
-    if item.nodeid not in records:
-        name = str(mark.args[0]) if mark.args else item.name
-        callspec = getattr(item, "callspec", None)
-        if callspec is not None:
-            name += f" ({callspec.id})"
-        expected = str(mark.kwargs.get("expected", ""))
-        records[item.nodeid] = FaultRecord(name, expected, item.nodeid)
-    return records[item.nodeid]
+    name = str(mark.args[0]) if mark.args else item.name
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None:
+        name += f" ({callspec.id})"
+    observed = list(item.stash.get(_OBSERVED, []))
+    return {"name": name, "expected": str(mark.kwargs.get("expected", "")), "observed": observed}
 
 
 @pytest.fixture
 def observe(request: pytest.FixtureRequest) -> Callable[[str], None]:
     """Record what a fault test observed (shown in FAULTS.md); call it before the assertions that judge it."""
-    record = _record(request.node)
+    observed = request.node.stash.setdefault(_OBSERVED, [])
 
     def add(text: str) -> None:
-        if record is not None:
-            record.observed.append(text)
+        if request.node.get_closest_marker("fault") is not None:
+            observed.append(text)
 
     return add
 
@@ -74,25 +77,41 @@ def observe(request: pytest.FixtureRequest) -> Callable[[str], None]:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
-    record = _record(item)
-    if record is None:
-        return
-    if report.skipped:
-        record.outcome = "not run"
-        record.failure = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else "skipped"
-    elif report.failed:
-        record.outcome = "FAIL"
-        record.failure = (report.longreprtext.strip().splitlines() or ["failed"])[-1][:300]
-    elif report.when == "call" and record.outcome != "FAIL":
-        record.outcome = "pass"
+    prop = _fault_property(item)
+    if prop is not None:
+        report.user_properties = [*report.user_properties, (_PROPERTY, prop)]
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    target = os.environ.get("FAULTS_MD")
-    if not target:
-        return
-    records = sorted(session.config.stash[_RECORDS].values(), key=lambda r: r.test)
-    Path(target).write_text(_faults_md(records))
+class _Register:
+    """The faults of this run, one record per test, folded from the reports of each test's phases: in the one
+    process of a serial run, or on xdist's controller, which receives every worker's reports."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, FaultRecord] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        prop = next((value for key, value in report.user_properties if key == _PROPERTY), None)
+        if not isinstance(prop, dict):
+            return
+        record = self.records.setdefault(
+            report.nodeid, FaultRecord(str(prop["name"]), str(prop["expected"]), report.nodeid)
+        )
+        record.observed = [str(text) for text in prop["observed"]]
+        if report.skipped:
+            record.outcome = "not run"
+            record.failure = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else "skipped"
+        elif report.failed:
+            record.outcome = "FAIL"
+            record.failure = (report.longreprtext.strip().splitlines() or ["failed"])[-1][:300]
+        elif report.when == "call" and record.outcome != "FAIL":
+            record.outcome = "pass"
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        target = os.environ.get("FAULTS_MD")
+        if not target or hasattr(session.config, "workerinput"):  # an xdist worker: the controller writes it
+            return
+        records = sorted(self.records.values(), key=lambda r: r.test)
+        Path(target).write_text(_faults_md(records))
 
 
 def _faults_md(records: list[FaultRecord]) -> str:

@@ -34,6 +34,7 @@ ROUNDS = 20
     "kill -9 x20 under load (~160 results/s)",
     expected="integrity_check ok after every kill; each loses at most the last second; timelines tiled",
 )
+@pytest.mark.solo  # its loss window is the daemon's, not that of daemons beside it (tests/solo.py)
 @pytest.mark.long_fault
 @pytest.mark.slow
 @pytest.mark.timeout(400)

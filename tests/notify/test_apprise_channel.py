@@ -122,13 +122,16 @@ def test_secret_parts_cover_tokens_in_host_path_and_query() -> None:
     assert "tgram" not in parts and "to" not in parts  # a scheme or a short key is no credential
 
 
-def test_the_filter_redacts_arguments_and_tracebacks_and_takes_rotated_secrets(
+async def test_the_filter_redacts_arguments_and_tracebacks_and_takes_rotated_secrets(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     old = f"slack://{CANARY}A/{CANARY}B/{CANARY}C/"
     new = "ntfy://user:RotatedSecret88@ntfy.example.org/alerts"
     quiet_apprise_logging([old])
     quiet_apprise_logging([new])  # a reload: the new secrets replace the old
+    # A first send loads Apprise's plugins, which import requests and urllib3: their child loggers
+    # (urllib3.connectionpool) are made then, after the start-up call above, and must carry the filter too.
+    await send_apprise([f"json://127.0.0.1:{closed_port()}/"], "title", "body")
     with caplog.at_level(logging.DEBUG):
         try:
             raise ConnectionError("to RotatedSecret88 at ntfy.example.org")

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from probe_agent.model import iso, now_ms
+from probe_agent.units import duration_human
 
 log = logging.getLogger("probe_agent.agent")
 
@@ -94,10 +95,10 @@ class LabelClock:
             self._step, self._step_seen_ns = wall - label, now_ns
             self.steps += 1
             log.warning(
-                "wall clock (%s) is %d ms behind the latest time stored for this agent (%s): labelling from %s on "
+                "wall clock (%s) is %s behind the latest time stored for this agent (%s): labelling from %s on "
                 "the monotonic clock, ahead of the wall clock until it catches up",
                 iso(wall),
-                label - 1 - wall,
+                duration_human(label - 1 - wall),
                 iso(label - 1),
                 iso(label),
             )
@@ -119,36 +120,42 @@ class LabelClock:
         note = ""
         if abs(offset) <= self.tolerance_ms:
             if self._step is not None:
-                log.warning("wall clock agrees with the labels again (%+d ms); step over", offset)
+                log.warning("wall clock agrees with the labels again (%s off); step over", _signed(offset))
                 self._step = None
         else:
             if self._step is None or abs(offset - self._step) > self.tolerance_ms:
                 self._step, self._step_seen_ns = offset, now_ns
                 self.steps += 1
                 log.warning(
-                    "wall clock stepped %s by %d ms (it reads %s, the monotonic clock says %s): labels stay on the "
+                    "wall clock stepped %s by %s (it reads %s, the monotonic clock says %s): labels stay on the "
                     "monotonic clock%s",
                     "forward" if offset > 0 else "back",
-                    abs(offset),
+                    duration_human(abs(offset)),
                     iso(wall),
                     iso(derived),
                     f" and follow the step if it holds {self.settle_ms // 1000} s" if offset > 0 else "",
                 )
             if offset > 0 and now_ns - self._step_seen_ns >= self.settle_ms * 1_000_000:
                 log.warning(
-                    "wall clock kept its %d ms step forward for %d s: labels follow it from %s; the %d ms skipped "
-                    "are no_data",
-                    offset,
-                    self.settle_ms // 1000,
+                    "wall clock kept its %s step forward for %s: labels follow it from %s; the %s skipped are no_data",
+                    duration_human(offset),
+                    duration_human(self.settle_ms),
                     iso(wall),
-                    offset,
+                    duration_human(offset),
                 )
                 self._anchor = (wall, now_ns)
                 self._step = None
                 derived = wall
-                note = f"wall clock stepped forward {offset} ms; labels followed it (the time skipped is no_data)"
+                note = (
+                    f"wall clock stepped forward {duration_human(offset)}; labels followed it (the time skipped is "
+                    "no_data)"
+                )
             else:
                 side = "ahead of" if offset > 0 else "behind"
-                note = f"wall clock {abs(offset)} ms {side} this ts, which is on the monotonic clock"
+                note = f"wall clock {duration_human(abs(offset))} {side} this ts, which is on the monotonic clock"
         self._last = max(self._last, derived)
         return Label(self._last, note)
+
+
+def _signed(offset_ms: int) -> str:
+    return ("+" if offset_ms >= 0 else "-") + duration_human(abs(offset_ms))

@@ -24,6 +24,7 @@ import aiohttp
 
 from probe_agent.model import ErrorKind, Outcome
 from probe_agent.probes.attempt import ProbeFailure, Stage
+from probe_agent.units import duration_text
 
 _ERRNO_IN_TEXT = re.compile(r"\[Errno (\d+)\]")
 X509_V_ERR_CERT_HAS_EXPIRED = 10  # OpenSSL's verify code for "certificate has expired"
@@ -79,11 +80,12 @@ def classify_gaierror(exc: socket.gaierror, host: str) -> tuple[ErrorKind, str]:
 
 def classify_timeout(stage: Stage, timeout_ms: int) -> tuple[ErrorKind, str]:
     """The hard deadline expired; what it means depends on how far the probe got."""
+    timeout = duration_text(timeout_ms)
     if stage is Stage.RESOLVE:
-        return ErrorKind.DNS_TEMPORARY, f"no DNS answer within the {timeout_ms} ms timeout"
+        return ErrorKind.DNS_TEMPORARY, f"no DNS answer within the {timeout} timeout"
     if stage is Stage.CONNECTED:
-        return ErrorKind.READ_TIMEOUT, f"no complete response within the {timeout_ms} ms timeout"
-    return ErrorKind.CONNECT_TIMEOUT, f"not connected within the {timeout_ms} ms timeout"
+        return ErrorKind.READ_TIMEOUT, f"no complete response within the {timeout} timeout"
+    return ErrorKind.CONNECT_TIMEOUT, f"not connected within the {timeout} timeout"
 
 
 def classify_tls(exc: ssl.SSLError) -> tuple[ErrorKind, str]:

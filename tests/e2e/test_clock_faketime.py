@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import glob
 import itertools
+import re
 import signal
 import time
 from pathlib import Path
@@ -127,7 +128,7 @@ async def test_a_step_back_inside_an_outage_then_kill_9_and_a_restart_still_behi
     assert abs(total(timeline, "down") - outage_ms) <= 1_200, (total(timeline, "down"), outage_ms)
     # no_data only where the first run's last result stopped speaking (its crash) until the second run's first.
     assert total(timeline, "no_data") <= second_results[0].ts_ms - first_results[-1].ts_ms
-    assert "wall clock stepped back by 1" in first.log()
+    assert re.search(r"wall clock stepped back by ~?2m ", first.log())
     assert "behind the latest time stored for this agent" in second.log()
 
 
@@ -159,4 +160,4 @@ async def test_an_hour_forward_and_back_leaves_no_no_data(
     assert results[-1].ts_ms <= stopped
     gaps = [b.ts_ms - a.ts_ms for a, b in itertools.pairwise(results)]
     assert max(gaps) <= 2_500, gaps
-    assert "wall clock stepped forward by 3600" in daemon.log()
+    assert re.search(r"wall clock stepped forward by ~?1h ", daemon.log())

@@ -40,7 +40,7 @@ async def test_full_accept_queue_is_connect_timeout_within_deadline() -> None:
             elapsed = time.monotonic() - start
             assert (result.outcome, result.error_kind) == (Outcome.DOWN, ErrorKind.CONNECT_TIMEOUT), spec
             assert 0.3 <= elapsed < 0.8  # the deadline, plus slack for a loaded 2-core CI machine
-            assert result.detail == "not connected within the 300 ms timeout"
+            assert result.detail == "not connected within the 300ms timeout"
 
 
 async def test_localhost_by_name(http_server: RunningServer) -> None:

@@ -4,7 +4,10 @@ key, not of a regex."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -86,3 +89,33 @@ def test_config_messages_speak_of_the_key(tmp_path: Path) -> None:
     assert "hint: ids use letters, digits, '.', '_', ':' and '-', starting with a letter or digit" in out
     assert "slas[0].credits.currency: use an ISO 4217 code such as EUR (three capital letters)" in out
     assert "pattern" not in out and "^[" not in out
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Path]:
+    """A 200 KiB tmpfs of its own (root only: skipped where mounting is not allowed), unmounted afterwards."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mnt)], capture_output=True,
+                             timeout=30, check=False)  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=30, check=False)
+
+
+def test_a_full_disk_and_a_read_only_file_system(tmp_path: Path, small_fs: Path) -> None:
+    path = config(tmp_path, small_fs / "x.db")
+    assert run(*ADD, "-c", str(path))[0] == 0
+    with (small_fs / "fill").open("wb") as fill, contextlib.suppress(OSError):
+        fill.write(b"\0" * 400_000)  # all that is left: ENOSPC at the end
+    code, out = run(*ADD[:-1], "x" * 5000, "-c", str(path))
+    assert code == 1 and "database or disk is full (free space on its file system)" in out
+    (small_fs / "fill").unlink()
+    subprocess.run(["mount", "-o", "remount,ro", str(small_fs)], check=True, capture_output=True, timeout=30)
+    code, out = run(*ADD, "-c", str(path))
+    assert code == 1 and "attempt to write a readonly database (the file or its directory is not writable" in out
+    code, out = run("exclusions", "list", "-c", str(path), "--format", "json")  # reading still works
+    assert code == 0 and '"id": 1' in out

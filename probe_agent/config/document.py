@@ -52,6 +52,17 @@ class Config(Model):
             group = data.get(section)
             if isinstance(group, list | tuple):
                 out[section] = [_filled(ep, taken) for ep in group]
+        # An SLA without its own coverage_warning takes agent.coverage_warning (validated where it is written).
+        agent = data.get("agent")
+        shared = agent.get("coverage_warning") if isinstance(agent, dict) else None
+        slas = data.get("slas")
+        if shared is not None and isinstance(slas, list | tuple):
+            out["slas"] = [
+                {**sla, "coverage_warning": shared}
+                if isinstance(sla, dict) and sla.get("coverage_warning") is None
+                else sla
+                for sla in slas
+            ]
         return out
 
     def sla(self, sla_id: str) -> Sla:

@@ -9,6 +9,7 @@ settings are plain values.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -28,6 +29,7 @@ from probe_agent.config.values import (
     Grace,
     Heartbeat,
     Interval,
+    Percent,
     Retention,
     SizeBytes,
     StopTimeout,
@@ -308,6 +310,8 @@ class Agent(Model):
     # probing pauses and the paused time is no_data. About 1 KiB each with its fold snapshot (1.05 KiB measured for
     # an HTTP result), so the default holds ~100 MiB at worst and the upper bound ~1 GiB.
     queue_limit: int = Field(default=100_000, ge=1, le=1_000_000)
+    # The coverage below which every SLA warns, unless it sets its own coverage_warning.
+    coverage_warning: Percent = Decimal("90")
 
     @field_validator("timezone")
     @classmethod

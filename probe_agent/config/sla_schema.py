@@ -202,7 +202,8 @@ class Sla(Model):
     unknown: Policy = "exclude"
     no_data: Policy = "exclude"
     degraded_counts_as: Literal["up", "down"] = "up"
-    coverage_warning: Percent = Decimal("90")  # below this coverage, a warning says how unseen time was counted
+    # Below this coverage, a warning says how unseen time was counted (absent: agent.coverage_warning, else 90 %).
+    coverage_warning: Percent = Decimal("90")
     maintenance: tuple[Maintenance, ...] = ()
     objectives: Objectives = Field(default_factory=Objectives)
     max_incident_duration: DurationMs | None = None

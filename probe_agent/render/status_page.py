@@ -197,6 +197,9 @@ class GroupView:
     met: bool | None
     budget: str | None
     maintenance: list[str]
+    verdict: str | None  # in words: on track, at risk, breached, met, missed
+    coverage: str | None
+    coverage_low: bool
     rows: list[RowView]
     first_day: str
     last_day: str
@@ -218,6 +221,11 @@ def _row(row: ServiceRow, group: Group, cache: BarCache) -> RowView:
         bar=bar_html(row.days, tz, cache),
         incidents=[incident_text(i, tz) for i in row.incidents],
     )
+
+
+# A cycle in progress is not a verdict: "met so far" would say too much two minutes in.
+VERDICT_WORDS = {"on_track": "on track", "at_risk": "at risk", "breached": "target missed this cycle",
+                 "met": "met", "missed": "missed"}  # fmt: skip
 
 
 def _group(group: Group) -> GroupView:
@@ -243,6 +251,9 @@ def _group(group: Group) -> GroupView:
         met=group.met,
         budget=budget,
         maintenance=maintenance,
+        verdict=None if group.verdict is None else VERDICT_WORDS.get(group.verdict, group.verdict),
+        coverage=None if group.coverage_percent is None else figure(group.coverage_percent),
+        coverage_low=group.coverage_low,
         rows=rows,
         first_day=days[0].day.isoformat() if days else "",
         last_day=days[-1].day.isoformat() if days else "",

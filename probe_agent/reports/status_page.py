@@ -30,6 +30,7 @@ from probe_agent.config.document import Config
 from probe_agent.config.sla_schema import Sla
 from probe_agent.model import DAY_MS
 from probe_agent.reports import scope
+from probe_agent.reports.alerts import cycle_verdict
 from probe_agent.reports.announce import announcement_times
 from probe_agent.reports.evidence import evaluate_sla, read_evidence
 from probe_agent.reports.json_numbers import percent
@@ -47,7 +48,7 @@ from probe_agent.reports.page_days import (
 )
 from probe_agent.reports.sla_scope import SlaScope, sla_scope
 from probe_agent.reports.timelines import load_intervals, monitoring_start
-from probe_agent.sla.availability import Policies
+from probe_agent.sla.availability import Policies, coverage_warning
 from probe_agent.sla.evaluation import ScopeResult, ServiceSpec, SlaEvaluation, SlaSpec, evaluate
 from probe_agent.sla.exclusions import decide_windows
 from probe_agent.sla.periods import Period
@@ -102,6 +103,11 @@ class Group:
     budget_remaining_ms: int | None
     rows: tuple[ServiceRow, ...]
     maintenance: tuple[MaintenanceNote, ...]
+    # SLA groups: the verdict so far (``sla/verdict.py``), the cycle's coverage, and whether it is below the SLA's
+    # coverage_warning (the figures then rest on little data: the page says so)
+    verdict: str | None = None
+    coverage_percent: float | None = None
+    coverage_low: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +207,11 @@ def _sla_group(conn: sqlite3.Connection, config: Config, sla: Sla, now_ms: int, 
         )
     overall = cycle.overall if cycle is not None else None
     budget = overall.budget if overall is not None else None
+    verdict = cycle_verdict(conn, config, s, sla, period, cycle, now_ms)
+    threshold = s.spec.coverage_warning
+    low = (
+        overall is not None and threshold is not None and coverage_warning(overall.availability, threshold) is not None
+    )
     return Group(
         title=sla.id,
         kind="sla",
@@ -212,6 +223,9 @@ def _sla_group(conn: sqlite3.Connection, config: Config, sla: Sla, now_ms: int, 
         budget_remaining_ms=None if budget is None else int(budget.remaining_ms),
         rows=tuple(_rows(s.spec, ev, window, days, cycle, now_ms)),
         maintenance=tuple(_maintenance(conn, s, now_ms, public)),
+        verdict=None if verdict is None else str(verdict),
+        coverage_percent=None if overall is None else percent(overall.availability.coverage),
+        coverage_low=low,
     )
 
 

@@ -303,3 +303,44 @@ def test_the_title_without_an_api_section(db: Path) -> None:
     finally:
         conn.close()
     assert doc.title == "Service status" and "<title>Service status</title>" in status_page_html(doc)
+
+
+def test_the_sla_says_its_verdict_and_its_coverage(db: Path) -> None:
+    """A cycle in progress is not a verdict: the group says the report's verdict in words, and its coverage."""
+    doc = document(db)
+    gold = doc.groups[0]
+    conn = open_db(db, readonly=True)
+    try:
+        config = page_config(db)
+        sla = config.sla("gold")
+        report = build_report(conn, config, sla, sla_period(config, sla, NOW_MS), NOW_MS).doc
+    finally:
+        conn.close()
+    assert gold.verdict == report["verdict"] is not None
+    assert gold.coverage_percent == report["coverage_percent"] and gold.coverage_low is False
+    html = status_page_html(doc)
+    assert "met so far" not in html and "below target" not in html.split("sla-figure")[1].split("</span>")[0]
+    assert "Low coverage" not in html
+
+
+def test_low_coverage_is_said_on_the_page(tmp_path: Path) -> None:
+    """Two hours of data at the start of a cycle a week old, then none (the agent stopped): 100 % so far, but the
+    page says the figures rest on little time."""
+    from probe_agent.model import State
+    from probe_agent.store import records
+    from tests.api.page_fixtures import iv
+
+    path = tmp_path / "low.db"
+    conn = open_db(path)
+    try:
+        start = ms(2026, 12, 1)
+        intervals = [iv(e, start, start + 2 * HOUR_MS, State.UP) for e in ("web-a", "web-b", "dns-c")]
+        records.import_batch(conn, intervals=intervals, now_ms=NOW_MS)
+    finally:
+        conn.close()
+    doc = document(path)
+    gold = doc.groups[0]
+    assert gold.coverage_low is True and gold.coverage_percent is not None and gold.coverage_percent < 10
+    assert gold.verdict == "on_track"
+    html = status_page_html(doc)
+    assert "Low coverage: these figures rest on little measured time." in html

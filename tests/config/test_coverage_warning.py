@@ -18,7 +18,7 @@ slas:
 
 def load(tmp_path: Path, agent: str) -> dict[str, Decimal]:
     path = tmp_path / "c.yaml"
-    path.write_text(f"agent: {agent}\nendpoints:\n  - {{id: web, tcp: \"127.0.0.1:9\"}}\n" + SLAS)
+    path.write_text(f'agent: {agent}\nendpoints:\n  - {{id: web, tcp: "127.0.0.1:9"}}\n' + SLAS)
     return {s.id: s.coverage_warning for s in load_config(path, env={}).config.slas}
 
 

@@ -121,3 +121,25 @@ def test_fail_on_breach_for_scripts(config: Config, command: str) -> None:
         )
         assert plain.exit_code == 0 and flagged.exit_code == code
         assert flagged.stdout == plain.stdout
+
+
+def test_credits_shows_coverage_and_says_when_it_is_low(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every view of an SLA shows coverage: credits too (a COVERAGE column, LOW and the warning below it)."""
+    monkeypatch.delenv("PROBE_AGENT_CONFIG", raising=False)
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        f'agent: {{id: j1, database: "{tmp_path / "j.db"}"}}\nendpoints:\n  - {{id: web, tcp: "127.0.0.1:9"}}\n'
+        "slas:\n  - {id: gold, endpoints: [web], target: 99.9%, cycle: {period: monthly, anchor_day: 1, "
+        'timezone: UTC}, credits: {fee: "10.00", currency: EUR, tiers: [{below: 99.9%, credit: 10%}]}}\n'
+    )
+    lines = tmp_path / "r.jsonl"
+    lines.write_text(json.dumps({"ts": "2026-10-01T00:00:00Z", "endpoint": "web", "outcome": "up"}) + "\n")
+    runner = CliRunner()
+    assert runner.invoke(main, ["import", str(lines), "-c", str(path)]).exit_code == 0
+    (row,) = [
+        json.loads(runner.invoke(main, ["credits", "--cycle", "2026-10", "-c", str(path), "--format", "json"]).stdout)
+    ]
+    assert row["coverage_percent"] < 1 and row["verdict"] == "met"
+    (warning,) = row["coverage_warnings"]
+    text = runner.invoke(main, ["credits", "--cycle", "2026-10", "-c", str(path)]).stdout
+    assert " LOW " in text.splitlines()[2] and f"Coverage warnings:\n  - gold: {warning}" in text

@@ -10,7 +10,7 @@ from probe_agent.render.table import format_table
 from probe_agent.reports.json_types import CreditRowJson
 from probe_agent.units import pct
 
-_HEADERS = ["SLA", "CYCLE", "AVAILABILITY", "TARGET", "CREDIT", "AMOUNT", "STANDING", "RULE", "CLAIM BY"]
+_HEADERS = ["SLA", "CYCLE", "AVAILABILITY", "COVERAGE", "TARGET", "CREDIT", "AMOUNT", "STANDING", "RULE", "CLAIM BY"]
 
 
 def _cells(rows: list[CreditRowJson]) -> list[tuple[Any, ...]]:
@@ -23,6 +23,7 @@ def _cell_row(r: CreditRowJson) -> tuple[Any, ...]:
         r["sla"],
         r["cycle"]["label"],
         pct(r["availability_percent"]),
+        pct(r.get("coverage_percent"), 2, missing="-") + (" LOW" if r.get("coverage_warnings") else ""),
         pct(r["target_percent"], 3),
         "-" if c is None else f"{c['percent']}%",
         "no credit terms" if c is None else f"{c['amount']} {c['currency']}",
@@ -60,4 +61,9 @@ def credits_table(rows: list[CreditRowJson]) -> str:
     steps = "\n\n".join(
         f"{r['sla']}:\n" + "\n".join(f"  {s}" for s in r["credit"]["steps"]) for r in rows if r["credit"]
     )
-    return format_table(_HEADERS, _cells(rows)) + ("\n\n" + steps if steps else "")
+    low = "\n".join(f"  - {r['sla']}: {w}" for r in rows for w in r.get("coverage_warnings", []))
+    return (
+        format_table(_HEADERS, _cells(rows))
+        + ("\n\n" + steps if steps else "")
+        + (f"\n\nCoverage warnings:\n{low}" if low else "")
+    )

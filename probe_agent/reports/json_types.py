@@ -373,6 +373,9 @@ class CreditRowJson(TypedDict):
     availability_exact: str | None
     target_percent: float
     met: bool | None
+    verdict: str | None  # as the report's (None in a closed cycle stored before verdicts existed)
+    coverage_percent: float | None
+    coverage_warnings: list[str]  # the report's coverage warning: coverage below the SLA's coverage_warning
     credit: CreditJson | None
     claim_deadline: str | None
     closed: ClosedJson | None

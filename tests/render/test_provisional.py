@@ -19,6 +19,7 @@ def row(provisional: bool, closed: bool = False) -> CreditRowJson:
     doc: dict[str, Any] = {
         "sla": "gold", "customer": None, "cycle": {"label": "2026-12"}, "availability_percent": 99.5,
         "availability_exact": "199/200", "target_percent": 99.9, "met": False, "credit": credit,
+        "coverage_percent": 99.5, "coverage_warnings": [],
         "claim_deadline": "2027-02-28", "closed": {"closed_at": "x"} if closed else None,
     }  # fmt: skip
     return cast(CreditRowJson, doc)
@@ -28,8 +29,8 @@ def test_the_standing_column_in_every_format() -> None:
     rows = [row(True), row(False), row(False, closed=True)]
     table = credits_table(rows).splitlines()
     assert "STANDING" in table[0]
-    assert [line.split()[7] for line in table[2:5]] == ["PROVISIONAL", "final", "closed"]
-    assert credits_csv(rows).splitlines()[1].split(",")[6] == "PROVISIONAL"
+    assert [line.split()[8] for line in table[2:5]] == ["PROVISIONAL", "final", "closed"]
+    assert credits_csv(rows).splitlines()[1].split(",")[7] == "PROVISIONAL"
     assert "| PROVISIONAL |" in credits_markdown(rows)
 
 

@@ -54,7 +54,7 @@ def status_table(doc: StatusDoc) -> str:
                 e["since"] or "-",
                 pct(e["last_24h"]["availability_percent"], 3, missing="-"),
                 pct(e["last_30d"]["availability_percent"], 3, missing="-"),
-                pct(e["last_30d"]["coverage_percent"], 1, missing="-"),
+                pct(e["last_30d"]["coverage_percent"], 2, missing="-"),
                 last,
             )
         )

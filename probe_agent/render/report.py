@@ -11,6 +11,7 @@ from typing import Literal
 from probe_agent.render.csvout import to_csv
 from probe_agent.render.markdown import md_table, md_text
 from probe_agent.render.table import format_table
+from probe_agent.render.verdicts import verdict_sentence
 from probe_agent.reports.json_types import IncidentJson, ObjectivesJson, ReportDoc, ScopeJson, SecondsJson
 from probe_agent.units import dur, pct
 
@@ -31,14 +32,7 @@ def _verdict_row(doc: ReportDoc) -> tuple[str, str]:
         if not doc["cycle"]["complete"]:
             return ("Met", met_text(doc["met"]))
         verdict = None if doc["met"] is None else "met" if doc["met"] else "missed"
-    words = {
-        "on_track": "on track (the cycle is not over)",
-        "at_risk": "AT RISK (burning its error budget fast)",
-        "breached": "BREACHED (the target can no longer be met this cycle)",
-        "met": "met",
-        "missed": "MISSED",
-    }
-    return ("Verdict", "n/a (nothing counted)" if verdict is None else words.get(verdict, verdict))
+    return ("Verdict", verdict_sentence(verdict))
 
 
 def _low(doc: ReportDoc) -> bool:

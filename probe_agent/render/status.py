@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from probe_agent.render.table import format_table
+from probe_agent.render.verdicts import verdict_cell
 from probe_agent.reports.json_types import StatusDoc, StoreStateJson
 from probe_agent.units import dur, pct
 
@@ -16,15 +17,6 @@ def _store_line(store: StoreStateJson | None) -> str:
     if store["probing_paused"]:
         line += f"; probing PAUSED (queue full at {store['queue_limit']}), that time is no_data"
     return line + f" (noted {store['noted_at']})"
-
-
-# The verdict in words (``sla/verdict.py``); loud where it calls for action.
-VERDICT_WORDS = {"on_track": "on track", "at_risk": "AT RISK", "breached": "BREACHED", "met": "met", "missed": "MISSED"}
-
-
-def verdict_text(verdict: str | None) -> str:
-    """``-`` when nothing was counted (no verdict)."""
-    return "-" if verdict is None else VERDICT_WORDS.get(verdict, verdict)
 
 
 def status_table(doc: StatusDoc) -> str:
@@ -69,7 +61,7 @@ def status_table(doc: StatusDoc) -> str:
                 s["cycle"],
                 pct(s["availability_percent"], 4, missing="-"),
                 pct(s["target_percent"], 3, missing="-"),
-                verdict_text(s.get("verdict")),
+                verdict_cell(s.get("verdict")),
                 pct(s["coverage_percent"], 2, missing="-") + (" LOW" if s.get("warnings") else ""),
                 f"{dur(s['budget_remaining_s'])} of {dur(s['budget_allowed_s'])}" if s["budget_allowed_s"] else "-",
                 pct(s["projected_availability_percent"], 4, missing="-"),

@@ -20,6 +20,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from markupsafe import Markup
 
 from probe_agent.model import DAY_MS
+from probe_agent.render.verdicts import verdict_for_customers
 from probe_agent.reports.page_days import DayCell, PageIncident
 from probe_agent.reports.status_page import Group, ServiceRow, StatusPageDoc
 from probe_agent.units import duration_text, pct
@@ -223,11 +224,6 @@ def _row(row: ServiceRow, group: Group, cache: BarCache) -> RowView:
     )
 
 
-# A cycle in progress is not a verdict: "met so far" would say too much two minutes in.
-VERDICT_WORDS = {"on_track": "on track", "at_risk": "at risk", "breached": "target missed this cycle",
-                 "met": "met", "missed": "missed"}  # fmt: skip
-
-
 def _group(group: Group) -> GroupView:
     tz = group.tz
     maintenance = []
@@ -251,7 +247,7 @@ def _group(group: Group) -> GroupView:
         met=group.met,
         budget=budget,
         maintenance=maintenance,
-        verdict=None if group.verdict is None else VERDICT_WORDS.get(group.verdict, group.verdict),
+        verdict=verdict_for_customers(group.verdict),  # a cycle in progress is not "met so far"
         coverage=None if group.coverage_percent is None else figure(group.coverage_percent),
         coverage_low=group.coverage_low,
         rows=rows,

@@ -35,15 +35,6 @@ class Verdict(StrEnum):
     MISSED = "missed"
 
 
-WORDS = {
-    Verdict.ON_TRACK: "on track",
-    Verdict.AT_RISK: "at risk",
-    Verdict.BREACHED: "breached",
-    Verdict.MET: "met",
-    Verdict.MISSED: "missed",
-}
-
-
 def verdict(
     evaluation: SlaEvaluation, *, complete: bool, now_ms: int, timeline: Sequence[CountedSpan]
 ) -> Verdict | None:

@@ -123,11 +123,14 @@ def evaluate_sla(
     *,
     latency_histogram: LatencyHistogram | None = None,
     result_counts: ResultCounts | None = None,
+    unmeasured_before_start: bool = False,
 ) -> SlaEvaluation | None:
     """The core's evaluation of ``evidence``; None when nothing was measured in the period yet.
 
     The objectives' inputs only decide ``latency`` and ``error_rate`` (availability, budget and ``met`` never
-    read them): without them both objectives show as having no samples.
+    read them): without them both objectives show as having no samples. Time before monitoring began is cut off,
+    unless the SLA counts the whole cycle (a preset presuming unseen time available); ``unmeasured_before_start``
+    cuts it off always (the status page's day figures: a day before monitoring began has none).
     """
     if not evidence.has_data(period, now_ms):
         return None
@@ -143,7 +146,9 @@ def evaluate_sla(
         service_exclusions=evidence.per_service,
         maintenance=evidence.windows,
         probe_interval_ms=s.probe_interval_ms,
-        monitoring_start_ms=first if first > period.start_ms and not whole_cycle(s) else None,
+        monitoring_start_ms=first
+        if first > period.start_ms and (unmeasured_before_start or not whole_cycle(s))
+        else None,
         latency_histogram=latency_histogram,
         result_counts=result_counts,
         slice_origin_ms=s.billing_cycle_at(period.start_ms).start_ms,

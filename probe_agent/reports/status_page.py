@@ -190,21 +190,8 @@ def _sla_group(conn: sqlite3.Connection, config: Config, sla: Sla, now_ms: int, 
     window, days = page_window(s.tz, now_ms)
     bars = replace(s, spec=replace(s.spec, counting=None))
     evidence = read_evidence(conn, config, bars, window, now_ms)
-    ev = None
-    if evidence.has_data(window, now_ms):
-        first = evidence.first_ms
-        ev = evaluate(
-            bars.spec,
-            window,
-            evidence.intervals,
-            now_ms,
-            exclusions=evidence.sla_wide,
-            endpoint_exclusions=evidence.per_endpoint,
-            service_exclusions=evidence.per_service,
-            maintenance=evidence.windows,
-            # Days before monitoring began have no figure, even under a preset that presumes unseen time available.
-            monitoring_start_ms=first if first is not None and first > window.start_ms else None,
-        )
+    # Days before monitoring began have no figure, even under a preset that presumes unseen time available.
+    ev = evaluate_sla(bars, window, evidence, now_ms, unmeasured_before_start=True)
     overall = cycle.overall if cycle is not None else None
     budget = overall.budget if overall is not None else None
     verdict = cycle_verdict(conn, config, s, sla, period, cycle, now_ms)

@@ -123,11 +123,12 @@ class DaemonView:
         except OSError:
             size = None
         return AgentLive(
-            schedule_lateness_p99_s=float(stats.get("lateness_p99_ms", 0.0)) / 1000,
-            schedule_lateness_max_s=float(stats.get("lateness_max_ms", 0.0)) / 1000,
+            schedule_lateness_p99_s=float(stats.get("start_lateness_p99_ms", 0.0)) / 1000,
+            schedule_lateness_max_s=float(stats.get("start_lateness_max_ms", 0.0)) / 1000,
             probes_in_flight=int(stats.get("in_flight", 0)),
             probe_queue_depth=int(stats.get("waiting", 0)),
             skipped_slots=int(stats.get("skipped_slots", 0)),
+            shed_slots=int(stats.get("shed_slots", 0)),
             writer_queue_depth=wstats.queue_depth if wstats is not None else 0,
             last_commit_s=wstats.last_commit_s if wstats is not None else None,
             last_commit_at_s=wstats.last_commit_at if wstats is not None else None,

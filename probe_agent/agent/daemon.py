@@ -403,7 +403,9 @@ class Daemon:
 
     def _scheduled(self, worker: EndpointWorker) -> ScheduledEndpoint:
         ep = worker.endpoint
-        return ScheduledEndpoint(key=ep.id, interval_s=ep.interval / 1000, host=ep.host, run=worker.probe_once)
+        return ScheduledEndpoint(
+            key=ep.id, interval_s=ep.interval / 1000, host=ep.host, run=worker.probe_once, grace_s=ep.grace / 1000
+        )
 
     async def reload(self) -> bool:
         """Re-read the config; apply it only if valid. Returns True if applied."""

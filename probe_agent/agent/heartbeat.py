@@ -68,6 +68,7 @@ class Heartbeat:
         self.closed_under: str | None = None  # set when another process closed our run
         self._beat: asyncio.Future[None] | None = None  # the heartbeat's store write in flight, if any
         self._beat_since = 0.0  # loop time that write was handed to the writer
+        self._shed_seen = 0  # the scheduler's shed_slots at the previous beat
 
     async def run(self, every_s: float) -> None:
         """Beat every ``every_s`` seconds (less under a shorter systemd watchdog) until ``stop`` is set."""
@@ -114,10 +115,25 @@ class Heartbeat:
                 self.wall_ms(),
                 controls_all_failing=self.impaired.controls_problem(controls.latest if controls else None),
                 store_problem=self.health.problem,
-                schedule_lag=None if on_time else f"the event loop or the scheduler is {lag_s:.1f} s behind",
+                schedule_lag=self._schedule_problem(on_time, lag_s),
             )
         except Exception:  # a notification must never stop the heartbeat (and the watchdog with it)
             log.exception("agent_impaired check failed")
+
+    def _schedule_problem(self, on_time: bool, lag_s: float) -> str | None:
+        """What lags, for the ``schedule_lagging`` episode: the loop itself, or slots shed under overload since the
+        previous beat (the scheduler keeps time then, but runs fewer probes than configured: that time is no_data).
+        None when neither."""
+        shed_total = self.scheduler.snapshot().shed_slots
+        shed, self._shed_seen = shed_total - self._shed_seen, shed_total
+        if not on_time:
+            return f"the event loop or the scheduler is {lag_s:.1f} s behind"
+        if shed > 0:
+            return (
+                f"schedule lagging: {shed} slots skipped since the last heartbeat ({shed_total} in all): more probes "
+                "are due than agent.max_concurrency and this machine can run; the skipped time is no_data"
+            )
+        return None
 
     def beat_store(self) -> None:
         """Hand this beat's heartbeat to the writer without waiting for it. One at a time: while the previous one

@@ -55,14 +55,15 @@ class EndpointLive:
 class AgentLive:
     """The daemon's own figures for ``/metrics``.
 
-    ``schedule_lateness_*_s``: how late probes started against their slots, p99 and max over the scheduler's
-    recent samples (0 before any). ``probes_in_flight``: probes running; ``probe_queue_depth``: probes due but
-    waiting for a free slot (``agent.max_concurrency``). ``skipped_slots``: slots missed since start (never
-    replayed). ``writer_queue_depth``: submissions waiting for the store's writer thread. ``last_commit_at_s``:
-    when the writer last committed (epoch seconds; None before its first commit), ``last_commit_s`` how long that
-    commit took (seconds). ``database_bytes``: the database file's size (None: unreadable). ``notification_failures``:
-    failed delivery attempts since start (each retry that fails counts again). ``results``: results stored since
-    start per (outcome, error kind; ``none`` without one).
+    ``schedule_lateness_*_s``: how late probes started against their slots (waiting for a concurrency slot
+    included), p99 and max over the scheduler's recent samples (0 before any). ``probes_in_flight``: probes
+    running; ``probe_queue_depth``: probes due but waiting for a free slot (``agent.max_concurrency``).
+    ``skipped_slots``: slots missed since start (never replayed); ``shed_slots``: of those, the ones left out under
+    overload (more due than the agent can run). ``writer_queue_depth``: submissions waiting for the store's writer
+    thread. ``last_commit_at_s``: when the writer last committed (epoch seconds; None before its first commit),
+    ``last_commit_s`` how long that commit took (seconds). ``database_bytes``: the database file's size (None:
+    unreadable). ``notification_failures``: failed delivery attempts since start (each retry that fails counts
+    again). ``results``: results stored since start per (outcome, error kind; ``none`` without one).
     """
 
     schedule_lateness_p99_s: float = 0.0
@@ -70,6 +71,7 @@ class AgentLive:
     probes_in_flight: int = 0
     probe_queue_depth: int = 0
     skipped_slots: int = 0
+    shed_slots: int = 0
     writer_queue_depth: int = 0
     last_commit_s: float | None = None
     last_commit_at_s: float | None = None

@@ -100,6 +100,12 @@ def agent_families(agent: AgentLive, *, healthy: bool, backlog: int | None) -> l
             "Probe slots missed since the daemon started (the probe before overran them; never replayed), slots",
             value=agent.skipped_slots,
         ),
+        CounterMetricFamily(
+            "probe_agent_schedule_shed_slots",
+            "Probe slots left out under overload since the daemon started (more due than agent.max_concurrency and "
+            "the machine can run; the time is no_data), slots",
+            value=agent.shed_slots,
+        ),
         gauge("probe_agent_probes_in_flight", "Probes running now, probes", agent.probes_in_flight),
         gauge(
             "probe_agent_probe_queue_depth",

@@ -488,6 +488,218 @@ async def test_cancelling_run_cancels_the_probes_in_flight(fake: FakeClock) -> N
     assert len(rec.probes["long"].starts) == 1
 
 
+# -- overload ----------------------------------------------------------------------------------------------------
+
+
+def keys_by_phase(n: int, interval_s: float) -> list[str]:
+    """``n`` keys in the order their first slots come (phases ascending), so a test can cast them in roles."""
+    return sorted((f"k{i}" for i in range(n)), key=lambda k: phase_offset(k, interval_s))
+
+
+async def test_overload_sheds_grid_slots_and_bounds_the_waiting(
+    fake: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    scheduler = ProbeScheduler(
+        clock=fake, sleep=fake.sleep, max_concurrency=2, max_waiting=3, stats_log_interval_s=15.0
+    )
+    gate = asyncio.Event()
+    starts: list[tuple[float, str]] = []
+    running: Counter[str] = Counter()
+
+    def blocked(key: str) -> ProbeJob:
+        async def run() -> float | None:
+            starts.append((fake.now, key))
+            running[key] += 1
+            assert running[key] == 1  # never two probes of one endpoint at once
+            try:
+                await gate.wait()
+            finally:
+                running[key] -= 1
+            return None
+
+        return run
+
+    keys = keys_by_phase(30, 10.0)
+    for key in keys:
+        scheduler.add(ScheduledEndpoint(key=key, interval_s=10.0, host=None, run=blocked(key)))
+    loop_task = asyncio.create_task(scheduler.run())
+    peak = 0
+    with caplog.at_level(logging.INFO, logger="probe_agent.agent.scheduler"):
+        for step in range(301):  # 30 s in 0.1 s steps, watching the queue all along
+            await fake.run_until(min(1_000.0 + 0.1 * step, 1_030.0 - 1e-6))
+            peak = max(peak, scheduler.snapshot().waiting)
+            assert scheduler.healthy(max_lag_s=2.0)  # overloaded, but the loop keeps time
+    stats = scheduler.snapshot()
+    assert peak == stats.waiting_peak == stats.waiting == 3  # the bound was reached and never passed
+    assert [k for _, k in starts] == keys[:2] and stats.in_flight == 2
+    # The 28 others came due three times each in [1000, 1030). Each of those 84 slots was shed, or is one that a
+    # probe still waiting has been due for (a waiting probe that newcomers displaced was shed, slots and all).
+    waiting_for = sum(len(grid(w.entry.ep.key, 10.0, w.due, 1_030.0 - 1e-6)) for w in scheduler._grid_queue)
+    assert stats.shed_slots == stats.skipped_slots and stats.shed_slots + waiting_for == 28 * 3
+    assert stats.lateness.max_ms == 0.0
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and warnings[0].startswith("scheduler overloaded")  # the report at 1015
+    # Capacity comes back: the queue drains, then every endpoint runs on its grid again.
+    waiting_keys = [w.entry.ep.key for w in scheduler._grid_queue]
+    gate.set()
+    await fake.run_until(1_030.0)
+    assert [k for _, k in starts[2:5]] == waiting_keys  # in arrival order
+    # With no probe started while blocked, the measured ceiling was 0: the thinning fell to its floor, and it
+    # climbs back within ~10 idle seconds; from then on every endpoint runs on its grid again.
+    await fake.run_until(1_070.0)
+    shed_before = scheduler.snapshot().shed_slots
+    await fake.run_until(1_090.0)
+    later = Counter(k for t, k in starts if t > 1_070.0)
+    assert later == Counter({k: len(grid(k, 10.0, 1_070.0, 1_090.0)) for k in keys})  # nothing shed any more
+    assert scheduler.snapshot().shed_slots == shed_before and scheduler.snapshot().waiting == 0
+    await shut(scheduler, loop_task, fake)
+
+
+@pytest.mark.parametrize("demand", [2, 3])
+async def test_overload_keeps_the_ceiling_and_spreads_the_shed_slots_evenly(fake: FakeClock, demand: int) -> None:
+    """Ten slots, probes of 1 s, 100 x ``demand`` endpoints at 10 s: the demand is ``demand`` times the ceiling of
+    10 probes/s. Hand count over 60 intervals after a warm-up of 5: the ceiling runs 6,000 probes, so each endpoint
+    runs 60 / ``demand`` times. Even spreading: none below two thirds of that or above it by more than 3, 95 %
+    within 3 of it; 90 % of the runs come at most ``demand`` slots after the previous one, none more than twice
+    that (a bounded queue alone ran the endpoints in quiet phases every slot and the rest
+    one slot in five)."""
+    scheduler = ProbeScheduler(clock=fake, sleep=fake.sleep, max_concurrency=10, max_waiting=20)
+    starts: dict[str, list[float]] = {}
+
+    def job(key: str) -> ProbeJob:
+        async def run() -> float | None:
+            starts.setdefault(key, []).append(fake.now)
+            await fake.sleep(1.0)
+            return None
+
+        return run
+
+    keys = [f"k{i}" for i in range(100 * demand)]
+    for key in keys:
+        scheduler.add(ScheduledEndpoint(key=key, interval_s=10.0, host=None, run=job(key)))
+    loop_task = asyncio.create_task(scheduler.run())
+    await fake.run_until(1_050.0)  # warm-up: the thinning finds its fraction
+    before = {k: len(starts.get(k, [])) for k in keys}
+    await fake.run_until(1_650.0)
+    runs = {k: len(starts.get(k, [])) - before[k] for k in keys}
+    assert sum(runs.values()) >= 0.97 * 6_000  # the ceiling is kept
+    share = 60 // demand
+    ordered = sorted(runs.values())
+    assert ordered[0] >= 2 * share // 3 and ordered[-1] <= share + 3, str(ordered)  # nobody starved or favoured
+    assert ordered[len(ordered) // 20] >= share - 3, ordered  # and 95 % within 3 runs of the fair share
+    shed_in_a_row = sorted(
+        round((b - a) / 10.0) - 1 for k in keys for a, b in zip(starts[k], starts[k][1:], strict=False) if a > 1_050.0
+    )
+    assert shed_in_a_row[-1] <= 2 * demand and shed_in_a_row[9 * len(shed_in_a_row) // 10] <= demand, str(
+        Counter(shed_in_a_row)
+    )
+    stats = scheduler.snapshot()
+    assert stats.waiting <= 20 and stats.shed_slots == stats.skipped_slots > 0
+    await shut(scheduler, loop_task, fake)
+
+
+async def test_a_grid_probe_waiting_past_its_grace_is_shed(fake: FakeClock) -> None:
+    """One slot held for 25 s; a grid probe with a grace of 2 s comes due meanwhile: when the slot frees it has
+    waited past its grace, so it is shed (its slots counted) and runs at its next slot instead of late."""
+    scheduler = ProbeScheduler(clock=fake, sleep=fake.sleep, max_concurrency=1, max_waiting=5)
+    hog_key, late_key = keys_by_phase(2, 10.0)
+    starts: list[tuple[float, str]] = []
+
+    def job(key: str, hold_s: float) -> ProbeJob:
+        async def run() -> float | None:
+            starts.append((fake.now, key))
+            await fake.sleep(hold_s)
+            return None
+
+        return run
+
+    scheduler.add(ScheduledEndpoint(key=hog_key, interval_s=100.0, host=None, run=job(hog_key, 25.0)))
+    scheduler.add(ScheduledEndpoint(key=late_key, interval_s=10.0, host=None, run=job(late_key, 0.0), grace_s=2.0))
+    loop_task = asyncio.create_task(scheduler.run())
+    hog_start = grid(hog_key, 100.0, 1_000.0, 1_100.0)[0]
+    freed = hog_start + 25.0
+    first_after = grid(late_key, 10.0, freed, freed + 10.0)[0]
+    await fake.run_until(first_after + 0.5)
+    late_starts = [t for t, k in starts if k == late_key]
+    # Before the hog started, the late endpoint ran on its grid; its first slot after the hog started waited
+    # until ``freed`` (past its grace): shed with every slot it waited across; next run at its first slot after.
+    expected = [t for t in grid(late_key, 10.0, 1_000.0, first_after) if t < hog_start or t > freed]
+    assert late_starts == expected
+    stats = scheduler.snapshot()
+    assert stats.shed_slots == stats.skipped_slots == len(grid(late_key, 10.0, hog_start, freed))
+    await shut(scheduler, loop_task, fake)
+
+
+async def recheck_scenario(fake: FakeClock, max_waiting: int) -> tuple[ProbeScheduler, list[str], asyncio.Event]:
+    """One slot held by ``hog`` (blocked on the returned gate) while grid probes ``g1``..``g3`` come due, then a
+    re-check of ``r`` comes due just after ``g3``. Returns at that moment, with the start order so far."""
+    scheduler = ProbeScheduler(clock=fake, sleep=fake.sleep, max_concurrency=1, max_waiting=max_waiting)
+    gate = asyncio.Event()
+    order: list[str] = []
+    r_key, hog_key, *g_keys = keys_by_phase(40, 10.0)[:5]
+    slot = {key: grid(key, 10.0, 1_000.0, 1_010.0)[0] for key in (r_key, hog_key, *g_keys)}
+    assert slot[g_keys[-1]] + 1.0 < slot[hog_key] + 10.0  # all of this happens within the hog's interval
+    names = {r_key: "r", hog_key: "hog", **{k: f"g{i + 1}" for i, k in enumerate(g_keys)}}
+
+    def job(key: str) -> ProbeJob:
+        async def run() -> float | None:
+            order.append(names[key])
+            if key == hog_key:
+                await gate.wait()
+            if key == r_key and order.count("r") == 1:
+                return slot[g_keys[-1]] + 0.01 - slot[r_key]  # "suspect": re-check just after g3 is due
+            return None
+
+        return run
+
+    for key in names:
+        scheduler.add(ScheduledEndpoint(key=key, interval_s=10.0, host=None, run=job(key)))
+    return scheduler, order, gate
+
+
+async def test_a_recheck_displaces_a_waiting_grid_probe_and_runs_first(fake: FakeClock) -> None:
+    scheduler, order, gate = await recheck_scenario(fake, max_waiting=2)
+    loop_task = asyncio.create_task(scheduler.run())
+    await fake.run_until(1_005.0)
+    # g1 and g2 queued behind the hog; g3 found the queue full (shed); then r's re-check took g2's place.
+    stats = scheduler.snapshot()
+    assert order == ["r", "hog"]
+    assert (stats.waiting, stats.waiting_rechecks, stats.waiting_peak) == (2, 1, 2)
+    assert stats.shed_slots == stats.skipped_slots == 2
+    gate.set()
+    await fake.run_until(1_005.5)
+    assert order == ["r", "hog", "r", "g1"]  # the re-check first, then the grid probe that waited longest
+    assert scheduler.snapshot().waiting == 0
+    await shut(scheduler, loop_task, fake)
+
+
+async def test_a_recheck_queues_even_when_the_queue_is_all_rechecks(fake: FakeClock) -> None:
+    scheduler, order, gate = await recheck_scenario(fake, max_waiting=0)
+    loop_task = asyncio.create_task(scheduler.run())
+    await fake.run_until(1_005.0)
+    stats = scheduler.snapshot()
+    # No waiting allowed: g1..g3 were shed, but the re-check is never shed, so it waits past the bound.
+    assert (stats.waiting, stats.waiting_rechecks, stats.shed_slots) == (1, 1, 3)
+    gate.set()
+    await fake.run_until(1_005.5)
+    assert order == ["r", "hog", "r"]
+    await shut(scheduler, loop_task, fake)
+
+
+def test_max_waiting_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="max_waiting"):
+        ProbeScheduler(max_waiting=-1)
+
+
+async def test_stop_drops_the_waiting_probes(fake: FakeClock) -> None:
+    scheduler, order, _ = await recheck_scenario(fake, max_waiting=2)
+    loop_task = asyncio.create_task(scheduler.run())
+    await fake.run_until(1_005.0)
+    assert scheduler.snapshot().waiting == 2
+    await shut(scheduler, loop_task, fake)  # cancels the hog; the waiting ones never start
+    assert order == ["r", "hog"] and scheduler.snapshot().waiting == 0
+
+
 # -- the real clock ---------------------------------------------------------------------------------------------
 
 
@@ -615,7 +827,10 @@ async def test_flat_stats_and_health(fake: FakeClock) -> None:
     assert set(empty) == {
         "endpoints", "dispatched", "in_flight", "waiting", "max_in_flight", "skipped_slots", "probe_errors",
         *(f"{n}_{part}" for n in ("lateness", "queue_wait") for part in ("samples", "p50_ms", "p99_ms", "max_ms")),
+        "max_waiting", "waiting_rechecks", "waiting_peak", "shed_slots",
+        *(f"start_lateness_{part}" for part in ("samples", "p50_ms", "p99_ms", "max_ms")),
     }  # fmt: skip
+    assert empty["max_waiting"] == 6  # the default: 2 x max_concurrency
     assert not scheduler.healthy(max_lag_s=5.0)  # not running yet
     scheduler.add(rec.endpoint("h", 10.0))
     loop_task = asyncio.create_task(scheduler.run())

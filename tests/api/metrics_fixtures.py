@@ -102,6 +102,7 @@ def live_view(n: int = N) -> FakeLive:
             probes_in_flight=3,
             probe_queue_depth=2,
             skipped_slots=4,
+            shed_slots=3,
             writer_queue_depth=1,
             last_commit_s=0.002,
             last_commit_at_s=1_790_000_000.5,

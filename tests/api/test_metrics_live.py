@@ -45,11 +45,11 @@ async def test_series_count_per_endpoint_and_per_sla(tmp_path: Path, aiohttp_cli
         "probe_agent_endpoint_cert_days_left": 30.5,
     }
     assert [len(by_label(samples, "sla", s)) for s in ("gold", "silver", "perfect")] == [8, 8, 6]
-    # Everything else is the agent's: 1 info, 2 results_total (one per outcome and error kind seen), 12 figures,
+    # Everything else is the agent's: 1 info, 2 results_total (one per outcome and error kind seen), 13 figures,
     # and when the SLA figures were read.
     rest = [k for k in samples if not any(label in ("endpoint", "sla") for label, _ in k[1])]
-    assert len(rest) == 16, sorted(rest)
-    assert len(samples) == 4 * N + 22 + 16
+    assert len(rest) == 17, sorted(rest)
+    assert len(samples) == 4 * N + 22 + 17
 
 
 async def test_per_endpoint_counters_and_histogram(tmp_path: Path, aiohttp_client: Any) -> None:
@@ -86,6 +86,7 @@ async def test_agent_figures(tmp_path: Path, aiohttp_client: Any) -> None:
         "probe_agent_schedule_lateness_p99_seconds": 0.012,
         "probe_agent_schedule_lateness_max_seconds": 0.5,
         "probe_agent_schedule_skipped_slots_total": 4.0,
+        "probe_agent_schedule_shed_slots_total": 3.0,
         "probe_agent_probes_in_flight": 3.0,
         "probe_agent_probe_queue_depth": 2.0,
         "probe_agent_store_queue_depth": 1.0,

@@ -75,7 +75,7 @@ def alert_queries() -> list[str]:
 
 
 def test_alert_rules_pass_promtool() -> None:
-    assert "SUCCESS: 11 rules found" in run("check", "rules", ALERTS)
+    assert "SUCCESS: 12 rules found" in run("check", "rules", ALERTS)
 
 
 def test_alert_rules_fire_and_resolve_as_the_readme_says() -> None:

@@ -11,15 +11,16 @@ store, N endpoints at ``--interval`` on the nginx of nginx_target.py):
    probe processes, from /proc), CPU ms per probe and the projection to 16 cores (scale_math.project_rate). The
    workers-1 row is the overload run: stored/s against the ceiling (the target: >= 0.9), skipped and shed slots,
    how evenly (fewest and most results per endpoint), down/unknown results (must be 0: the target is healthy).
-4. **sustained, workers auto**: the same search, starting above the workers-1 ceiling.
+4. **sustained, workers auto**: the same search, starting at 1.4 x the workers-1 ceiling or 0.9 x what the
+   scaling row with as many workers as usable cores stored, whichever is higher.
 5. **big**: ``--big-endpoints`` (50,000) at 60 s for ``--big-seconds`` (300; ``--quick``: 60) with the build's
    default workers: start-up (config load to the scheduler holding every endpoint), spacing p99, peak RSS.
 Where the build has no ``agent.workers`` the workers rows print "workers: not available on this build". Where
 nginx is missing the agent runs against the aiohttp loopback target and the peers are left out (the apt-get line
 is printed); where blackbox_exporter is missing, only it is.
 
-    .venv/bin/python bench/bench_scale.py                 # ~9 min
-    .venv/bin/python bench/bench_scale.py --quick         # ~5 min: 60 s big run, 3 search steps
+    .venv/bin/python bench/bench_scale.py                 # ~8.5 min (it prints its budget first)
+    .venv/bin/python bench/bench_scale.py --quick         # ~4 min: 60 s big run, 3 search steps
     .venv/bin/python bench/bench_scale.py --only peers search
 """
 
@@ -182,8 +183,8 @@ def overload_lines(f: RunFigures, ceiling: float) -> list[str]:
 
 def budget(args: argparse.Namespace, workers: bool, peers: bool) -> list[tuple[str, float]]:
     """Seconds each section should take (start-up and read-back included), for the printed budget."""
-    step = args.seconds + args.warmup + 6
-    parts = [("peers", 4 * (args.peer_seconds + 3) if peers else 0.0), ("search", args.search_steps * step)]
+    step = args.seconds + args.warmup + 4  # + start-up, stop and read-back
+    parts = [("peers", 4 * (args.peer_seconds + 2.5) if peers else 0.0), ("search", args.search_steps * step)]
     parts.append(("scaling", (3 if workers else 1) * step))
     parts.append(("auto", (args.search_steps - 1) * step if workers else 0.0))
     parts.append(("big", args.big_seconds + 40))
@@ -198,12 +199,12 @@ def main() -> int:
     )
     parser.add_argument("--target", choices=("nginx", "aiohttp"), help="default: nginx when installed")
     parser.add_argument("--interval", type=float, default=2.0, help="interval of the search steps, s (default 2)")
-    parser.add_argument("--seconds", type=float, default=10.0, help="measured window of a search step (default 10)")
+    parser.add_argument("--seconds", type=float, default=8.0, help="measured window of a search step (default 8)")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds after start-up left out (default 3)")
     parser.add_argument("--search-steps", type=int, default=4, help="steps of each rate search (default 4)")
     parser.add_argument("--start-rate", type=float, default=1000.0, help="first rate tried, probes/s (default 1000)")
     parser.add_argument("--concurrency", type=int, default=100, help="agent.max_concurrency (default 100)")
-    parser.add_argument("--peer-seconds", type=float, default=5.0, help="window of each peer run (default 5)")
+    parser.add_argument("--peer-seconds", type=float, default=4.0, help="window of each peer run (default 4)")
     parser.add_argument("--big-endpoints", type=int, default=50_000)
     parser.add_argument("--big-seconds", type=float, default=300.0, help="the big run's window (default 300)")
     args = parser.parse_args()
@@ -272,6 +273,7 @@ def run_sections(args: argparse.Namespace, target: NginxTarget | LoopbackTarget,
         concurrency=args.concurrency,
     )
     ceiling: float | None = None
+    auto_hint: float | None = None
     usable = 1.0
     if "search" in args.only:
         print(f"\n== sustained, workers 1: spacing p99 < {SPACING_P99_LIMIT_MS:.0f} ms, nothing skipped ==", flush=True)
@@ -294,12 +296,15 @@ def run_sections(args: argparse.Namespace, target: NginxTarget | LoopbackTarget,
         print("\n== overload (the workers-1 row) ==")
         print("\n".join(overload_lines(rows[0], ceiling or args.start_rate)), flush=True)
         summary["overload"], summary["ceiling"] = rows[0], ceiling or args.start_rate
+        # What the workers count "auto" resolves to stored at 2x demand is where its search should start.
+        same = [f for f in rows if f.spec.workers == str(usable_cores())]
+        auto_hint = 0.9 * same[0].rate if same else None
     if "auto" in args.only:
         print("\n== sustained, workers auto ==", flush=True)
         if not workers:
             print("  workers: not available on this build")
         else:
-            start = 1.4 * (ceiling or args.start_rate)
+            start = max(auto_hint or 0.0, 1.4 * (ceiling or args.start_rate))
             summary["auto"], _ = search("auto", replace(base, workers="auto"), start, max(args.search_steps - 1, 1))
     if "big" in args.only:
         n, seconds = args.big_endpoints, args.big_seconds

@@ -289,7 +289,11 @@ def run_sections(args: argparse.Namespace, target: NginxTarget | LoopbackTarget,
             print(f"  -> no rate tried was sustained; the most stored, {ceiling or 0:.0f}/s, stands in as the ceiling")
     if "scaling" in args.only:
         demanded = 2 * (ceiling or args.start_rate)
-        print(f"\n== scaling and overload: {demanded:.0f}/s demanded (2 x the workers-1 ceiling) ==", flush=True)
+        print(
+            f"\n== scaling and overload: {demanded:.0f}/s demanded (2 x the workers-1 ceiling) on {usable_cores()} "
+            "usable cores, nginx and the agent sharing them ==",
+            flush=True,
+        )
         if not workers:
             print("  workers: not available on this build (the 1-worker row only)")
         rows = scaling_rows(base, demanded, (1, 2, 4) if workers else (1,), usable)

@@ -159,7 +159,12 @@ def scaling_rows(base: RunSpec, demanded: float, counts: tuple[int, ...], usable
         )
     print(
         f"  projection: rate = usable x min({PROJECT_CORES} x 1000 / CPU ms per probe (all processes), 1000 / CPU ms "
-        f"per probe (main process)); usable = {usable:.2f}, the share of a core workers 1 used at its ceiling"
+        f"per probe (main process)); usable = {usable:.2f}, "
+        + (
+            "the share of a core workers 1 used at its ceiling"
+            if usable < 1
+            else "as no ceiling was bracketed (an upper bound)"
+        )
     )
     return rows
 
@@ -281,8 +286,11 @@ def run_sections(args: argparse.Namespace, target: NginxTarget | LoopbackTarget,
         summary["w1"] = ceiling
         if ceiling is not None:
             best = next(f for f in runs if not failures(f) and f.spec.endpoints / f.spec.interval_s == ceiling)
-            usable = min(1.0, (best.cpu_main_s + best.cpu_children_s) / best.window_s)
-            print(f"  -> workers 1 sustains {ceiling:.0f}/s, using {100 * usable:.0f} % of a core")
+            used = min(1.0, (best.cpu_main_s + best.cpu_children_s) / best.window_s)
+            print(f"  -> workers 1 sustains {ceiling:.0f}/s, using {100 * used:.0f} % of a core")
+            # Only a ceiling with a failure above it says how much of a core is usable before spacing breaks.
+            if any(f.spec.endpoints / f.spec.interval_s > ceiling and failures(f) for f in runs):
+                usable = used
         else:
             # The overload run still needs a ceiling to double: the most any step stored stands in for it.
             ceiling = max((f.rate for f in runs), default=None)
@@ -333,12 +341,12 @@ def print_targets(s: dict[str, Any]) -> None:
         checks.append(
             (
                 "workers auto > blackbox_exporter max",
-                f"{auto or 0:.0f}/s vs {bb or 0:.0f}/s",
+                f"{f'{auto:.0f}/s' if auto else 'none sustained'} vs {bb or 0:.0f}/s",
                 None if bb is None else (auto or 0) > bb,
             )
         )
     if "w1" in s:
-        checks.append(("workers 1 >= 1,000/s sustained", f"{w1 or 0:.0f}/s", (w1 or 0) >= 1000))
+        checks.append(("workers 1 >= 1,000/s sustained", f"{w1:.0f}/s" if w1 else "none sustained", (w1 or 0) >= 1000))
     if (o := s.get("overload")) is not None and (ceiling := s.get("ceiling")):
         bad = o.outcomes.get("down", 0) + o.outcomes.get("unknown", 0)
         checks.append(("overload: stored >= 0.9 x ceiling", f"{o.rate / ceiling:.2f}", o.rate >= 0.9 * ceiling))

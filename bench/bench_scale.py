@@ -106,7 +106,7 @@ def step_line(label: str, f: RunFigures) -> str:
     main, kids = cpu_pct(f)
     why = failures(f)
     return (
-        f"  {label:<10} {f.spec.endpoints:>6,} x {f.spec.interval_s:g} s = "
+        f"  {label:<10} [{f.loop}] {f.spec.endpoints:>6,} x {f.spec.interval_s:g} s = "
         f"{f.spec.endpoints / f.spec.interval_s:6.0f}/s demanded: stored {f.rate:6.0f}/s, "
         f"spacing p50/p99/max {ms(f.spacing_p50_ms)}/{ms(f.spacing_p99_ms)}/"
         f"{ms(f.spacing_max_ms)} ms, skipped {f.sched_skipped} (stored spacing: {f.spacing_skipped}), "

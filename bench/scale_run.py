@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Coroutine
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,7 @@ class RunFigures:
     processes: int = 1
     peak_rss_mb: float = 0.0  # the tree's, sampled once a second
     self_maxrss_mb: float = 0.0  # this process's own peak (getrusage), not sampled
+    loop: str = "asyncio"  # the event loop's module: what `probe-agent run` would pick here
 
     @property
     def rate(self) -> float:
@@ -217,6 +219,7 @@ async def measure(spec: RunSpec, workdir: Path) -> RunFigures:
         processes=cpu1.processes,
         peak_rss_mb=peak_rss,
         self_maxrss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        loop=type(asyncio.get_running_loop()).__module__.split(".")[0],
     )
 
 
@@ -227,6 +230,17 @@ def figures_from_json(text: str) -> RunFigures:
     return RunFigures(**data)
 
 
+def run_like_the_daemon(main: Coroutine[Any, Any, RunFigures]) -> RunFigures:
+    """On the event loop ``probe-agent run`` would use: a build with ``agent/eventloop.py`` picks uvloop when it is
+    installed (unless PROBE_AGENT_LOOP says otherwise); one without runs asyncio's."""
+    try:
+        from probe_agent.agent import eventloop  # issue 14 item 3; absent before it
+    except ImportError:
+        return asyncio.run(main)
+    result: RunFigures = eventloop.run(main, os.environ)
+    return result
+
+
 def main() -> None:
     spec = RunSpec(**json.loads(sys.argv[1]))
     # Transitions of thousands of endpoints would flood the output; keep errors and the scheduler's warnings.
@@ -234,7 +248,7 @@ def main() -> None:
     logging.getLogger("probe_agent.agent").setLevel(logging.ERROR)
     logging.getLogger("probe_agent.agent.scheduler").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="probe-bench-scale-") as workdir:
-        figures = asyncio.run(measure(spec, Path(workdir)))
+        figures = run_like_the_daemon(measure(spec, Path(workdir)))
     print(json.dumps(asdict(figures)), flush=True)
 
 

@@ -3,8 +3,9 @@
 For each scenario ``N x interval`` it runs the real ``Daemon`` (probe_agent/agent/daemon.py) in this process,
 built from a generated config file: ProbeScheduler -> EndpointWorker -> ``run_probe`` (http, a fresh connection
 per probe) -> controls rule -> TimelineFold -> StoreWriter into a real SQLite file in a temp dir, plus the
-daemon's heartbeats and calendar jobs. The targets are one aiohttp server in a separate process on 127.0.0.1
-answering 200 "ok" (see loopback_target.py). All endpoints share that one host, so the config sets
+daemon's heartbeats and calendar jobs. The target answers 200 "ok" on every path on 127.0.0.1: by default a
+throwaway nginx (nginx_target.py, ``worker_processes 1``) when it is installed, else, or with ``--target aiohttp``,
+one aiohttp server in a separate process (loopback_target.py). All endpoints share that one host, so the config sets
 ``per_host_limit`` equal to ``max_concurrency``: only the global limit binds, as with many distinct hosts.
 
 After a warm-up (the daemon's start-up and the first slots are left out) it measures for ``--seconds``:
@@ -23,6 +24,7 @@ only (reruns vary ~30 %).
 
     .venv/bin/python bench/bench_probes.py                              # 1000x10, 10000x30, 10000x10
     .venv/bin/python bench/bench_probes.py --scenarios 2000x10 --seconds 20
+    .venv/bin/python bench/bench_probes.py --target aiohttp             # the aiohttp target even with nginx
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from pathlib import Path
 
 from loopback_target import LoopbackTarget
 from machine import machine_block
+from nginx_target import INSTALL_HINT, NginxTarget, nginx_binary
 
 from probe_agent.agent.daemon import Daemon
 from probe_agent.agent.scheduler import SchedulerStats, phase_offset
@@ -168,7 +171,7 @@ def describe_spans(spans: dict[str, tuple[int, float]]) -> str:
     return ", ".join(f"{state} {count} spans / {seconds:.1f} endpoint-s" for state, (count, seconds) in spans.items())
 
 
-def write_config(workdir: Path, scenario: Scenario, target: LoopbackTarget, concurrency: int) -> Path:
+def write_config(workdir: Path, scenario: Scenario, target: LoopbackTarget | NginxTarget, concurrency: int) -> Path:
     """A config with N http endpoints on the loopback target and one tcp control on the same server."""
     lines = [
         "agent:",
@@ -236,7 +239,13 @@ def stored_figures(db: Path, start_ms: int, end_ms: int, interval_s: float, wall
 
 
 async def run_scenario(
-    scenario: Scenario, target: LoopbackTarget, workdir: Path, *, seconds: float, warmup_s: float, concurrency: int
+    scenario: Scenario,
+    target: LoopbackTarget | NginxTarget,
+    workdir: Path,
+    *,
+    seconds: float,
+    warmup_s: float,
+    concurrency: int,
 ) -> Figures:
     loaded = load_config(write_config(workdir, scenario, target, concurrency))
     daemon = Daemon(loaded, handle_signals=False)
@@ -358,11 +367,17 @@ def markdown_table(rows: list[Figures]) -> str:
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    target = LoopbackTarget()
-    target.start()
-    print(f"target: aiohttp in a separate process at {target.url()} (200 'ok' on every path)")
-    if Path("/usr/sbin/nginx").exists():
-        print("note: /usr/sbin/nginx exists, but this bench only drives the aiohttp target")
+    target: LoopbackTarget | NginxTarget
+    if args.target == "nginx":
+        target = NginxTarget()
+        target.start()
+        print(f"target: nginx ({target.binary}) at {target.url()}, worker_processes 1 (200 'ok' on every path)")
+    else:
+        target = LoopbackTarget()
+        target.start()
+        print(f"target: aiohttp in a separate process at {target.url()} (200 'ok' on every path)")
+        if nginx_binary() is None:
+            print(f"note: nginx is not installed ({INSTALL_HINT}); the aiohttp target stands in")
     figures: list[Figures] = []
     try:
         for scenario in args.scenarios:
@@ -396,7 +411,15 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds after start-up left out of the figures")
     parser.add_argument("--concurrency", type=int, default=100, help="agent.max_concurrency (default 100)")
     parser.add_argument("--workdir", default=None, help="where the temp SQLite files go (default: the system temp)")
+    parser.add_argument(
+        "--target",
+        choices=("nginx", "aiohttp"),
+        default="nginx" if nginx_binary() is not None else "aiohttp",
+        help="what answers the probes (default: nginx when installed, else aiohttp)",
+    )
     args = parser.parse_args()
+    if args.target == "nginx" and nginx_binary() is None:
+        parser.error(f"nginx is not installed; {INSTALL_HINT}")
     # Transitions of 10,000 endpoints would flood the output; keep errors, and the scheduler's own warnings.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("probe_agent.agent").setLevel(logging.ERROR)

@@ -28,6 +28,7 @@ from probe_agent.agent.calendar import CalendarJobs
 from probe_agent.agent.clock import LabelClock, wall_clock_ms
 from probe_agent.agent.controls import Controls
 from probe_agent.agent.deadman_task import DeadmanTask
+from probe_agent.agent.eventloop import describe as describe_loop
 from probe_agent.agent.heartbeat import Heartbeat
 from probe_agent.agent.housekeeping import Housekeeping
 from probe_agent.agent.impaired import ImpairedWatch
@@ -280,7 +281,7 @@ class Daemon:
             # garbage collector's full scans, whose pauses showed up as probe-start lateness in bench/bench_probes.py.
             gc.freeze()
             status = f"probing {len(self.workers)} endpoints as agent {self.agent_id}"
-            log.info("%s (run %d, database %s)", status, self.run_id, self.db_path)
+            log.info("%s (run %d, database %s, %s event loop)", status, self.run_id, self.db_path, describe_loop(loop))
             self.notifier.ready(status)
             stop_wait = asyncio.create_task(self._stop.wait())
             done, _ = await asyncio.wait({stop_wait, sched_task}, return_when=asyncio.FIRST_COMPLETED)

@@ -4,8 +4,8 @@ One is created per event loop (the daemon's, each worker process's, or a one-sho
 ``run_probe``; it is cheap to build (nothing is opened until the first http probe) and closed as an async
 context manager (or ``close()``), which closes its sessions and every connection still open.
 
-Why it holds what it holds (measured with py-spy on bench/bench_probes.py at 1,000 probes/s: building and closing a
-``ClientSession`` and its ``TCPConnector`` for each probe was about a tenth of the probe's CPU):
+Why it holds what it holds (building and closing a ``ClientSession`` and its ``TCPConnector`` for each probe was
+16-19 % of an http probe's CPU: bench/probe_cpu.py, and http.py's docstring):
 - **One session per address family** (``ip_version`` 4, 6 or any: the connector's ``family`` is fixed when it is
   built), created on first use. Each has a ``TCPConnector(force_close=True)``: a connection serves one request and
   is closed after it, so every probe opens a fresh TCP connection (and TLS handshake) and sees DNS, connect and

@@ -5,8 +5,10 @@ Decisions (documented in README):
   requests go through the event loop's ``ProbeClient`` (client.py): one ``ClientSession`` per address family with
   a ``TCPConnector(force_close=True)``, no cookie jar, the resolver of the probe's own rules; everything else an
   endpoint sets goes with each request. Until issue 14 each probe built and closed a session of its own; py-spy
-  on bench/bench_probes.py at 1,000 probes/s put that at about a tenth of the probe's CPU (``TCPConnector``
-  construction, the shielded close), which buys no truth, since the connection is fresh either way.
+  on bench/bench_probes.py at 1,000 probes/s put that at about a tenth of ``run_probe``'s samples
+  (``TCPConnector`` construction, the shielded close), and bench/probe_cpu.py measured 0.79 -> 0.64 ms of CPU
+  per probe (asyncio; 0.58 -> 0.48 on uvloop) with one session per event loop. It buys no truth: the
+  connection is fresh either way.
 - The body is always read, up to ``max_body`` bytes *after* decompression, even without a body check: a server
   that dies mid-body is down, and a body over the cap is ``too_large``. Reading stops at the cap; aiohttp
   inflates compressed bodies in bounded steps as they are read, so a gzip bomb is never inflated past it. A

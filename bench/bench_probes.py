@@ -25,6 +25,7 @@ only (reruns vary ~30 %).
     .venv/bin/python bench/bench_probes.py                              # 1000x10, 10000x30, 10000x10
     .venv/bin/python bench/bench_probes.py --scenarios 2000x10 --seconds 20
     .venv/bin/python bench/bench_probes.py --target aiohttp             # the aiohttp target even with nginx
+    .venv/bin/python bench/bench_probes.py --scenarios 10000x10 --loop uvloop   # on uvloop (the extra installed)
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from loopback_target import LoopbackTarget
 from machine import machine_block
 from nginx_target import INSTALL_HINT, NginxTarget, nginx_binary
 
+from probe_agent.agent import eventloop
 from probe_agent.agent.daemon import Daemon
 from probe_agent.agent.scheduler import SchedulerStats, phase_offset
 from probe_agent.config import load_config
@@ -417,17 +419,27 @@ def main() -> None:
         default="nginx" if nginx_binary() is not None else "aiohttp",
         help="what answers the probes (default: nginx when installed, else aiohttp)",
     )
+    parser.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop"),
+        default="asyncio",
+        help="the agent's event loop (default asyncio; uvloop needs the extra: pip install 'probe-agent[uvloop]')",
+    )
     args = parser.parse_args()
     if args.target == "nginx" and nginx_binary() is None:
         parser.error(f"nginx is not installed; {INSTALL_HINT}")
+    try:
+        eventloop.choose({eventloop.ENV_VAR: args.loop})
+    except eventloop.LoopChoiceError as exc:
+        parser.error(str(exc))
     # Transitions of 10,000 endpoints would flood the output; keep errors, and the scheduler's own warnings.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("probe_agent.agent").setLevel(logging.ERROR)
     logging.getLogger("probe_agent.agent.scheduler").setLevel(logging.WARNING)
     print("machine:")
     print(machine_block())
-    print(f"agent: asyncio event loop, max_concurrency {args.concurrency}, one fresh connection per probe")
-    asyncio.run(main_async(args))
+    print(f"agent: {args.loop} event loop, max_concurrency {args.concurrency}, one fresh connection per probe")
+    eventloop.run(main_async(args), {eventloop.ENV_VAR: args.loop})
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ new snapshot (``EndpointWorker.probe_once``). They are made beforehand by real `
 Measured, each into a fresh SQLite file (WAL, synchronous=FULL, as the daemon opens it):
 1. throughput: every submission handed over as fast as one thread can, then ``flush()``; rows/s from the first
    ``submit`` to the flush returning, the writer's own batching (``batch_max`` 5,000 rows) deciding commit sizes.
-   Also the caller's cost per ``submit`` (it serialises the snapshot: that part runs on the event loop), and the
-   fold's cost per result (``feed`` + ``snapshot``) while the submissions were made.
+   Also the caller's cost per ``submit`` (on the event loop), and the fold's cost per result (``feed`` +
+   ``snapshot_json``, the snapshot's JSON text the daemon submits) while the submissions were made.
 2. commit latency: batches of a fixed number of submissions, each forced out by ``flush()``; the writer's own
    ``last_commit_s`` per batch (BEGIN IMMEDIATE .. COMMIT, fsync included). At 1,000 probes/s with the default
    ``flush_interval`` of 0.25 s, a batch is ~250 submissions.
@@ -28,7 +28,6 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from machine import machine_block
 
@@ -46,7 +45,7 @@ MIXES = ("steady", "flapping")
 class Submission:
     results: list[ProbeResult]
     intervals: list[StateInterval]
-    fold_states: dict[tuple[str, str], dict[str, Any]]
+    fold_states: dict[tuple[str, str], str]
 
     @property
     def rows(self) -> int:
@@ -99,7 +98,7 @@ def make_submissions(mix: str, endpoints: int, rounds: int, first_round: int = 0
             result = ProbeResult(ts, AGENT, fold.endpoint, outcome, latency_ms=1.25, status_code=200, detail="HTTP 200")
             started = time.perf_counter()
             closed = fold.feed(result)
-            snapshot = fold.snapshot()
+            snapshot = fold.snapshot_json()  # as the daemon's worker hands it over: the JSON text
             fold_s += time.perf_counter() - started
             out.append(Submission([result], closed, {(AGENT, fold.endpoint): snapshot}))
     return out, 1e6 * fold_s / max(len(out), 1)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from probe_agent.fold_json import snapshot_text
 from probe_agent.model import AgentRun, Outcome, ProbeResult, State, StateInterval
 
 SNAPSHOT_VERSION = 1
@@ -249,6 +250,35 @@ class TimelineFold:
             },
             "frontier": self._frontier,
         }
+
+    def snapshot_json(self) -> str:
+        """``snapshot()`` as the store keeps it (compact JSON, sorted keys), written without the dict (fold_json.py):
+        what the daemon hands the writer with each result."""
+        cur = self._cur
+        last = self._last_key
+        return snapshot_text(
+            version=SNAPSHOT_VERSION,
+            agent=self.agent,
+            endpoint=self.endpoint,
+            phase=self._phase.value,
+            count=self._count,
+            suspect_start=self._suspect_start,
+            suspect_cause=self._suspect_cause,
+            outage_start=self._outage_start,
+            outage_cause=self._outage_cause,
+            cur=None if cur is None else (cur.start, cur.end, (cur.key[0].value, cur.key[1], cur.key[2])),
+            pending=[(start, end, state.value) for start, end, state in self._pending],
+            last=None
+            if self._last_ts is None
+            else (
+                self._last_ts,
+                self._last_bound,
+                self._last_open,
+                (last[0].value, last[1], last[2]),
+                self._last_pending,
+            ),
+            frontier=self._frontier,
+        )
 
     def _restore(self, data: dict[str, Any]) -> None:
         if data.get("v") != SNAPSHOT_VERSION:

@@ -20,7 +20,7 @@ import socket
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from probe_agent import __version__
 from probe_agent.agent.api_live import DaemonApi, DaemonView, ResultTally
@@ -28,6 +28,7 @@ from probe_agent.agent.calendar import CalendarJobs
 from probe_agent.agent.clock import LabelClock, wall_clock_ms
 from probe_agent.agent.controls import Controls
 from probe_agent.agent.deadman_task import DeadmanTask
+from probe_agent.agent.eventloop import describe as describe_loop
 from probe_agent.agent.heartbeat import Heartbeat
 from probe_agent.agent.housekeeping import Housekeeping
 from probe_agent.agent.impaired import ImpairedWatch
@@ -52,6 +53,9 @@ from probe_agent.store import queries, records
 from probe_agent.store.outbox import OutboxRow
 from probe_agent.store.schema import open_db
 from probe_agent.store.writer import StoreWriter
+
+if TYPE_CHECKING:
+    from probe_agent.probes import ProbeClient
 
 log = logging.getLogger("probe_agent.agent")
 
@@ -109,10 +113,14 @@ class Daemon:
         self.config_path = config_path if config_path is not None else loaded.path
         self.handle_signals = handle_signals
         self.notifier = notifier or Notifier()
+        # This event loop's probe client (http sessions, the DNS cache), made here only for the real prober; it
+        # opens nothing until the first probe and is closed at shutdown.
+        self.probe_client: ProbeClient | None = None
         if prober is None:
-            from probe_agent.probes import run_probe
+            from probe_agent.probes import ProbeClient, run_probe
 
-            prober = run_probe
+            self.probe_client = ProbeClient()
+            prober = functools.partial(run_probe, client=self.probe_client)
         self.prober: Prober = prober
         # ``wall_ms`` is the wall clock (the seam tests step); every time the daemon stores (result ts, heartbeats,
         # run start and end, config history) and every "now" it acts on is read from the label clock built on it, so
@@ -273,7 +281,7 @@ class Daemon:
             # garbage collector's full scans, whose pauses showed up as probe-start lateness in bench/bench_probes.py.
             gc.freeze()
             status = f"probing {len(self.workers)} endpoints as agent {self.agent_id}"
-            log.info("%s (run %d, database %s)", status, self.run_id, self.db_path)
+            log.info("%s (run %d, database %s, %s event loop)", status, self.run_id, self.db_path, describe_loop(loop))
             self.notifier.ready(status)
             stop_wait = asyncio.create_task(self._stop.wait())
             done, _ = await asyncio.wait({stop_wait, sched_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -490,6 +498,8 @@ class Daemon:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.probe_client is not None:  # no probe runs any more: close its sessions
+            await self.probe_client.close()
         if self.calendar is not None:
             await self.calendar.stop(5.0)
         if self.writer is not None and (self._lost is not None or self._closed_under is not None):

@@ -122,7 +122,7 @@ class EndpointWorker:
         self.sink.submit(
             results=[result],
             intervals=closed,
-            fold_states={(self.agent, ep.id): self.fold.snapshot()},
+            fold_states={(self.agent, ep.id): self.fold.snapshot_json()},
             run_id=self.run_id,
             outbox=[row for e in events for row in self.outbox(e)],
         )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
+import os
 import sys
 from pathlib import Path
 
 import click
 
+from probe_agent.agent import eventloop
 from probe_agent.commands.common import load
 from probe_agent.commands.options import config_option, verbosity
 from probe_agent.logs import setup_logging
@@ -31,7 +32,10 @@ def run(ctx: click.Context, config_path: Path | None) -> None:
     setup_logging(level, loaded.secrets)
     daemon = Daemon(loaded, config_path=config_path, verbosity=level)
     try:
-        asyncio.run(daemon.run())
+        eventloop.run(daemon.run(), os.environ)  # uvloop when installed, unless PROBE_AGENT_LOOP=asyncio
+    except eventloop.LoopChoiceError as exc:
+        click.echo(f"probe-agent: {exc}", err=True)
+        sys.exit(exc.exit_code)
     except DaemonError as exc:
         click.echo(f"probe-agent: {exc}", err=True)
         sys.exit(exc.exit_code)

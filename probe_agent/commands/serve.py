@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
 import click
 
+from probe_agent.agent import eventloop
 from probe_agent.commands.common import UsageProblem, load
 from probe_agent.commands.options import config_option, verbosity
 from probe_agent.commands.store import READING, open_store
@@ -67,7 +68,10 @@ def serve(ctx: click.Context, config_path: Path | None, listen: str | None) -> N
 
     context = ApiContext(lambda: current[0].config, db_path, now_ms, None, loaded.config.agent.id)
     try:
-        asyncio.run(serve_forever(context, host_port, reload))
+        eventloop.run(serve_forever(context, host_port, reload), os.environ)  # as `run`: uvloop when installed
+    except eventloop.LoopChoiceError as exc:
+        click.echo(f"probe-agent: {exc}", err=True)
+        sys.exit(exc.exit_code)
     except ListenError as exc:
         click.echo(f"probe-agent: {exc}", err=True)
         sys.exit(1)

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from probe_agent.config.api_schema import check_api
+from probe_agent.config.dns_cache import check_dns_cache
 from probe_agent.config.document import Config
 from probe_agent.config.notify_schema import check_notify_refs
 from probe_agent.config.schema import inherited
@@ -89,6 +90,7 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: dict[str, st
     problems.extend(check_sla_refs(resolved, positions))
     problems.extend(check_notify_refs(resolved, raw, positions))
     problems.extend(check_api(resolved, raw, positions))
+    problems.extend(check_dns_cache(resolved, positions))
     try:
         config = Config.model_validate(resolved)
     except ValidationError as exc:

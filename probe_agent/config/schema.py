@@ -180,6 +180,8 @@ class Endpoint(Model):
     grace: Grace  # how long past its interval a result still speaks (left out: the timeout)
     degraded_after: Grace | None = None  # None: never degraded for slowness
     ip_version: Literal["4", "6", "any"] = "any"
+    # none: resolve on every probe; ttl: reuse an answer of agent.resolvers for at most its TTL (config/dns_cache.py)
+    dns_cache: Literal["none", "ttl"] = "none"
     tags: tuple[str, ...] = ()
     cert_expiry_warning: int | None = Field(default=None, ge=1, le=3650)  # days
 

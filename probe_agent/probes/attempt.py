@@ -7,12 +7,17 @@ exists so that a probe cut short by the deadline still says how far it got (``st
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from probe_agent.model import ErrorKind, PeerCert
+
+if TYPE_CHECKING:
+    from probe_agent.probes.dnscache import DnsCache
 
 
 class Stage(Enum):
@@ -50,6 +55,8 @@ class Attempt:
     warnings: list[str] = field(default_factory=list)  # a passing probe with a warning is degraded
     tls_start_s: float | None = None  # monotonic time the last TLS handshake began (see tlscontext)
     tls_object: ssl.SSLObject | None = None  # the last TLS connection, for its peer certificate
+    dns_cache: DnsCache | None = None  # set for an endpoint with ``dns_cache: ttl`` (see dnscache.py)
+    dns_cached: bool = False  # the last lookup was answered from the cache: it records no ``dns`` phase
 
     def add_phase(self, name: str, start_s: float, end_s: float) -> None:
         """Add ``end_s - start_s`` seconds to phase ``name`` (as ms); a clock going backwards counts as 0."""
@@ -58,3 +65,9 @@ class Attempt:
     def remaining_s(self) -> float:
         """Seconds left before the hard deadline (never negative)."""
         return max(self.deadline_loop_s - asyncio.get_running_loop().time(), 0.0)
+
+
+# The probe running in the current task. Code that aiohttp or asyncio calls on the probe's behalf without passing
+# it along (the shared session's resolver; ``wrap_bio``, which asyncio calls inside the task that opens the
+# connection) finds its probe here.
+current_attempt: contextvars.ContextVar[Attempt | None] = contextvars.ContextVar("probe_attempt", default=None)

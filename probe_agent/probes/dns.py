@@ -3,6 +3,9 @@
 One function, :func:`lookup_addresses`, resolves names for all probes: through the system resolver
 (``getaddrinfo``) when the agent has no ``resolvers``, else through them with the UDP client in ``dnswire``.
 ``http`` probes reach it through :class:`ProbeResolver` (an aiohttp resolver), ``tcp``/``tls`` probes directly.
+For an endpoint with ``dns_cache: ttl`` the probe's ``Attempt`` carries its event loop's ``DnsCache``: an answer
+of the configured resolvers is reused for at most its TTL (``dnscache.py``), and a probe answered from it records
+no ``dns`` phase (no lookup took place, as for an IP literal).
 
 Rules:
 - Names under ``.invalid`` are NXDOMAIN without asking anybody (RFC 6761 section 6.4).
@@ -17,6 +20,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 
@@ -25,8 +29,9 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from probe_agent.config.schema import Endpoint
 from probe_agent.model import ErrorKind
 from probe_agent.probes import dnswire
-from probe_agent.probes.attempt import Attempt, ProbeFailure, Stage
+from probe_agent.probes.attempt import Attempt, ProbeFailure, Stage, current_attempt
 from probe_agent.probes.classify import DnsLookupError, classify_gaierror
+from probe_agent.probes.dnscache import DnsCache
 
 _QTYPES = {
     socket.AF_INET: (dnswire.QTYPE_A,),
@@ -63,6 +68,7 @@ def is_invalid_tld(name: str) -> bool:
     return bare == "invalid" or bare.endswith(".invalid")
 
 
+@functools.lru_cache(maxsize=4096)  # asked for every probe of every host; a failed parse raises, which is slow
 def _ip_literal(name: str) -> str | None:
     try:
         return str(ipaddress.ip_address(name.strip("[]")))
@@ -80,17 +86,30 @@ async def lookup_addresses(
     """The addresses of ``name`` (normalised text, in answer order, no duplicates). Raises DnsLookupError.
 
     ``for_connect`` asks the system resolver for addresses this host can use (AI_ADDRCONFIG), as aiohttp does;
-    the dns probe asks without it, since it checks the records rather than connecting.
+    the dns probe asks without it, since it checks the records rather than connecting (and never uses the cache).
+    ``attempt.dns_cached`` tells afterwards whether the answer came from ``attempt.dns_cache``.
     """
+    attempt.dns_cached = False
     literal = _ip_literal(name)
     if literal is not None:
         check_literal_family(name, family)
         return [literal]
     if is_invalid_tld(name):
         raise DnsLookupError(ErrorKind.DNS_NXDOMAIN, f"{name}: names under .invalid never resolve (RFC 6761)")
-    if attempt.resolvers:
-        return await _lookup_wire(name, family, attempt)
-    return await _lookup_system(name, family, for_connect)
+    if not attempt.resolvers:
+        return await _lookup_system(name, family, for_connect)
+    cache = attempt.dns_cache if for_connect else None
+    if cache is None:
+        return (await _lookup_wire(name, family, attempt))[0]
+    key = DnsCache.key(name, family, attempt.resolvers)
+    asked_s = attempt.monotonic()
+    cached = cache.get(key, asked_s)
+    if cached is not None:
+        attempt.dns_cached = True
+        return cached
+    addresses, ttl = await _lookup_wire(name, family, attempt)  # a failure raises: never cached
+    cache.put(key, addresses, ttl, asked_s)
+    return addresses
 
 
 async def _lookup_system(name: str, family: socket.AddressFamily, for_connect: bool) -> list[str]:
@@ -113,7 +132,8 @@ async def _lookup_system(name: str, family: socket.AddressFamily, for_connect: b
     return addresses
 
 
-async def _lookup_wire(name: str, family: socket.AddressFamily, attempt: Attempt) -> list[str]:
+async def _lookup_wire(name: str, family: socket.AddressFamily, attempt: Attempt) -> tuple[list[str], int | None]:
+    """The addresses and the smallest TTL among the answers that gave them (None: none said)."""
     try:
         servers = [dnswire.parse_server(spec) for spec in attempt.resolvers]
     except ValueError as exc:
@@ -134,7 +154,8 @@ async def _lookup_wire(name: str, family: socket.AddressFamily, attempt: Attempt
                 raise r  # a bug, not the nameserver's fault
         addresses = [a for answer in answers for a in answer.addresses]
         if addresses:
-            return list(dict.fromkeys(addresses))
+            ttls = [a.ttl for a in answers if a.addresses and a.ttl is not None]
+            return list(dict.fromkeys(addresses)), min(ttls, default=None)
         if any(a.rcode == dnswire.RCODE_NXDOMAIN for a in answers):
             raise DnsLookupError(ErrorKind.DNS_NXDOMAIN, f"{name}: NXDOMAIN from {label}")
         failures = [str(r) for r in replies if isinstance(r, BaseException)]
@@ -148,27 +169,30 @@ async def _lookup_wire(name: str, family: socket.AddressFamily, attempt: Attempt
 
 
 async def resolve_for_connect(host: str, family: socket.AddressFamily, attempt: Attempt) -> list[str]:
-    """``lookup_addresses`` for tcp/tls probes: sets the stage and records the ``dns`` phase."""
+    """``lookup_addresses`` for tcp/tls probes: sets the stage and records the ``dns`` phase (none for an IP
+    literal or a cached answer: no lookup took place)."""
     if _ip_literal(host) is None:
         attempt.stage = Stage.RESOLVE
     start = attempt.monotonic()
     try:
         return await lookup_addresses(host, family, attempt)
     finally:
-        if _ip_literal(host) is None:
+        if _ip_literal(host) is None and not attempt.dns_cached:
             attempt.add_phase("dns", start, attempt.monotonic())
 
 
 class ProbeResolver(AbstractResolver):
-    """aiohttp's resolver for one probe: the same rules (system or configured resolvers, .invalid) as tcp/tls."""
-
-    def __init__(self, attempt: Attempt) -> None:
-        self._attempt = attempt
+    """aiohttp's resolver for the probes: the same rules (system or configured resolvers, .invalid, the cache) as
+    tcp/tls. One serves every probe of a shared session: each lookup is for the probe running in the calling task
+    (``current_attempt``; aiohttp calls the resolver inside the request's task)."""
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        addresses = await lookup_addresses(host, family, self._attempt)
+        attempt = current_attempt.get()
+        if attempt is None:  # a request outside run_probe: a bug, reported as the agent's own error
+            raise DnsLookupError(ErrorKind.AGENT_ERROR, f"{host}: resolved outside a probe")
+        addresses = await lookup_addresses(host, family, attempt)
         flags = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
         return [
             ResolveResult(hostname=host, host=a, port=port, family=_family_of(a), proto=0, flags=flags)

@@ -2,7 +2,9 @@
 
 Only what a probe needs: build a query, send it to one nameserver over UDP (retransmitting once), and read the
 rcode and the A/AAAA records of the answer section (CNAME chains are followed by the recursive resolver; we take
-every address record it returns). A truncated answer (TC bit) is used as far as it goes; there is no TCP fallback.
+every address record it returns), and the smallest TTL among the answer's records (a CNAME's too: the chain is only
+as fresh as its shortest-lived link), which bounds how long ``dns_cache: ttl`` may reuse the answer. A truncated
+answer (TC bit) is used as far as it goes; there is no TCP fallback.
 """
 
 from __future__ import annotations
@@ -39,11 +41,16 @@ class DnsWireError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class DnsAnswer:
-    """One nameserver's reply: the rcode and the addresses (normalised text form) in its answer section."""
+    """One nameserver's reply: the rcode and the addresses (normalised text form) in its answer section.
+
+    ``ttl`` is the smallest TTL (seconds) of the class-IN records read from the answer section, None when it has
+    none (NXDOMAIN, NODATA, or a truncated reply that kept no whole record).
+    """
 
     rcode: int
     addresses: tuple[str, ...]
     truncated: bool = False
+    ttl: int | None = None
 
     @property
     def rcode_name(self) -> str:
@@ -141,6 +148,7 @@ def parse_response(data: bytes, query_id: int, name: str, qtype: int) -> DnsAnsw
         if qname != want or rqtype != qtype:
             raise DnsWireError("reply to another question")
     addresses: list[str] = []
+    ttl: int | None = None
     for _ in range(ancount):
         try:
             _owner, offset = _read_name(data, offset)
@@ -152,7 +160,7 @@ def parse_response(data: bytes, query_id: int, name: str, qtype: int) -> DnsAnsw
             if flags & _FLAG_TC:
                 break
             raise DnsWireError("truncated answer record")
-        rtype, rclass, _ttl, rdlength = struct.unpack_from("!HHIH", data, offset)
+        rtype, rclass, record_ttl, rdlength = struct.unpack_from("!HHIH", data, offset)
         offset += 10
         rdata = data[offset : offset + rdlength]
         if len(rdata) != rdlength:
@@ -162,11 +170,14 @@ def parse_response(data: bytes, query_id: int, name: str, qtype: int) -> DnsAnsw
         offset += rdlength
         if rclass != QCLASS_IN:
             continue
+        # RFC 2181 section 8: a TTL with the top bit set is read as zero.
+        record_ttl = 0 if record_ttl & 0x80000000 else record_ttl
+        ttl = record_ttl if ttl is None else min(ttl, record_ttl)
         if rtype == QTYPE_A == qtype and rdlength == 4:
             addresses.append(str(ipaddress.IPv4Address(rdata)))
         elif rtype == QTYPE_AAAA == qtype and rdlength == 16:
             addresses.append(str(ipaddress.IPv6Address(rdata)))
-    return DnsAnswer(rcode=flags & 0x000F, addresses=tuple(addresses), truncated=bool(flags & _FLAG_TC))
+    return DnsAnswer(rcode=flags & 0x000F, addresses=tuple(addresses), truncated=bool(flags & _FLAG_TC), ttl=ttl)
 
 
 class _ReplyCatcher(asyncio.DatagramProtocol):

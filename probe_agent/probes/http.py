@@ -1,10 +1,14 @@
 """The ``http`` probe: one request (plus same-origin redirects, if allowed) on fresh connections.
 
 Decisions (documented in README):
-- A new ``ClientSession`` + ``TCPConnector(force_close=True)`` per probe, so every probe sees DNS, connect and
-  TLS failures, and per-endpoint settings (address family, resolver, TLS context) need no shared state. Measured
-  on loopback at concurrency 100: per-probe sessions cost about 5-20 % against one shared force-close session
-  (creating and closing a session is ~10-20 us; the new TCP connection dominates either way).
+- A fresh TCP connection (and TLS handshake) per probe, so every probe sees DNS, connect and TLS failures: the
+  requests go through the event loop's ``ProbeClient`` (client.py): one ``ClientSession`` per address family with
+  a ``TCPConnector(force_close=True)``, no cookie jar, the resolver of the probe's own rules; everything else an
+  endpoint sets goes with each request. Until issue 14 each probe built and closed a session of its own; py-spy
+  on bench/bench_probes.py at 1,000 probes/s put that at about a tenth of ``run_probe``'s samples
+  (``TCPConnector`` construction, the shielded close), and bench/probe_cpu.py measured 0.79 -> 0.64 ms of CPU
+  per probe (asyncio; 0.58 -> 0.48 on uvloop) with one session per event loop. It buys no truth: the
+  connection is fresh either way.
 - The body is always read, up to ``max_body`` bytes *after* decompression, even without a body check: a server
   that dies mid-body is down, and a body over the cap is ``too_large``. Reading stops at the cap; aiohttp
   inflates compressed bodies in bounded steps as they are read, so a gzip bomb is never inflated past it. A
@@ -20,12 +24,11 @@ Decisions (documented in README):
 
 from __future__ import annotations
 
-import asyncio
 import codecs
 import functools
 import re
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from multidict import CIMultiDict
@@ -34,14 +37,16 @@ from yarl import URL
 from probe_agent.config.schema import Endpoint, HttpCheck
 from probe_agent.model import ErrorKind
 from probe_agent.probes.attempt import Attempt, ProbeFailure, Stage
-from probe_agent.probes.dns import ProbeResolver, check_literal_family, family_for
+from probe_agent.probes.dns import check_literal_family, family_for
 from probe_agent.probes.tlscontext import client_context, note_certificate
+
+if TYPE_CHECKING:
+    from probe_agent.probes.client import ProbeClient
 
 USER_AGENT = "probe-agent/0.1 (uptime probe)"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
 _READ_CHUNK = 64 * 1024
-_NO_CLIENT_TIMEOUTS = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=None, sock_read=None)
 
 
 class _Hop:
@@ -68,7 +73,7 @@ async def _on_dns_start(_s: aiohttp.ClientSession, ctx: SimpleNamespace, _p: Any
 async def _on_dns_end(_s: aiohttp.ClientSession, ctx: SimpleNamespace, _p: Any) -> None:
     hop: _Hop = ctx.trace_request_ctx
     now = hop.attempt.monotonic()
-    if hop.connect_from is not None:
+    if hop.connect_from is not None and not hop.attempt.dns_cached:  # a cached answer: no lookup, no dns phase
         hop.attempt.add_phase("dns", hop.connect_from, now)
     hop.attempt.stage = Stage.CONNECT
     hop.connect_from = now
@@ -99,7 +104,7 @@ def _trace_config() -> aiohttp.TraceConfig:
     return config
 
 
-_TRACE = _trace_config()  # frozen and stateless: shared by every probe's session
+HTTP_TRACE = _trace_config()  # frozen and stateless: shared by every session (ProbeClient)
 
 
 @functools.lru_cache(maxsize=256)
@@ -222,26 +227,10 @@ async def _exchange(session: aiohttp.ClientSession, endpoint: Endpoint, check: H
     raise AssertionError("the redirect loop returns or raises")  # pragma: no cover
 
 
-async def probe_http(endpoint: Endpoint, attempt: Attempt) -> None:
-    """Run the http check; raises ProbeFailure (or an aiohttp/OS error for ``classify``) when it fails."""
+async def probe_http(endpoint: Endpoint, attempt: Attempt, client: ProbeClient) -> None:
+    """Run the http check through ``client``'s session for the endpoint's address family; raises ProbeFailure
+    (or an aiohttp/OS error for ``classify``) when it fails. A deadline that cancels it mid-request leaves the
+    session as it was: aiohttp closes that request's connection."""
     check = endpoint.http
     assert check is not None
-    connector = aiohttp.TCPConnector(
-        force_close=True,
-        limit=1,
-        family=family_for(endpoint.ip_version),
-        use_dns_cache=False,
-        resolver=ProbeResolver(attempt),
-    )
-    session = aiohttp.ClientSession(
-        connector=connector,
-        timeout=_NO_CLIENT_TIMEOUTS,  # run_probe's deadline covers everything, body and redirects included
-        trace_configs=[_TRACE],
-        cookie_jar=aiohttp.DummyCookieJar(),
-        auto_decompress=True,
-    )
-    try:
-        await _exchange(session, endpoint, check, attempt)
-    finally:
-        # Shielded: a deadline that fires here must not leave the session half closed (and warning at exit).
-        await asyncio.shield(session.close())
+    await _exchange(client.session(family_for(endpoint.ip_version)), endpoint, check, attempt)

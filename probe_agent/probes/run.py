@@ -10,6 +10,9 @@ Outcome rules:
   ``read_timeout``;
 - any exception this package does not recognise (a bug) is logged with its traceback and reported as
   ``unknown``/``agent_error``: one bad check must never kill the daemon.
+
+What probes of one event loop share (http sessions, the DNS cache) is its ``ProbeClient`` (client.py), passed as
+``client``; without one, ``run_probe`` makes a short-lived one for this probe alone (one-shot callers).
 """
 
 from __future__ import annotations
@@ -22,18 +25,17 @@ from types import MappingProxyType
 
 from probe_agent.config.schema import Endpoint
 from probe_agent.model import ErrorKind, Outcome, ProbeResult, now_ms
-from probe_agent.probes.attempt import Attempt
+from probe_agent.probes.attempt import Attempt, current_attempt
 from probe_agent.probes.classify import classify, classify_timeout, outcome_for
+from probe_agent.probes.client import ProbeClient
 from probe_agent.probes.dns import probe_dns
 from probe_agent.probes.http import probe_http
 from probe_agent.probes.tcp import probe_tcp
 from probe_agent.probes.tls import probe_tls
-from probe_agent.probes.tlscontext import current_attempt
 
 log = logging.getLogger(__name__)
 
 _PROBES: dict[str, Callable[[Endpoint, Attempt], Awaitable[None]]] = {
-    "http": probe_http,
     "tcp": probe_tcp,
     "tls": probe_tls,
     "dns": probe_dns,
@@ -49,16 +51,39 @@ async def run_probe(
     wall_clock_ms: Callable[[], int] = now_ms,
     monotonic: Callable[[], float] = time.monotonic,
     recheck: bool = False,
+    client: ProbeClient | None = None,
 ) -> ProbeResult:
     """Probe ``endpoint`` once. Never raises for the target's failure (or for a bug: see the module doc).
 
     ``ts_ms`` is ``wall_clock_ms()`` at the start; ``latency_ms`` the ``monotonic()`` duration in ms (never
     negative). ``resolvers`` are nameserver addresses (``ip`` or ``ip:port``); empty means the system resolver.
-    Cancellation (the daemon stopping) propagates.
+    ``client`` is the event loop's ``ProbeClient`` (None: a short-lived one for this probe). Cancellation (the
+    daemon stopping) propagates.
     """
+    if client is None and endpoint.kind == "http":
+        owned = ProbeClient()
+        try:
+            return await _run(endpoint, agent, resolvers, wall_clock_ms, monotonic, recheck, owned)
+        finally:
+            # Shielded: a cancellation here must not leave the session half closed (and warning at exit).
+            await asyncio.shield(owned.close())
+    return await _run(endpoint, agent, resolvers, wall_clock_ms, monotonic, recheck, client)
+
+
+async def _run(
+    endpoint: Endpoint,
+    agent: str,
+    resolvers: Sequence[str],
+    wall_clock_ms: Callable[[], int],
+    monotonic: Callable[[], float],
+    recheck: bool,
+    client: ProbeClient | None,
+) -> ProbeResult:
     ts_ms = wall_clock_ms()
     start = monotonic()
     attempt = Attempt(monotonic=monotonic, wall_clock_ms=wall_clock_ms, resolvers=tuple(resolvers))
+    if endpoint.dns_cache == "ttl" and client is not None:
+        attempt.dns_cache = client.dns_cache
     kind: ErrorKind | None = None
     detail = ""
     token = current_attempt.set(attempt)
@@ -68,7 +93,11 @@ async def run_probe(
         attempt.deadline_loop_s = asyncio.get_running_loop().time() + timeout_s
         try:
             async with asyncio.timeout(timeout_s):
-                await _PROBES[endpoint.kind](endpoint, attempt)
+                if endpoint.http is not None:
+                    assert client is not None  # run_probe made one
+                    await probe_http(endpoint, attempt, client)
+                else:
+                    await _PROBES[endpoint.kind](endpoint, attempt)
         except TimeoutError:
             kind, detail = classify_timeout(attempt.stage, timeout_ms)
     except Exception as exc:

@@ -7,7 +7,6 @@ probes/s), keyed by the ``ca_file``'s path, size and mtime so a rotated CA file 
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import functools
 import hashlib
 import math
@@ -17,11 +16,11 @@ from typing import Any
 
 from probe_agent.config.schema import Endpoint
 from probe_agent.model import DAY_MS, ErrorKind, PeerCert
-from probe_agent.probes.attempt import Attempt, ProbeFailure
+from probe_agent.probes.attempt import Attempt, ProbeFailure, current_attempt
 
-# The probe running in the current task. asyncio builds the TLS object (``wrap_bio``) inside the task that opens
-# the connection, right after the TCP connect, so the context can tell which probe's handshake is starting.
-current_attempt: contextvars.ContextVar[Attempt | None] = contextvars.ContextVar("probe_attempt", default=None)
+# asyncio builds the TLS object (``wrap_bio``) inside the task that opens the connection, right after the TCP
+# connect, so ``current_attempt`` tells the context which probe's handshake is starting.
+__all__ = ["TimedTlsContext", "client_context", "current_attempt", "days_left", "issuer_text", "note_certificate"]
 
 
 class TimedTlsContext(ssl.SSLContext):

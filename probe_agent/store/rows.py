@@ -35,9 +35,13 @@ ResultRow = tuple[Any, ...]
 IntervalRow = tuple[str, str, int, int, str, str | None, int | None]
 
 
+# One encoder for every call: json.dumps with options other than its defaults builds a new JSONEncoder each time.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
 def compact_json(value: Any) -> str:
     """JSON without spaces; keys sorted so equal values give equal text (hashes, dedup)."""
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    return _COMPACT.encode(value)
 
 
 def result_row(result: ProbeResult, run_id: int | None) -> ResultRow:

@@ -294,6 +294,7 @@ class DnsZone:
     servfail: set[str] = field(default_factory=set)
     refused: set[str] = field(default_factory=set)
     silent: set[str] = field(default_factory=set)  # never answered
+    ttl: dict[str, int] = field(default_factory=dict)  # seconds per name (default 60)
 
     def known(self, name: str) -> bool:
         return name in self.a or name in self.aaaa
@@ -350,7 +351,8 @@ class DnsServer(asyncio.DatagramProtocol):
             records = [(QTYPE_AAAA, socket.inet_pton(socket.AF_INET6, a)) for a in self.zone.aaaa.get(name, [])]
         query_id, flags = struct.unpack_from("!HH", data)
         header = struct.pack("!HHHHHH", query_id, 0x8000 | 0x0080 | (flags & 0x0100) | rcode, 1, len(records), 0, 0)
-        answers = b"".join(struct.pack("!HHHIH", 0xC00C, rtype, 1, 60, len(rdata)) + rdata for rtype, rdata in records)
+        ttl = self.zone.ttl.get(name, 60)
+        answers = b"".join(struct.pack("!HHHIH", 0xC00C, rtype, 1, ttl, len(rdata)) + rdata for rtype, rdata in records)
         assert self.transport is not None
         self.transport.sendto(header + data[12:end] + answers, addr)
 

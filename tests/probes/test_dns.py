@@ -173,10 +173,17 @@ def _reply(query_id: int, rcode: int, answers: bytes, ancount: int, flags: int =
 
 
 def test_parse_response_follows_compression_and_skips_other_types() -> None:
-    cname = struct.pack("!HHHIH", 0xC00C, dnswire.QTYPE_CNAME, 1, 60, 2) + b"\xc0\x0c"
+    cname = struct.pack("!HHHIH", 0xC00C, dnswire.QTYPE_CNAME, 1, 30, 2) + b"\xc0\x0c"
     a_rec = struct.pack("!HHHIH", 0xC00C, dnswire.QTYPE_A, 1, 60, 4) + bytes([192, 0, 2, 7])
     answer = dnswire.parse_response(_reply(7, 0, cname + a_rec, 2), 7, "ok.test", dnswire.QTYPE_A)
-    assert answer == dnswire.DnsAnswer(rcode=0, addresses=("192.0.2.7",))
+    # The TTL is the chain's shortest: the CNAME's 30 s, not the address record's 60 s.
+    assert answer == dnswire.DnsAnswer(rcode=0, addresses=("192.0.2.7",), ttl=30)
+
+
+def test_parse_response_ttl_with_the_top_bit_set_is_zero_and_no_record_is_no_ttl() -> None:
+    a_rec = struct.pack("!HHHIH", 0xC00C, dnswire.QTYPE_A, 1, 0x80000005, 4) + bytes([192, 0, 2, 7])
+    assert dnswire.parse_response(_reply(7, 0, a_rec, 1), 7, "ok.test", dnswire.QTYPE_A).ttl == 0  # RFC 2181 s. 8
+    assert dnswire.parse_response(_reply(7, 3, b"", 0), 7, "ok.test", dnswire.QTYPE_A).ttl is None
 
 
 def test_parse_response_rejects_other_replies() -> None:

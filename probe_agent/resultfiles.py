@@ -164,10 +164,11 @@ def _csv_rows(reader: Any) -> Iterator[tuple[int, Any]]:
             yield start, exc
 
 
-def read_results(
+def stream_results(
     lines: Iterable[str], fmt: str, *, agent: str | None = None, default_agent: str | None = None
-) -> tuple[list[tuple[int, ProbeResult]], list[Problem]]:
-    """Parse every record; returns ``(line, result)`` pairs and the problems of the bad ones (all of them).
+) -> Iterator[tuple[int, ProbeResult] | Problem]:
+    """Parse records one at a time (nothing is collected): ``(line, result)`` for each good one, a ``Problem``
+    for each bad one (all of them), in file order. A file that is not UTF-8 ends with a ``Problem`` without line.
 
     ``agent`` overrides each result's vantage point; ``default_agent`` supplies it where a record has none.
     Blank lines are skipped.
@@ -175,17 +176,14 @@ def read_results(
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     records_ = _csv_records(lines) if fmt == "csv" else _jsonl_records(lines)
-    parsed: list[tuple[int, ProbeResult]] = []
-    problems: list[Problem] = []
     try:
         for number, record in records_:
             if isinstance(record, ValueError):
-                problems.append(Problem(number, str(record)))
+                yield Problem(number, str(record))
                 continue
             try:
-                parsed.append((number, ProbeResult.from_json(record, agent=agent, default_agent=default_agent)))
+                yield number, ProbeResult.from_json(record, agent=agent, default_agent=default_agent)
             except ValueError as exc:
-                problems.append(Problem(number, str(exc)))
+                yield Problem(number, str(exc))
     except UnicodeDecodeError as exc:
-        problems.append(Problem(None, f"the file is not UTF-8 text ({exc.reason} at byte {exc.start} of a block)"))
-    return parsed, problems
+        yield Problem(None, f"the file is not UTF-8 text ({exc.reason} at byte {exc.start} of a block)")

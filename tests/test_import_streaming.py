@@ -1,0 +1,208 @@
+"""``import`` streams (issue 14 item 4): the same store as folding the whole file at once, memory held by a batch
+and not the file, the staging file gone afterwards, and progress on a terminal only."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import random
+import subprocess
+import sys
+import tracemalloc
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from probe_agent.config import Config, load_config
+from probe_agent.importing import ImportRefused, ImportSummary, fold_pair, parse_import, store_import
+from probe_agent.model import ProbeResult, StateInterval
+from probe_agent.store import open_db, queries
+from tests.test_import_export import MIN, T0, cli, jsonl, res, series, stored, write_config
+
+NOW = T0 + 10**9
+
+
+def import_lines(config: Config, db: Path, lines: Iterator[str] | list[str], batch: int) -> ImportSummary:
+    conn = open_db(db)
+    try:
+        with parse_import(lines, "jsonl", config, now_ms=NOW, batch=batch) as parsed:
+            return store_import(conn, config, parsed, now_ms=NOW)
+    finally:
+        conn.close()
+
+
+def leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith(".probe-agent-import-"))
+
+
+def test_a_streamed_import_stores_what_folding_the_whole_file_at_once_does(tmp_path: Path) -> None:
+    """Hand-counted: ams/api is up 3 minutes, down 4 (confirm 3: one outage from its first failure), up again;
+    part of it is stored before, the file is shuffled, repeats one line identically and goes through batches of
+    3 lines. The store must hold exactly the old import's result: every pair folded from all its results at once
+    (``fold_pair`` over the sorted, merged list)."""
+    config = load_config(write_config(tmp_path, tmp_path / "probe.db")).config
+    api = series("uuuddddu") + series("u", start=T0 + 8 * MIN)  # 9 results, a minute apart
+    others = (
+        series("uddu", endpoint="web", step=30_000, start=T0 + 7_000)
+        + series("uuddduu", agent="fra", start=T0 + 3_000)
+        + series("ggu", agent="fra", endpoint="web", start=T0 + 5_000, step=30_000)
+    )
+    before = import_lines(config, tmp_path / "probe.db", jsonl(api[:2]).splitlines(keepends=True), batch=3)
+    assert (before.imported, before.skipped) == (2, 0)
+
+    lines = jsonl([*api, *others]).splitlines(keepends=True)
+    lines.append(lines[4])  # api's 5th result again, identical
+    random.Random(14).shuffle(lines)
+    summary = import_lines(config, tmp_path / "probe.db", lines, batch=3)
+
+    # 9 + 4 + 7 + 3 = 23 distinct results read, plus the repeat; api's first 2 were stored already.
+    assert (summary.read, summary.imported, summary.skipped) == (24, 21, 3)
+    by_pair = {(p.agent, p.endpoint): p for p in summary.pairs}
+    assert list(by_pair) == [("ams", "api"), ("ams", "web"), ("fra", "api"), ("fra", "web")]
+    assert (by_pair["ams", "api"].imported, by_pair["ams", "api"].skipped) == (7, 2)
+    [outage] = by_pair["ams", "api"].outages
+    assert (outage.start_ms, outage.end_ms, outage.cause, outage.ongoing) == (
+        T0 + 3 * MIN,
+        T0 + 7 * MIN,
+        "connect_refused",
+        False,
+    )
+    intervals, folds, results = stored(tmp_path / "probe.db")
+    assert [iv for iv in intervals if iv[:2] == ("ams", "api")] == [
+        ("ams", "api", T0, T0 + 3 * MIN, "up", None, None),
+        ("ams", "api", T0 + 3 * MIN, T0 + 7 * MIN, "down", "connect_refused", T0 + 3 * MIN),
+    ]
+    assert results == sorted([*api, *others], key=lambda r: (r.ts_ms, r.agent, r.endpoint))
+
+    # The old import, all in memory: each pair folded from its whole sorted list.
+    expected_intervals: list[tuple[object, ...]] = []
+    for agent, endpoint in by_pair:
+        mine = sorted((r for r in [*api, *others] if (r.agent, r.endpoint) == (agent, endpoint)), key=_ts)
+        closed, fold = fold_pair(agent, endpoint, config, mine, [])
+        expected_intervals += [_row(iv) for iv in closed]
+        assert folds[agent, endpoint] == fold.snapshot()
+    assert intervals == sorted(expected_intervals, key=lambda row: (row[0], row[1], row[2]))
+
+    again = import_lines(config, tmp_path / "probe.db", lines, batch=5)  # idempotent
+    assert (again.imported, again.skipped) == (0, 24)
+    assert again.pairs == tuple(replace(p, imported=0, skipped=p.imported + p.skipped) for p in summary.pairs)
+    assert stored(tmp_path / "probe.db") == (intervals, folds, results)
+    assert leftovers(tmp_path) == []
+
+
+def _ts(result: ProbeResult) -> int:
+    return result.ts_ms
+
+
+def _row(iv: StateInterval) -> tuple[object, ...]:
+    return (iv.agent, iv.endpoint, iv.start_ms, iv.end_ms, iv.state.value, iv.cause, iv.outage_start_ms)
+
+
+def test_a_bad_line_after_many_staged_batches_stores_nothing(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, tmp_path / "probe.db")).config
+    lines = jsonl(series("u" * 40)).splitlines(keepends=True)
+    lines.insert(35, '{"ts": "yesterday", "endpoint": "api", "outcome": "up"}\n')
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(lines))
+    done = cli("import", str(path), "-c", str(tmp_path / "probe-agent.yaml"))
+    assert done.exit_code == 2 and "line 36: ts: not an ISO 8601 timestamp" in done.stderr
+    assert not (tmp_path / "probe.db").exists()
+    assert leftovers(tmp_path) == []
+    with pytest.raises(ImportRefused) as refused:  # the library: the store open all along
+        import_lines(config, tmp_path / "probe.db", lines, batch=4)
+    assert [p.line for p in refused.value.problems] == [36]
+    conn = open_db(tmp_path / "probe.db", readonly=True)
+    try:
+        assert list(queries.iter_results(conn)) == []
+    finally:
+        conn.close()
+    assert leftovers(tmp_path) == []
+
+
+def _lines(n: int) -> Iterator[str]:
+    """``n`` up results of two endpoints, made one at a time (so the input itself takes no memory)."""
+    for i in range(n):
+        yield res(T0 + (i // 2) * MIN + (i % 2) * 7_000, "up", endpoint=("api", "web")[i % 2]).to_json_line() + "\n"
+
+
+def _peak(config: Config, db: Path, n: int) -> int:
+    tracemalloc.start()
+    try:
+        summary = import_lines(config, db, _lines(n), batch=50)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert summary.imported == n
+    return peak
+
+
+def test_memory_is_held_by_a_batch_not_by_the_file(tmp_path: Path) -> None:
+    """Python memory at its peak (tracemalloc: every object import makes) for 10 times the lines stays about
+    the same: what grows with the file is in the staging file and the store, never in lists or dicts. Holding
+    the file (``list(file)``, a dict of results per pair) makes the peak grow with it, about 10 times."""
+    config = load_config(write_config(tmp_path, tmp_path / "probe.db")).config
+    import_lines(config, tmp_path / "warm.db", _lines(10), batch=50)  # lazy imports and caches, not counted
+    small = _peak(config, tmp_path / "small.db", 400)
+    large = _peak(config, tmp_path / "large.db", 4_000)
+    assert large < 1.5 * small, (small, large)
+
+
+def _import_on(tmp_path: Path, *, terminal: bool, env: dict[str, str]) -> tuple[str, str]:
+    """The real command in a child process, its stderr on a pseudo-terminal (or a pipe): (stdout+tty, stderr)."""
+    cmd = [sys.executable, "-m", "probe_agent", "import", str(tmp_path / "r.jsonl"), "-c", str(tmp_path / "c.yaml")]
+    env = {**os.environ, **env, "COLUMNS": "200", "LINES": "40"}
+    env.pop("PROBE_AGENT_CONFIG", None)
+    if not terminal:
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=True)
+        return done.stdout, done.stderr
+    main_fd, child_fd = pty.openpty()
+    child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=child_fd, stderr=child_fd, env=env)
+    os.close(child_fd)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(main_fd, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(main_fd)
+    assert child.wait(timeout=120) == 0, out
+    return out.decode(errors="replace"), ""
+
+
+def _write_inputs(tmp_path: Path, n: int, db: str) -> None:
+    (tmp_path / "c.yaml").write_text(
+        json.dumps(
+            {
+                "agent": {"id": "ams", "database": str(tmp_path / db)},
+                "endpoints": [{"id": "api", "tcp": "127.0.0.1:9"}, {"id": "web", "tcp": "127.0.0.1:9"}],
+            }
+        )
+    )
+    (tmp_path / "r.jsonl").write_text("".join(_lines(n)))
+
+
+def test_progress_with_rate_and_eta_on_a_terminal_and_nothing_on_a_pipe(tmp_path: Path) -> None:
+    _write_inputs(tmp_path, 2_000, "plain.db")
+    shown, _ = _import_on(tmp_path, terminal=True, env={"NO_COLOR": "1", "TERM": "xterm"})
+    # The plain line: each pass with its count, rate and (while it runs, with a total) ETA.
+    assert "import r.jsonl: reading: " in shown and " bytes (" in shown and ", ETA " in shown
+    assert "import r.jsonl: checking: 2,000 of 2,000 results (" in shown
+    assert "import r.jsonl: storing: 2,000 of 2,000 results (" in shown and "/s)" in shown
+    assert "imported 2000 of 2000 results" in shown
+
+    _write_inputs(tmp_path, 2_000, "rich.db")
+    drawn, _ = _import_on(tmp_path, terminal=True, env={"NO_COLOR": "", "TERM": "xterm-256color"})
+    assert "\x1b[" in drawn  # rich's bar: colours and cursor moves
+    assert "import r.jsonl: storing" in drawn and "/s" in drawn
+
+    _write_inputs(tmp_path, 2_000, "piped.db")
+    stdout, stderr = _import_on(tmp_path, terminal=False, env={"TERM": "xterm-256color"})
+    assert stderr == ""
+    assert stdout.startswith("imported 2000 of 2000 results") and "\x1b[" not in stdout and "\r" not in stdout
+    assert leftovers(tmp_path) == []

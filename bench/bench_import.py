@@ -7,8 +7,9 @@ each endpoint has a few short outages (down, timeout) and a degraded stretch, so
 summary lists outages. The config names every endpoint (tcp to 127.0.0.1:9, never probed here).
 
 Measured, each as its own ``python -m probe_agent import`` subprocess into a fresh SQLite file (WAL,
-synchronous=FULL, as ``import`` opens it), the child's wall time and its own peak RSS (``os.wait4``'s rusage of
-that child alone, so the second figure is not the first one's maximum):
+synchronous=FULL, as ``import`` opens it), the child's wall time, its CPU time (user + system: on a shared machine
+the steadier figure) and its own peak RSS (``os.wait4``'s rusage of that child alone, so the second figure is not
+the first one's maximum):
 1. a first import into an empty database;
 2. a re-import of the same file (every result already stored: all skipped, the timelines re-folded for the summary).
 Both must end with exit status 0; the bench checks the summary's counts.
@@ -69,8 +70,8 @@ def write_config(path: Path, db: Path, endpoints: int) -> None:
     path.write_text(json.dumps({"agent": {"id": AGENT, "database": str(db), "timezone": "UTC"}, "endpoints": eps}))
 
 
-def run_import(config: Path, data: Path) -> tuple[float, float, dict[str, object]]:
-    """One import as a subprocess: (wall s, peak RSS MB of that child, its JSON summary)."""
+def run_import(config: Path, data: Path) -> tuple[float, float, float, dict[str, object]]:
+    """One import as a subprocess: (wall s, CPU s, peak RSS MB of that child, its JSON summary)."""
     cmd = [sys.executable, "-m", "probe_agent", "import", str(data), "-c", str(config), "--format", "json"]
     started = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -83,7 +84,7 @@ def run_import(config: Path, data: Path) -> tuple[float, float, dict[str, object
         if child.returncode != 0:
             raise SystemExit(f"import failed ({child.returncode}): {err.read().decode()[-2000:]}")
         summary = json.loads(out.read())
-    return wall, usage.ru_maxrss / 1024, summary  # ru_maxrss is in KiB on Linux
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, summary  # ru_maxrss: KiB on Linux
 
 
 def main() -> None:
@@ -102,16 +103,17 @@ def main() -> None:
         print(f"\nwrote {lines:,} results ({size:,.0f} MB) in {time.perf_counter() - started:.1f} s", flush=True)
         rows = []
         for run, expect_imported in (("first import", lines), ("re-import", 0)):
-            wall, rss, summary = run_import(config, data)
+            wall, cpu, rss, summary = run_import(config, data)
             if summary.get("read") != lines or summary.get("imported") != expect_imported:
                 raise SystemExit(f"{run}: unexpected summary {dict(list(summary.items())[:4])}")
-            rows.append((run, wall, rss, lines / wall))
-            print(f"{run}: {wall:.1f} s, peak RSS {rss:.0f} MB", flush=True)
+            rows.append((run, wall, cpu, rss, lines / wall))
+            print(f"{run}: {wall:.1f} s (CPU {cpu:.1f} s), peak RSS {rss:.0f} MB", flush=True)
         print(f"\nimport of {lines:,} lines ({args.endpoints:,} endpoints, {size:,.0f} MB of JSON Lines)\n")
-        print("| run | wall | peak RSS | results/s | the issue's bound |")
-        print("| --- | --- | --- | --- | --- |")
-        for run, wall, rss, rate in rows:
-            print(f"| {run} | {wall:.1f} s | {rss:.0f} MB | {rate:,.0f} | < 60 s, < 200 MB |")
+        print("| run | wall | CPU | peak RSS | results/s (wall) | the issue's bound |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for run, wall, cpu, rss, rate in rows:
+            print(f"| {run} | {wall:.1f} s | {cpu:.1f} s | {rss:.0f} MB | {rate:,.0f} | < 60 s, < 200 MB |")
+        print(f"\nload average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")
 
 
 if __name__ == "__main__":

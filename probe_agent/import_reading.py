@@ -10,15 +10,15 @@ sorting the staging file, where they sit next to each other). Every problem is c
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from probe_agent.config.document import Config
 from probe_agent.config.schema import ID_PATTERN
-from probe_agent.model import iso
+from probe_agent.model import ProbeResult, iso
 from probe_agent.resultfiles import Problem, stream_results
 from probe_agent.store import staging
 from probe_agent.store.rows import ResultRow, result_from_row, result_row
@@ -103,14 +103,25 @@ def parse_import(
     agent: str | None = None,
     stage_dir: Path | None = None,
     batch: int = STAGE_BATCH,
+    workers: int = 1,
 ) -> ParsedImport:
     """Read and check a result file against the config, a line at a time, staging the good results in a temporary
     file in ``stage_dir`` (default: the system's) ``batch`` at a time. Raises ``ImportRefused`` listing every bad
     line (also an agent id that is not a valid id, a ts more than ``FUTURE_SKEW_MS`` after ``now_ms``), every
-    endpoint not in the config, and every pair of different results at one (agent, endpoint, ts)."""
+    endpoint not in the config, and every pair of different results at one (agent, endpoint, ts).
+
+    ``workers`` > 1 parses JSON Lines in that many processes (``import_parallel``), the same checks with the
+    same outcome; CSV is always read here (a quoted cell may span lines, so it cannot be cut anywhere)."""
+    checks = Checks(frozenset(ep.id for ep in config.endpoints), agent, config.agent.id, now_ms)
     staged = staging.Staging(stage_dir)
     try:
-        read, problems = _stage(staged, lines, fmt, config, now_ms=now_ms, agent=agent, batch=batch)
+        if workers > 1 and fmt == "jsonl":
+            from probe_agent.import_parallel import stage_in_processes
+
+            checked = stage_in_processes(staged, lines, checks, workers)
+        else:
+            checked = _stage(staged, lines, fmt, checks, batch)
+        problems = checked.problems + checked.unknown_problems()
         staged.sort()
         pairs, duplicates = _group(staged, problems)
         if problems:
@@ -118,54 +129,93 @@ def parse_import(
     except BaseException:
         staged.close()
         raise
-    return ParsedImport(staged, pairs, read, duplicates)
+    return ParsedImport(staged, pairs, checked.read, duplicates)
 
 
-def _stage(
-    staged: staging.Staging,
-    lines: Iterable[str],
-    fmt: str,
-    config: Config,
-    *,
-    now_ms: int,
-    agent: str | None,
-    batch: int,
-) -> tuple[int, list[Problem]]:
-    """The one pass over the file: each good result checked and staged; returns (results read, problems)."""
-    # A line without an agent is this config's vantage point (agent.id), as if the daemon had measured it.
-    configured = {ep.id for ep in config.endpoints}
-    unknown: dict[str, tuple[int, int]] = {}  # endpoint -> (results, first line)
-    problems: list[Problem] = []
-    rows: list[tuple[int, ResultRow]] = []
-    read = 0
-    for item in stream_results(lines, fmt, agent=agent, default_agent=config.agent.id):
+@dataclass(frozen=True, slots=True)
+class Checks:
+    """What each result is checked against (a parsing process gets a copy): the configured endpoint ids, the
+    ``--agent`` override, the vantage point of a line without one (``agent.id``), and now (for the future)."""
+
+    configured: frozenset[str]
+    agent: str | None
+    default_agent: str
+    now_ms: int
+
+
+@dataclass(slots=True)
+class Checked:
+    """Lines checked so far: good results as staging rows (``(line, rows.result_row)``; the caller stages and
+    clears them), problems, results read, and the endpoints missing from the config (endpoint -> (results, first
+    line))."""
+
+    rows: list[tuple[int, ResultRow]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    read: int = 0
+    unknown: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def check(self, item: tuple[int, ProbeResult] | Problem, checks: Checks) -> None:
+        """One parsed record (``resultfiles.stream_results``) checked."""
         if isinstance(item, Problem):
-            problems.append(item)
-            continue
+            self.problems.append(item)
+            return
         line, result = item
-        read += 1
+        self.read += 1
         if not _AGENT_ID.match(result.agent):
-            problems.append(Problem(line, f"agent: {result.agent!r} is not a valid id ({ID_PATTERN})"))
-        elif result.ts_ms > now_ms + FUTURE_SKEW_MS:
-            problems.append(Problem(line, f"ts {iso(result.ts_ms)} is in the future (now is {iso(now_ms)})"))
-        elif result.endpoint not in configured:
-            n, first = unknown.get(result.endpoint, (0, line))
-            unknown[result.endpoint] = (n + 1, first)
+            self.problems.append(Problem(line, f"agent: {result.agent!r} is not a valid id ({ID_PATTERN})"))
+        elif result.ts_ms > checks.now_ms + FUTURE_SKEW_MS:
+            now = iso(checks.now_ms)
+            self.problems.append(Problem(line, f"ts {iso(result.ts_ms)} is in the future (now is {now})"))
+        elif result.endpoint not in checks.configured:
+            n, first = self.unknown.get(result.endpoint, (0, line))
+            self.unknown[result.endpoint] = (n + 1, first)
         else:
-            rows.append((line, result_row(result, None)))
-            if len(rows) >= batch:
-                staged.add(rows)
-                rows.clear()
-    staged.add(rows)
-    for endpoint, (n, first) in unknown.items():
-        problems.append(
+            self.rows.append((line, result_row(result, None)))
+
+    def absorb(self, later: Checked) -> None:
+        """Add the problems, counts and unknown endpoints of the lines after these (not its rows)."""
+        self.problems += later.problems
+        self.read += later.read
+        for endpoint, (n, first) in later.unknown.items():
+            had, first_before = self.unknown.get(endpoint, (0, first))
+            self.unknown[endpoint] = (had + n, first_before)
+
+    def unknown_problems(self) -> list[Problem]:
+        return [
             Problem(
                 None,
                 f"endpoint {endpoint!r} is not in the config ({n} result(s), first at line {first}); its "
                 "fold parameters (interval, grace, confirm) come from there: add it under `endpoints:`",
             )
-        )
-    return read, problems
+            for endpoint, (n, first) in self.unknown.items()
+        ]
+
+
+def _records(checks: Checks, lines: Iterable[str], fmt: str, first_line: int = 1) -> Iterator[Any]:
+    # A line without an agent is this config's vantage point (agent.id), as if the daemon had measured it.
+    return stream_results(lines, fmt, agent=checks.agent, default_agent=checks.default_agent, first_line=first_line)
+
+
+def check_chunk(checks: Checks, first_line: int, lines: Sequence[str]) -> Checked:
+    """Consecutive JSON Lines, the first of them numbered ``first_line``, parsed and checked (in a parsing process,
+    ``import_parallel``); every good row is in the answer."""
+    out = Checked()
+    for item in _records(checks, lines, "jsonl", first_line):
+        out.check(item, checks)
+    return out
+
+
+def _stage(staged: staging.Staging, lines: Iterable[str], fmt: str, checks: Checks, batch: int) -> Checked:
+    """The one pass over the file, in this process: each good result checked and staged ``batch`` at a time."""
+    checked = Checked()
+    for item in _records(checks, lines, fmt):
+        checked.check(item, checks)
+        if len(checked.rows) >= batch:
+            staged.add(checked.rows)
+            checked.rows.clear()
+    staged.add(checked.rows)
+    checked.rows.clear()
+    return checked
 
 
 def same_result(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:

@@ -34,6 +34,7 @@ from typing import Any
 
 from probe_agent.config.document import Config
 from probe_agent.fold import FoldParams, Phase, TimelineFold, fold_walk, walk
+from probe_agent.import_parallel import workers_for
 from probe_agent.import_reading import (
     FUTURE_SKEW_MS,
     MAX_SHOWN_PROBLEMS,
@@ -62,6 +63,7 @@ __all__ = [  # the file pass lives in import_reading; callers import both halves
     "fold_pair",
     "parse_import",
     "store_import",
+    "workers_for",
 ]
 
 # Hours younger than this (plus the longest probe timeout) may still receive a live daemon's results: never mark them.
@@ -307,19 +309,20 @@ def store_import(
         raise refused(problems)
     runs = {agent: queries.runs_for(conn, agent) for agent in {plan.pair.agent for plan in plans}}
     done: list[PairImport] = []
-    staging.attach(conn, parsed.staged)
-    try:
-        with stage("storing", total) as advance:
-            for group in _commit_groups(plans, COMMIT_RESULTS):
-                done += _store_group(conn, config, group, runs, done, now_ms)
-                advance(sum(plan.pair.results for plan in group))
-    finally:
-        staging.detach(conn)
-    if new_hours.last_ms is not None:
-        longest_timeout = max((ep.timeout for ep in config.endpoints), default=0)
-        complete = min(new_hours.last_ms + 1, now_ms - longest_timeout - ROLLUP_SAFETY_MS)
-        for hour in sorted(new_hours.hours):
-            rebuild_rollups(conn, hour, hour + HOUR_MS, complete_before_ms=complete)
+    with staging.import_cache(conn):
+        staging.attach(conn, parsed.staged)
+        try:
+            with stage("storing", total) as advance:
+                for group in _commit_groups(plans, COMMIT_RESULTS):
+                    done += _store_group(conn, config, group, runs, done, now_ms)
+                    advance(sum(plan.pair.results for plan in group))
+        finally:
+            staging.detach(conn)
+        if new_hours.last_ms is not None:
+            longest_timeout = max((ep.timeout for ep in config.endpoints), default=0)
+            complete = min(new_hours.last_ms + 1, now_ms - longest_timeout - ROLLUP_SAFETY_MS)
+            for hour in sorted(new_hours.hours):
+                rebuild_rollups(conn, hour, hour + HOUR_MS, complete_before_ms=complete)
     imported = sum(p.imported for p in done)
     return ImportSummary(parsed.read, imported, parsed.read - imported, tuple(done), len(new_hours.hours))
 

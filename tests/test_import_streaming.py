@@ -122,6 +122,38 @@ def test_a_bad_line_after_many_staged_batches_stores_nothing(tmp_path: Path) -> 
     assert leftovers(tmp_path) == []
 
 
+def _staged(config: Config, lines: list[str], workers: int) -> tuple[object, ...]:
+    try:
+        with parse_import(lines, "jsonl", config, now_ms=NOW, workers=workers) as parsed:
+            return parsed.pairs, parsed.read, parsed.duplicates, list(parsed.staged.rows())
+    except ImportRefused as exc:
+        return exc.headline, [(p.line, p.message) for p in exc.problems]
+
+
+def test_parsing_in_processes_stages_and_refuses_exactly_as_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers parse chunks (7 lines here) and this process stages their answers in file order: the same staged
+    rows, counts and line numbers, and the same problems, as parsing it all here."""
+    monkeypatch.setattr("probe_agent.import_parallel.CHUNK_LINES", 7)
+    config = load_config(write_config(tmp_path, tmp_path / "probe.db")).config
+    good = jsonl(series("uuddduuu" * 3) + series("uddu" * 4, endpoint="web", start=T0 + 1_000)).splitlines(True)
+    good.insert(9, good[4])  # an identical repeat
+    good.insert(20, "\n")  # a blank line still counts as a line
+    random.Random(7).shuffle(good)
+    one = _staged(config, good, workers=1)
+    assert one[1:3] == (41, 1) and one == _staged(config, good, workers=2)
+
+    bad = list(good)
+    bad[3] = '{"ts": "2026-01-01T00:00:00Z", "endpoint": "api"}\n'  # no outcome
+    bad[17] = res(T0, "up", endpoint="db").to_json_line() + "\n"  # not configured
+    bad[30] = bad[30].replace('"outcome":"up"', '"outcome":"down"').replace('"outcome":"degraded"', '"outcome":"down"')
+    bad.append(bad[31].replace('"detail":""', '"detail":"other"'))  # conflicts with line 32
+    refused = _staged(config, bad, workers=1)
+    assert refused == _staged(config, bad, workers=2)
+    assert [line for line, _ in refused[1]] == [None, 4, 43]  # type: ignore[index]
+
+
 def _lines(n: int) -> Iterator[str]:
     """``n`` up results of two endpoints, made one at a time (so the input itself takes no memory)."""
     for i in range(n):

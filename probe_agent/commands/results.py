@@ -18,7 +18,7 @@ from probe_agent.commands.options import config_option, database_option, format_
 from probe_agent.commands.progress import Advance, progress
 from probe_agent.commands.store import RESULTS, database_path, open_store, optional_config
 from probe_agent.config.document import Config
-from probe_agent.importing import ImportRefused, ImportSummary, parse_import, store_import
+from probe_agent.importing import ImportRefused, ImportSummary, parse_import, store_import, workers_for
 from probe_agent.model import now_ms
 from probe_agent.render.imports import import_refused_json, import_summary_json, import_summary_text
 from probe_agent.resultfiles import FORMATS, format_for
@@ -115,7 +115,13 @@ def _import(
                 progress(f"import {name}: reading", "bytes", total=file.stat().st_size) as advance,
             ):
                 parsed = parse_import(
-                    _counted(handle, advance), fmt, config, now_ms=now, agent=agent, stage_dir=stage_dir
+                    _counted(handle, advance),
+                    fmt,
+                    config,
+                    now_ms=now,
+                    agent=agent,
+                    stage_dir=stage_dir,
+                    workers=workers_for(file.stat().st_size),
                 )
     except OSError as exc:
         raise UsageProblem(f"cannot read {file}: {exc.strerror or exc}") from None

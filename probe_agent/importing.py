@@ -15,8 +15,9 @@ replace the old ones in one short transaction per pair. A pair that a running da
 is refused (import under another ``--agent``), and so is a pair whose oldest raw results were pruned (its timeline
 could no longer be re-folded). Finally the rollups of the hours that received results are rebuilt.
 
-Memory is bounded by a batch, not the file: the file is read once, a line at a time, and its checked results are
-staged in a temporary SQLite file (``store.staging``, beside the database) in batches of ``STAGE_BATCH``; sorting
+Memory is bounded by a batch, not the file: the file is read once, a line at a time (a big JSON Lines file parsed
+by one process per core: ``import_parallel``), and its checked results are staged in a temporary SQLite file
+(``store.staging``, beside the database) in batches of ``STAGE_BATCH``; sorting
 there finds the in-file duplicates and conflicts and gives each pair's results in ts order. Checking against the
 store, folding and writing then stream each pair: the staged and stored rows are merged a row at a time, new
 results are copied from the staging file by SQL, and the fold reads the pair's results back from the store inside

@@ -27,9 +27,10 @@ from probe_agent.store.rows import ResultRow
 # Page cache of the store's connection while import writes and rebuilds rollups (KiB; SQLite's default is 2 MB).
 # A million results take about 170 MB in the store, inserted pair by pair: the ts index and the hourly rollup scans
 # then touch pages all over the file, and with 2 MB nearly every touch was a read from the OS (the store pass and
-# the rollups took 29 of 59 CPU seconds, growing faster than the file). A fixed size: memory still does not
-# depend on the file.
-IMPORT_CACHE_KIB = 65_536
+# the rollups took 29 of 59 CPU seconds, growing faster than the file; 64 MB brought them to 22). A fixed size, so
+# memory still does not depend on the file; 32 MB, because 64 MB took the import's peak RSS to 158 MB, near the
+# 200 MB it must stay under.
+IMPORT_CACHE_KIB = 32_768
 STAGE_SCHEMA = "import_stage"  # the name the staging file is attached under in the store's connection
 _VALUES = "agent, endpoint, ts_ms, outcome, latency_ms, status_code, error_kind, detail, phases, tls_days_left, recheck"
 _COLUMNS = f"line, {_VALUES}"

@@ -10,7 +10,8 @@ import random
 import subprocess
 import sys
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pytest
 from probe_agent.config import Config, load_config
 from probe_agent.importing import ImportRefused, ImportSummary, fold_pair, parse_import, store_import
 from probe_agent.model import ProbeResult, StateInterval
-from probe_agent.store import open_db, queries
+from probe_agent.store import open_db, queries, records
 from tests.test_import_export import MIN, T0, cli, jsonl, res, series, stored, write_config
 
 NOW = T0 + 10**9
@@ -238,3 +239,39 @@ def test_progress_with_rate_and_eta_on_a_terminal_and_nothing_on_a_pipe(tmp_path
     assert stderr == ""
     assert stdout.startswith("imported 2000 of 2000 results") and "\x1b[" not in stdout and "\r" not in stdout
     assert leftovers(tmp_path) == []
+
+
+def test_a_pair_changed_between_checking_and_storing_stops_there_keeping_the_pairs_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer stores a result of ams/web after the check and before the store (from the ``stage`` hook,
+    through its own connection): ams/api (committed alone: one pair per transaction here) stays, ams/web's group
+    rolls back, and the error names what was stored. Importing the file again completes it."""
+    monkeypatch.setattr("probe_agent.importing.COMMIT_RESULTS", 1)
+    config = load_config(write_config(tmp_path, tmp_path / "probe.db")).config
+    lines = jsonl(series("uuu") + series("uuu", endpoint="web", step=30_000)).splitlines(keepends=True)
+
+    @contextmanager
+    def meddle(what: str, total: int) -> Iterator[Callable[[int], None]]:
+        if what == "storing":
+            other = open_db(tmp_path / "probe.db")
+            records.import_batch(other, [res(T0 + 10 * MIN, "up", endpoint="web")], now_ms=NOW)
+            other.close()
+        yield lambda n: None
+
+    conn = open_db(tmp_path / "probe.db")
+    try:
+        with parse_import(lines, "jsonl", config, now_ms=NOW) as parsed, pytest.raises(ImportRefused) as stopped:
+            store_import(conn, config, parsed, now_ms=NOW, stage=meddle)
+        assert stopped.value.headline.startswith("import stopped: ams/web changed while importing. Pairs already")
+        assert "stored: ams/api." in stopped.value.headline
+        assert {(r.endpoint, r.ts_ms) for r in queries.iter_results(conn)} == {
+            ("api", T0),
+            ("api", T0 + MIN),
+            ("api", T0 + 2 * MIN),
+            ("web", T0 + 10 * MIN),
+        }
+        again = import_lines(config, tmp_path / "probe.db", lines, batch=10)
+        assert (again.imported, again.skipped) == (3, 3)
+    finally:
+        conn.close()

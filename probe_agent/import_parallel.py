@@ -79,15 +79,21 @@ def stage_in_processes(staged: staging.Staging, lines: Iterable[str], checks: Ch
 
 
 def _chunks(lines: Iterable[str], size: int) -> Iterator[tuple[int, list[str]]]:
-    """``(number of its first line, up to size lines)``, in order."""
+    """``(number of its first line, up to size lines)``, in order. A file that stops decoding hands over the lines
+    read before it, then raises (they are checked as a single process would have checked them)."""
     chunk: list[str] = []
     first = 1
-    for number, line in enumerate(lines, 1):
-        if not chunk:
-            first = number
-        chunk.append(line)
-        if len(chunk) >= size:
+    try:
+        for number, line in enumerate(lines, 1):
+            if not chunk:
+                first = number
+            chunk.append(line)
+            if len(chunk) >= size:
+                yield first, chunk
+                chunk = []
+    except UnicodeDecodeError:
+        if chunk:
             yield first, chunk
-            chunk = []
+        raise
     if chunk:
         yield first, chunk

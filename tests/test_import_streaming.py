@@ -10,7 +10,7 @@ import random
 import subprocess
 import sys
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -123,7 +123,7 @@ def test_a_bad_line_after_many_staged_batches_stores_nothing(tmp_path: Path) -> 
     assert leftovers(tmp_path) == []
 
 
-def _staged(config: Config, lines: list[str], workers: int) -> tuple[object, ...]:
+def _staged(config: Config, lines: Iterable[str], workers: int) -> tuple[object, ...]:
     try:
         with parse_import(lines, "jsonl", config, now_ms=NOW, workers=workers) as parsed:
             return parsed.pairs, parsed.read, parsed.duplicates, list(parsed.staged.rows())
@@ -153,6 +153,14 @@ def test_parsing_in_processes_stages_and_refuses_exactly_as_one_process(
     refused = _staged(config, bad, workers=1)
     assert refused == _staged(config, bad, workers=2)
     assert [line for line, _ in refused[1]] == [None, 4, 43]  # type: ignore[index]
+
+    def undecodable() -> Iterator[str]:  # a file that is not UTF-8 after its 10th line, as it reads
+        yield from [*bad[:8], "not JSON\n", bad[9]]  # line 9: in the chunk the decoding error cuts short
+        raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+
+    cut = _staged(config, undecodable(), workers=1)
+    assert cut == _staged(config, undecodable(), workers=2)
+    assert [line for line, _ in cut[1]] == [None, 4, 9]  # type: ignore[index]
 
 
 def _lines(n: int) -> Iterator[str]:

@@ -23,7 +23,7 @@ and for a ts inside a run that was already ended; ``fold`` sorts first.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -433,22 +433,30 @@ def fold_walk(
 ) -> tuple[list[StateInterval], TimelineFold]:
     """The walk behind ``fold``: results already in strictly increasing ts order; returns the closed intervals and
     the fold as the daemon would leave it (``import`` stores exactly these, plus the fold's snapshot)."""
-    mine = sorted((run for run in runs if run.agent == agent), key=lambda run: run.start_ms)
-    starts = [run.start_ms for run in mine]
     timeline = TimelineFold(agent, endpoint, params)
-    out: list[StateInterval] = []
+    return list(walk(timeline, ordered, runs)), timeline
+
+
+def walk(
+    timeline: TimelineFold, ordered: Iterable[ProbeResult], runs: Sequence[AgentRun] = ()
+) -> Iterator[StateInterval]:
+    """``fold_walk`` one closed interval at a time, into a fresh ``timeline``: a result belongs to the run with the
+    latest start at or before its ts; a run's end is applied when the next result belongs to another run, or the
+    input ends. Holds one result at a time, so ``import`` folds a pair of any size in bounded memory; once this is
+    exhausted ``timeline`` is the fold as the daemon would leave it. Raises ValueError where the fold does."""
+    mine = sorted((run for run in runs if run.agent == timeline.agent), key=lambda run: run.start_ms)
+    starts = [run.start_ms for run in mine]
     current: AgentRun | None = None
     for result in ordered:
         index = bisect.bisect_right(starts, result.ts_ms) - 1
         run = mine[index] if index >= 0 else None
         if run is not current:
             if current is not None and current.end_ms is not None:
-                out += timeline.end_run(current.end_ms)
+                yield from timeline.end_run(current.end_ms)
             current = run
-        out += timeline.feed(result)
+        yield from timeline.feed(result)
     if current is not None and current.end_ms is not None:
-        out += timeline.end_run(current.end_ms)
-    return out, timeline
+        yield from timeline.end_run(current.end_ms)
 
 
 def _ordered(results: Iterable[ProbeResult]) -> list[ProbeResult]:

@@ -14,121 +14,72 @@ runs, through the same rules as the daemon (``probe_agent.fold``), and its close
 replace the old ones in one short transaction per pair. A pair that a running daemon with the same agent id probes
 is refused (import under another ``--agent``), and so is a pair whose oldest raw results were pruned (its timeline
 could no longer be re-folded). Finally the rollups of the hours that received results are rebuilt.
+
+Memory is bounded by a batch, not the file: the file is read once, a line at a time (a big JSON Lines file parsed
+by one process per core: ``import_parallel``), and its checked results are staged in a temporary SQLite file
+(``store.staging``, beside the database) in batches of ``STAGE_BATCH``; sorting
+there finds the in-file duplicates and conflicts and gives each pair's results in ts order. Checking against the
+store, folding and writing then stream each pair: the staged and stored rows are merged a row at a time, new
+results are copied from the staging file by SQL, and the fold reads the pair's results back from the store inside
+its transaction, inserting intervals as they close. Nothing in the store is touched until the whole file and every
+pair have passed (the staging file is what makes "nothing stored on a bad file" hold without holding the file).
 """
 
 from __future__ import annotations
 
-import re
 import sqlite3
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from typing import Any
 
 from probe_agent.config.document import Config
-from probe_agent.config.schema import ID_PATTERN
-from probe_agent.fold import FoldParams, Phase, TimelineFold, fold_walk
+from probe_agent.fold import FoldParams, Phase, TimelineFold, fold_walk, walk
+from probe_agent.import_parallel import workers_for
+from probe_agent.import_reading import (
+    FUTURE_SKEW_MS,
+    MAX_SHOWN_PROBLEMS,
+    ImportRefused,
+    ParsedImport,
+    StagedPair,
+    parse_import,
+    refused,
+    same_result,
+)
 from probe_agent.model import HOUR_MS, AgentRun, ProbeResult, StateInterval, iso
-from probe_agent.resultfiles import Problem, read_results
-from probe_agent.store import queries, records
+from probe_agent.resultfiles import Problem
+from probe_agent.store import queries, records, staging, transaction
 from probe_agent.store.queries import floor_hour
 from probe_agent.store.rollups import rebuild_rollups
+from probe_agent.store.rows import FOLD_COLUMNS, fold_input_from_row
 
-MAX_SHOWN_PROBLEMS = 50
-# A result from the future would stop the agent's own daemon (its next result would not be the latest); allow for a
-# little clock skew between machines.
-FUTURE_SKEW_MS = 60_000
+__all__ = [  # the file pass lives in import_reading; callers import both halves from here
+    "FUTURE_SKEW_MS",
+    "MAX_SHOWN_PROBLEMS",
+    "ImportRefused",
+    "ImportSummary",
+    "Outage",
+    "PairImport",
+    "ParsedImport",
+    "fold_pair",
+    "parse_import",
+    "store_import",
+    "workers_for",
+]
+
 # Hours younger than this (plus the longest probe timeout) may still receive a live daemon's results: never mark them.
 ROLLUP_SAFETY_MS = 2_000
+# Staged results stored per transaction (whole pairs; a bigger pair alone): few enough that a running daemon's
+# writer waits about a second at most, enough that commits (fsync) are a small part of the time.
+COMMIT_RESULTS = 20_000
+
+# ``stage(what, total)``: a context whose value counts ``total`` units of one stage of the work (the command shows
+# it as progress on a terminal; the library passes nothing).
+Stages = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
 
 
-class ImportRefused(Exception):
-    """Nothing (more) was stored; ``problems`` holds every reason found, in file order."""
-
-    def __init__(self, headline: str, problems: Sequence[Problem] = ()) -> None:
-        super().__init__(headline)
-        self.headline = headline
-        self.problems = list(problems)
-
-    def report(self, limit: int = MAX_SHOWN_PROBLEMS) -> str:
-        """The headline and the first ``limit`` problems, then how many more there are."""
-        lines = [self.headline, *(f"  {p}" for p in self.problems[:limit])]
-        if len(self.problems) > limit:
-            lines.append(f"  ... and {len(self.problems) - limit} more")
-        return "\n".join(lines)
-
-
-_AGENT_ID = re.compile(ID_PATTERN)
-
-
-# -- checks that need no database ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedImport:
-    """A file's results that passed every check needing no database: per (agent, endpoint), ``(line, result)``
-    in ts order, unique per ts. ``read`` counts the results in the file, ``duplicates`` the identical repeats
-    inside it (skipped)."""
-
-    pairs: dict[tuple[str, str], list[tuple[int, ProbeResult]]]
-    read: int
-    duplicates: int
-
-
-def _sorted_problems(problems: Iterable[Problem]) -> list[Problem]:
-    return sorted(problems, key=lambda p: (p.line is not None, p.line or 0))
-
-
-def parse_import(
-    lines: Iterable[str], fmt: str, config: Config, *, now_ms: int, agent: str | None = None
-) -> ParsedImport:
-    """Read and check a result file against the config. Raises ``ImportRefused`` listing every bad line (also
-    an agent id that is not a valid id, a ts more than ``FUTURE_SKEW_MS`` after ``now_ms``), every endpoint not in
-    the config, and every pair of different results at one (agent, endpoint, ts)."""
-    # A line without an agent is this config's vantage point (agent.id), as if the daemon had measured it.
-    parsed, problems = read_results(lines, fmt, agent=agent, default_agent=config.agent.id)
-    configured = {ep.id for ep in config.endpoints}
-    unknown: dict[str, list[int]] = {}
-    pairs: dict[tuple[str, str], dict[int, tuple[int, ProbeResult]]] = {}
-    duplicates = 0
-    for line, result in parsed:
-        if not _AGENT_ID.match(result.agent):
-            problems.append(Problem(line, f"agent: {result.agent!r} is not a valid id ({ID_PATTERN})"))
-            continue
-        if result.ts_ms > now_ms + FUTURE_SKEW_MS:
-            problems.append(Problem(line, f"ts {iso(result.ts_ms)} is in the future (now is {iso(now_ms)})"))
-            continue
-        if result.endpoint not in configured:
-            unknown.setdefault(result.endpoint, []).append(line)
-            continue
-        by_ts = pairs.setdefault((result.agent, result.endpoint), {})
-        seen = by_ts.get(result.ts_ms)
-        if seen is None:
-            by_ts[result.ts_ms] = (line, result)
-        elif seen[1].to_json() == result.to_json():
-            duplicates += 1
-        else:
-            problems.append(
-                Problem(
-                    line,
-                    f"conflicts with line {seen[0]}: two different results of {result.agent}/{result.endpoint} "
-                    f"at {iso(result.ts_ms)}",
-                )
-            )
-    for endpoint, at in unknown.items():
-        problems.append(
-            Problem(
-                None,
-                f"endpoint {endpoint!r} is not in the config ({len(at)} result(s), first at line {at[0]}); its "
-                "fold parameters (interval, grace, confirm) come from there: add it under `endpoints:`",
-            )
-        )
-    if problems:
-        raise ImportRefused(
-            f"import refused, nothing was stored: {len(problems)} problem(s)", _sorted_problems(problems)
-        )
-    return ParsedImport(
-        {key: [by_ts[ts] for ts in sorted(by_ts)] for key, by_ts in pairs.items()}, len(parsed), duplicates
-    )
+def _no_stage(what: str, total: int) -> AbstractContextManager[Callable[[int], None]]:
+    return nullcontext(lambda n: None)
 
 
 # -- the fold and the store ------------------------------------------------------------------------------------
@@ -183,11 +134,8 @@ class ImportSummary:
 
 @dataclass(slots=True)
 class _Plan:
-    agent: str
-    endpoint: str
-    lines: list[tuple[int, ProbeResult]]
-    new: list[ProbeResult] = field(default_factory=list)
-    merged: list[ProbeResult] = field(default_factory=list)
+    pair: StagedPair
+    new: int = 0
     skipped: int = 0
     seen: tuple[Any, ...] = ()  # what the pair looked like when read; the write checks it is unchanged
 
@@ -222,8 +170,25 @@ def _pair_state(conn: sqlite3.Connection, agent: str, endpoint: str) -> tuple[An
     return (*queries.pair_extent(conn, agent, endpoint), queries.fold_state_of(conn, agent, endpoint))
 
 
-def _plan(conn: sqlite3.Connection, config: Config, plan: _Plan, now_ms: int) -> list[Problem]:
-    agent, endpoint = plan.agent, plan.endpoint
+@dataclass(slots=True)
+class _NewHours:
+    """The hours that receive new results (for the rollups; at most one entry per hour of the file's span) and
+    the latest new ts."""
+
+    hours: set[int]
+    last_ms: int | None = None
+
+    def add(self, ts_ms: int) -> None:
+        self.hours.add(floor_hour(ts_ms))
+        self.last_ms = ts_ms if self.last_ms is None else max(self.last_ms, ts_ms)
+
+
+def _plan(
+    conn: sqlite3.Connection, config: Config, parsed: ParsedImport, plan: _Plan, new_hours: _NewHours, now_ms: int
+) -> list[Problem]:
+    """Check one pair against the store, merging its staged rows with its stored ones a row at a time: counts
+    what is new and what is already stored (identical), and returns the conflicts and refusals."""
+    agent, endpoint = plan.pair.agent, plan.pair.endpoint
     refusal = _daemon_refusal(conn, agent, endpoint, config, now_ms)
     if refusal is not None:
         return [Problem(None, refusal)]
@@ -239,88 +204,174 @@ def _plan(conn: sqlite3.Connection, config: Config, plan: _Plan, now_ms: int) ->
                 "another --agent instead",
             )
         ]
-    stored = {r.ts_ms: r for r in queries.pair_results(conn, agent, endpoint)} if n_stored else {}
     problems: list[Problem] = []
-    for line, result in plan.lines:
-        old = stored.get(result.ts_ms)
-        if old is None:
-            plan.new.append(result)
-        elif old.to_json() == result.to_json():
-            plan.skipped += 1
-        else:
-            problems.append(
-                Problem(
-                    line,
-                    f"conflicts with the stored result of {agent}/{endpoint} at {iso(result.ts_ms)} "
-                    f"({old.outcome.value}, not {result.outcome.value}"
-                    + (")" if old.outcome is not result.outcome else ", other details)"),
+    stored = queries.iter_pair_rows(conn, agent, endpoint)
+    try:
+        old = next(stored, None) if n_stored else None
+        previous_ts = None
+        for row in parsed.staged.rows(plan.pair.first_row, plan.pair.last_row):
+            line, values = row[1], row[2:]
+            ts = values[2]
+            if ts == previous_ts:  # an identical in-file duplicate (checked in _group)
+                continue
+            previous_ts = ts
+            while old is not None and old[2] < ts:
+                old = next(stored, None)
+            if old is None or old[2] != ts:
+                plan.new += 1
+                new_hours.add(ts)
+            elif same_result(old, values):
+                plan.skipped += 1
+            else:
+                problems.append(
+                    Problem(
+                        line,
+                        f"conflicts with the stored result of {agent}/{endpoint} at {iso(ts)} "
+                        f"({old[3]}, not {values[3]}" + (")" if old[3] != values[3] else ", other details)"),
+                    )
                 )
-            )
-    plan.merged = sorted([*stored.values(), *plan.new], key=lambda r: r.ts_ms)
+    finally:
+        stored.close()
     return problems
 
 
-def _outages(
-    intervals: Iterable[StateInterval], timeline: TimelineFold, first_ms: int, last_ms: int
-) -> tuple[Outage, ...]:
-    spans: dict[int, tuple[int, str | None]] = {}
-    for iv in intervals:
+class _Outages:
+    """The confirmed outages of a fold's intervals, gathered as the intervals stream past (to the store): one
+    entry per outage (its start: its first interval's cause, its latest end), never the intervals themselves."""
+
+    def __init__(self) -> None:
+        self._spans: dict[int, tuple[int, str | None]] = {}
+
+    def _add(self, iv: StateInterval) -> None:
         if iv.outage_start_ms is not None:
-            end, cause = spans.get(iv.outage_start_ms, (iv.end_ms, iv.cause))
-            spans[iv.outage_start_ms] = (max(end, iv.end_ms), cause)
-    return tuple(
-        Outage(start, end, cause, timeline.phase is Phase.DOWN and timeline.outage_start_ms == start)
-        for start, (end, cause) in sorted(spans.items())
-        if start <= last_ms and end > first_ms
-    )
+            end, cause = self._spans.get(iv.outage_start_ms, (iv.end_ms, iv.cause))
+            self._spans[iv.outage_start_ms] = (max(end, iv.end_ms), cause)
+
+    def through(self, intervals: Iterable[StateInterval]) -> Iterator[StateInterval]:
+        for iv in intervals:
+            self._add(iv)
+            yield iv
+
+    def found(self, timeline: TimelineFold, first_ms: int, last_ms: int) -> tuple[Outage, ...]:
+        """The outages that overlap ``[first_ms, last_ms]``, the fold's open spans included (after the walk)."""
+        for iv in timeline.pending():
+            self._add(iv)
+        return tuple(
+            Outage(start, end, cause, timeline.phase is Phase.DOWN and timeline.outage_start_ms == start)
+            for start, (end, cause) in sorted(self._spans.items())
+            if start <= last_ms and end > first_ms
+        )
 
 
-def store_import(conn: sqlite3.Connection, config: Config, parsed: ParsedImport, *, now_ms: int) -> ImportSummary:
+def _fold_inputs(conn: sqlite3.Connection, agent: str, endpoint: str) -> Iterator[ProbeResult]:
+    """The pair's stored results in ts order as the fold reads them (``rows.fold_input_from_row``), streamed."""
+    rows = queries.iter_pair_rows(conn, agent, endpoint, FOLD_COLUMNS)
+    try:
+        for row in rows:
+            yield fold_input_from_row(row)
+    finally:
+        rows.close()
+
+
+def _commit_groups(plans: Sequence[_Plan], size: int) -> Iterator[list[_Plan]]:
+    """Consecutive plans holding about ``size`` staged results together (a big pair alone), each stored in one
+    transaction: one commit (an fsync) per pair made a file of 1,000 small pairs pay 1,000 of them."""
+    group: list[_Plan] = []
+    held = 0
+    for plan in plans:
+        if group and held + plan.pair.results > size:
+            yield group
+            group, held = [], 0
+        group.append(plan)
+        held += plan.pair.results
+    if group:
+        yield group
+
+
+def store_import(
+    conn: sqlite3.Connection, config: Config, parsed: ParsedImport, *, now_ms: int, stage: Stages = _no_stage
+) -> ImportSummary:
     """Merge checked results into the store (see the module docstring); returns what was done.
 
     Raises ``ImportRefused`` before writing anything when a pair is refused (a running daemon probes it, its raw
     results were pruned) or a result conflicts with a stored one. If a pair changes while this runs (a daemon
     started, another import), the pairs stored until then stay, and the error says so: importing the same file
-    again completes it.
+    again completes it. ``stage("checking" | "storing", total)`` counts the results of each pass (progress).
     """
-    plans = [_Plan(agent, endpoint, lines) for (agent, endpoint), lines in sorted(parsed.pairs.items())]
-    problems = [p for plan in plans for p in _plan(conn, config, plan, now_ms)]
+    plans = [_Plan(pair) for pair in parsed.pairs]
+    total = sum(pair.results for pair in parsed.pairs)
+    new_hours = _NewHours(set())
+    problems: list[Problem] = []
+    with stage("checking", total) as advance:
+        for plan in plans:
+            problems += _plan(conn, config, parsed, plan, new_hours, now_ms)
+            advance(plan.pair.results)
     if problems:
-        raise ImportRefused(
-            f"import refused, nothing was stored: {len(problems)} problem(s)", _sorted_problems(problems)
-        )
-    runs = {agent: queries.runs_for(conn, agent) for agent in {plan.agent for plan in plans}}
+        raise refused(problems)
+    runs = {agent: queries.runs_for(conn, agent) for agent in {plan.pair.agent for plan in plans}}
     done: list[PairImport] = []
-    for plan in plans:
-        file_first, file_last = plan.lines[0][1].ts_ms, plan.lines[-1][1].ts_ms
+    with staging.import_cache(conn):
+        staging.attach(conn, parsed.staged)
         try:
-            closed, timeline = fold_pair(plan.agent, plan.endpoint, config, plan.merged, runs[plan.agent])
-        except ValueError as exc:
-            raise _interrupted(f"{plan.agent}/{plan.endpoint}: {exc}", done) from None
-        outages = _outages([*closed, *timeline.pending()], timeline, file_first, file_last)
-        if not plan.new:  # everything already stored: the stored timeline stays as it is
-            done.append(PairImport(plan.agent, plan.endpoint, file_first, file_last, 0, plan.skipped, outages))
-            continue
-
-        def guard(c: sqlite3.Connection, plan: _Plan = plan) -> None:
-            if _daemon_refusal(c, plan.agent, plan.endpoint, config, now_ms) is not None or (
-                _pair_state(c, plan.agent, plan.endpoint) != plan.seen
-            ):
-                raise _interrupted(f"{plan.agent}/{plan.endpoint} changed while importing", done)
-
-        records.replace_timeline(
-            conn, plan.agent, plan.endpoint, plan.new, closed, timeline.snapshot(), now_ms=now_ms, guard=guard
-        )
-        done.append(PairImport(plan.agent, plan.endpoint, file_first, file_last, len(plan.new), plan.skipped, outages))
-    hours = sorted({floor_hour(r.ts_ms) for plan in plans for r in plan.new})
-    if hours:
-        longest_timeout = max((ep.timeout for ep in config.endpoints), default=0)
-        file_end = max(r.ts_ms for plan in plans for r in plan.new) + 1
-        complete = min(file_end, now_ms - longest_timeout - ROLLUP_SAFETY_MS)
-        for hour in hours:
-            rebuild_rollups(conn, hour, hour + HOUR_MS, complete_before_ms=complete)
+            with stage("storing", total) as advance:
+                for group in _commit_groups(plans, COMMIT_RESULTS):
+                    done += _store_group(conn, config, group, runs, done, now_ms)
+                    advance(sum(plan.pair.results for plan in group))
+        finally:
+            staging.detach(conn)
+        if new_hours.last_ms is not None:
+            longest_timeout = max((ep.timeout for ep in config.endpoints), default=0)
+            complete = min(new_hours.last_ms + 1, now_ms - longest_timeout - ROLLUP_SAFETY_MS)
+            for hour in sorted(new_hours.hours):
+                rebuild_rollups(conn, hour, hour + HOUR_MS, complete_before_ms=complete)
     imported = sum(p.imported for p in done)
-    return ImportSummary(parsed.read, imported, parsed.read - imported, tuple(done), len(hours))
+    return ImportSummary(parsed.read, imported, parsed.read - imported, tuple(done), len(new_hours.hours))
+
+
+def _store_group(
+    conn: sqlite3.Connection,
+    config: Config,
+    group: Sequence[_Plan],
+    runs: Mapping[str, Sequence[AgentRun]],
+    done: Sequence[PairImport],
+    now_ms: int,
+) -> list[PairImport]:
+    """Store a group of checked pairs in one transaction (none, when no pair of it has new results): each pair is
+    first checked to be as ``_plan`` saw it, its new results inserted, then re-folded from every result it now
+    has, streamed from the store, its intervals and fold state replaced. A pair without new results is only
+    re-folded to read its outages (its stored timeline stays)."""
+    with transaction(conn) if any(plan.new for plan in group) else nullcontext(conn):
+        return [_store_pair(conn, config, plan, runs[plan.pair.agent], done, now_ms) for plan in group]
+
+
+def _store_pair(
+    conn: sqlite3.Connection,
+    config: Config,
+    plan: _Plan,
+    runs: Sequence[AgentRun],
+    done: Sequence[PairImport],
+    now_ms: int,
+) -> PairImport:
+    pair = plan.pair
+    agent, endpoint = pair.agent, pair.endpoint
+    timeline = TimelineFold(agent, endpoint, FoldParams.of(config.endpoint(endpoint)))
+    outages = _Outages()
+    try:
+        if not plan.new:
+            for _ in outages.through(walk(timeline, _fold_inputs(conn, agent, endpoint), runs)):
+                pass
+        else:
+            if _daemon_refusal(conn, agent, endpoint, config, now_ms) is not None or (
+                _pair_state(conn, agent, endpoint) != plan.seen
+                or staging.copy_pair(conn, pair.first_row, pair.last_row) != plan.new
+            ):
+                raise _interrupted(f"{agent}/{endpoint} changed while importing", done)
+            closed = outages.through(walk(timeline, _fold_inputs(conn, agent, endpoint), runs))
+            records.refold_pair(conn, agent, endpoint, closed, timeline.snapshot, now_ms=now_ms)
+    except ValueError as exc:
+        raise _interrupted(f"{agent}/{endpoint}: {exc}", done) from None
+    found = outages.found(timeline, pair.first_ms, pair.last_ms)
+    return PairImport(agent, endpoint, pair.first_ms, pair.last_ms, plan.new, plan.skipped, found)
 
 
 def _interrupted(reason: str, done: Sequence[PairImport]) -> ImportRefused:

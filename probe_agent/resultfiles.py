@@ -105,8 +105,8 @@ def _csv_value(column: str, cell: str) -> Any:
     return cell or None
 
 
-def _jsonl_records(lines: Iterable[str]) -> Iterator[tuple[int, Any]]:
-    for number, line in enumerate(lines, 1):
+def _jsonl_records(lines: Iterable[str], start: int = 1) -> Iterator[tuple[int, Any]]:
+    for number, line in enumerate(lines, start):
         if not line.strip():
             continue
         try:
@@ -164,28 +164,36 @@ def _csv_rows(reader: Any) -> Iterator[tuple[int, Any]]:
             yield start, exc
 
 
-def read_results(
-    lines: Iterable[str], fmt: str, *, agent: str | None = None, default_agent: str | None = None
-) -> tuple[list[tuple[int, ProbeResult]], list[Problem]]:
-    """Parse every record; returns ``(line, result)`` pairs and the problems of the bad ones (all of them).
+def stream_results(
+    lines: Iterable[str],
+    fmt: str,
+    *,
+    agent: str | None = None,
+    default_agent: str | None = None,
+    first_line: int = 1,
+) -> Iterator[tuple[int, ProbeResult] | Problem]:
+    """Parse records one at a time (nothing is collected): ``(line, result)`` for each good one, a ``Problem``
+    for each bad one (all of them), in file order. A file that is not UTF-8 ends with a ``Problem`` without line.
 
     ``agent`` overrides each result's vantage point; ``default_agent`` supplies it where a record has none.
-    Blank lines are skipped.
+    Blank lines are skipped. ``first_line`` numbers the first of ``lines`` (jsonl: a later part of a file).
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    records_ = _csv_records(lines) if fmt == "csv" else _jsonl_records(lines)
-    parsed: list[tuple[int, ProbeResult]] = []
-    problems: list[Problem] = []
+    records_ = _csv_records(lines) if fmt == "csv" else _jsonl_records(lines, first_line)
     try:
         for number, record in records_:
             if isinstance(record, ValueError):
-                problems.append(Problem(number, str(record)))
+                yield Problem(number, str(record))
                 continue
             try:
-                parsed.append((number, ProbeResult.from_json(record, agent=agent, default_agent=default_agent)))
+                yield number, ProbeResult.from_json(record, agent=agent, default_agent=default_agent)
             except ValueError as exc:
-                problems.append(Problem(number, str(exc)))
+                yield Problem(number, str(exc))
     except UnicodeDecodeError as exc:
-        problems.append(Problem(None, f"the file is not UTF-8 text ({exc.reason} at byte {exc.start} of a block)"))
-    return parsed, problems
+        yield undecodable(exc)
+
+
+def undecodable(exc: UnicodeDecodeError) -> Problem:
+    """The problem of a file that is not UTF-8 (no line: the decoder reads blocks)."""
+    return Problem(None, f"the file is not UTF-8 text ({exc.reason} at byte {exc.start} of a block)")

@@ -413,8 +413,8 @@ def test_import_is_live_even_in_two_parts_in_any_order(
         try:
             for part in parts:
                 if part:
-                    parsed = parse_import(io.StringIO(jsonl(part)), "jsonl", config, now_ms=T0 + 10**9)
-                    store_import(conn, config, parsed, now_ms=T0 + 10**9)
+                    with parse_import(io.StringIO(jsonl(part)), "jsonl", config, now_ms=T0 + 10**9) as parsed:
+                        store_import(conn, config, parsed, now_ms=T0 + 10**9)
             assert db_state(conn) == expected
         finally:
             conn.close()

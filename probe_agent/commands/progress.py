@@ -43,19 +43,45 @@ def progress(what: str, unit: str, total: int | None = None, stream: TextIO | No
         BarColumn,
         MofNCompleteColumn,
         Progress,
+        ProgressColumn,
+        Task,
         TaskProgressColumn,
         TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        """Units per second since the start (as the plain line counts it): shown from the first update on, where
+        rich's own speed needs several samples first."""
+
+        def render(self, task: Task) -> Text:
+            elapsed = task.elapsed or 0.0
+            return Text(f"{task.completed / elapsed:,.0f}/s" if elapsed > 0 else "")
 
     counted = MofNCompleteColumn() if total else TextColumn("{task.completed:,.0f}")
-    # With a total: percent done and the ETA; without one, TaskProgressColumn shows the rate instead.
-    columns = [TextColumn(what), BarColumn(), counted, TextColumn(unit), TaskProgressColumn(show_speed=True)]
-    columns += [TimeElapsedColumn(), TimeRemainingColumn()]
+    # With a total: percent done and the ETA beside the rate; without one, the count and the rate.
+    columns: list[ProgressColumn] = [TextColumn(what), BarColumn(), counted, TextColumn(unit)]
+    if total:
+        columns.append(TaskProgressColumn())
+    columns += [Rate(), TimeElapsedColumn(), TimeRemainingColumn()]
     with Progress(*columns, console=Console(file=out), transient=True) as bar:
         task = bar.add_task(what, total=total)
-        yield lambda n: bar.advance(task, n)
+        # Counted here and handed to rich at most every 50 ms: ``bar.advance`` takes a lock and keeps samples, which
+        # per line of a million-line import was seconds of work.
+        pending, handed_at = 0, 0.0
+
+        def advance(n: int) -> None:
+            nonlocal pending, handed_at
+            pending += n
+            now = time.monotonic()
+            if now - handed_at >= 0.05:
+                bar.advance(task, pending)
+                pending, handed_at = 0, now
+
+        yield advance
+        bar.advance(task, pending)
 
 
 @contextmanager

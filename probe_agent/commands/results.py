@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TypeVar
 
@@ -17,7 +18,7 @@ from probe_agent.commands.options import config_option, database_option, format_
 from probe_agent.commands.progress import Advance, progress
 from probe_agent.commands.store import RESULTS, database_path, open_store, optional_config
 from probe_agent.config.document import Config
-from probe_agent.importing import ImportRefused, ImportSummary, parse_import, store_import
+from probe_agent.importing import ImportRefused, ImportSummary, parse_import, store_import, workers_for
 from probe_agent.model import now_ms
 from probe_agent.render.imports import import_refused_json, import_summary_json, import_summary_text
 from probe_agent.resultfiles import FORMATS, format_for
@@ -83,29 +84,57 @@ def import_command(
 def _import(
     file: Path, fmt: str, config: Config, agent: str | None, database: Path | None
 ) -> tuple[ImportSummary, Path]:
-    """Parse ``file`` and store it; raises ``ImportRefused`` (nothing stored) or ``UsageProblem``."""
+    """Parse ``file`` and store it; raises ``ImportRefused`` (nothing stored) or ``UsageProblem``.
+
+    The checked results are staged in a temporary file beside the database (removed at the end), so the file's
+    size never becomes memory; on a terminal each pass shows its progress (reading: bytes, then checking and
+    storing: results), with rate and ETA."""
     now = now_ms()
+    path = database_path(config, database)
+    name = "stdin" if str(file) == "-" else file.name
+    # Beside the database: the disk meant for this data (a tmpfs /tmp would turn the staging file into memory).
+    stage_dir = path.parent if os.access(path.parent, os.W_OK) else None
     try:
         if str(file) == "-":
             stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
             try:
-                parsed = parse_import(stream, fmt, config, now_ms=now, agent=agent)
+                with progress(f"import {name}: reading", "lines") as advance:
+                    parsed = parse_import(
+                        _counted(stream, lambda n: advance(1)),
+                        fmt,
+                        config,
+                        now_ms=now,
+                        agent=agent,
+                        stage_dir=stage_dir,
+                    )
             finally:
                 stream.detach()  # leave standard input itself open
         else:
             with (
                 file.open(encoding="utf-8-sig", newline="") as handle,
-                progress(f"import {file.name}: reading", "bytes", total=file.stat().st_size) as advance,
+                progress(f"import {name}: reading", "bytes", total=file.stat().st_size) as advance,
             ):
-                parsed = parse_import(_counted(handle, advance), fmt, config, now_ms=now, agent=agent)
+                parsed = parse_import(
+                    _counted(handle, advance),
+                    fmt,
+                    config,
+                    now_ms=now,
+                    agent=agent,
+                    stage_dir=stage_dir,
+                    workers=workers_for(file.stat().st_size),
+                )
     except OSError as exc:
         raise UsageProblem(f"cannot read {file}: {exc.strerror or exc}") from None
-    path = database_path(config, database)
-    conn = open_store(path, readonly=False, wording=RESULTS)
-    try:
-        return store_import(conn, config, parsed, now_ms=now), path
-    finally:
-        conn.close()
+
+    def stage(what: str, total: int) -> AbstractContextManager[Advance]:
+        return progress(f"import {name}: {what}", "results", total=total)
+
+    with parsed:
+        conn = open_store(path, readonly=False, wording=RESULTS)
+        try:
+            return store_import(conn, config, parsed, now_ms=now, stage=stage), path
+        finally:
+            conn.close()
 
 
 @click.command("export")

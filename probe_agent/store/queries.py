@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 from probe_agent.latency import LatencyHistogram, bucket_of
@@ -428,6 +428,23 @@ def pair_results(conn: sqlite3.Connection, agent: str, endpoint: str) -> list[Pr
         (endpoint, agent),
     )
     return [result_from_row(row) for row in rows]
+
+
+def iter_pair_rows(
+    conn: sqlite3.Connection, agent: str, endpoint: str, columns: str = RESULT_COLUMNS
+) -> Generator[tuple[Any, ...], None, None]:
+    """``pair_results`` as raw rows of ``columns`` (``RESULT_COLUMNS``: ``rows.result_from_row`` decodes one;
+    ``rows.FOLD_COLUMNS``: ``rows.fold_input_from_row``), streamed: one row at a time, so a pair of any size fits
+    in memory (``import``). Close it if not consumed to the end."""
+    cursor = conn.execute(
+        f"SELECT {columns} FROM results INDEXED BY results_endpoint_agent_ts "
+        "WHERE endpoint = ? AND agent = ? ORDER BY ts_ms",
+        (endpoint, agent),
+    )
+    try:
+        yield from cursor
+    finally:
+        cursor.close()
 
 
 def pair_extent(conn: sqlite3.Connection, agent: str, endpoint: str) -> tuple[int, int | None, int | None, int | None]:

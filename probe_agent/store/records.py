@@ -7,7 +7,7 @@ Each function is one short transaction (``BEGIN IMMEDIATE``), so a CLI process c
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from probe_agent.model import ProbeResult, StateInterval
@@ -250,6 +250,27 @@ def replace_timeline(
             guard(conn)
         conn.executemany(INSERT_RESULT, [result_row(r, None) for r in new_results])
         _replace_pair(conn, agent, endpoint, intervals, fold_state, now_ms)
+
+
+def refold_pair(
+    conn: sqlite3.Connection,
+    agent: str,
+    endpoint: str,
+    intervals: Iterable[StateInterval],
+    fold_state: Callable[[], Mapping[str, Any] | None],
+    *,
+    now_ms: int,
+) -> None:
+    """Inside the caller's transaction (``import``, which streams): the pair's intervals replaced by ``intervals``,
+    taken one at a time as they are inserted (a generator that reads the store meanwhile is fine: it is another
+    table), then its fold state set to ``fold_state()``, called once every interval is in (None deletes it)."""
+    conn.execute("DELETE FROM intervals WHERE endpoint = ? AND agent = ?", (endpoint, agent))
+    conn.executemany(INSERT_INTERVAL, (interval_row(i) for i in intervals))
+    snap = fold_state()
+    if snap is None:
+        conn.execute(DELETE_FOLD_STATE, (agent, endpoint))
+    else:
+        conn.execute(UPSERT_FOLD_STATE, (agent, endpoint, compact_json(snap), now_ms))
 
 
 def replace_timelines(

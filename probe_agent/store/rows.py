@@ -87,6 +87,19 @@ def result_from_row(row: tuple[Any, ...]) -> ProbeResult:
 _NO_PHASES: Mapping[str, float] = MappingProxyType({})
 
 
+FOLD_COLUMNS = "agent, endpoint, ts_ms, outcome, error_kind"
+
+
+def fold_input_from_row(row: tuple[Any, ...]) -> ProbeResult:
+    """Decode a row selected as ``FOLD_COLUMNS``: a result with only what the measurement fold reads (``fold.py``:
+    who, when, the outcome and its error kind), every other field at its default. For re-folding stored results
+    (``import``), where decoding the rest (the phases' JSON) would be most of the cost; never stored or shown."""
+    agent, endpoint, ts_ms, outcome, error_kind = row
+    return ProbeResult(
+        ts_ms, agent, endpoint, _OUTCOMES[outcome], error_kind=None if error_kind is None else _ERROR_KINDS[error_kind]
+    )
+
+
 def interval_row(interval: StateInterval) -> IntervalRow:
     return (
         interval.agent,

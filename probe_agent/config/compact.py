@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar, get_args
 
 from pydantic import BaseModel
 
@@ -36,12 +36,12 @@ def collector_paused() -> Iterator[None]:
 
 
 _SHARED: dict[tuple[type, frozenset[str]], set[str]] = {}  # a handful: one per model class and set of names
+_NESTED: dict[type, tuple[str, ...]] = {}  # per model class, the fields whose type has a model in it
 
 
 def shared_fields_sets(model: M) -> M:
-    """``model``, with its ``__pydantic_fields_set__`` and those of the models in the fields it was given each
-    replaced by the one shared set equal to it (kept here for the life of the process: a few per model class).
-    Fields left to their defaults hold the class's own default, shared already.
+    """``model``, with its ``__pydantic_fields_set__`` and those of the models in its fields each replaced by the
+    one shared set equal to it (kept here for the life of the process: a few per model class).
 
     For frozen models only (others are left alone), which never add to the set: pydantic copies it in
     ``model_copy``, ``copy`` and ``deepcopy``, leaves it out of ``==``, and reads it for ``exclude_unset`` and
@@ -51,12 +51,27 @@ def shared_fields_sets(model: M) -> M:
     stack: list[BaseModel] = [model]
     while stack:
         one = stack.pop()
-        fields = one.__pydantic_fields_set__
-        if not one.model_config.get("frozen"):
-            continue
-        shared = _SHARED.setdefault((type(one), frozenset(fields)), fields)
-        if shared is not fields:
-            object.__setattr__(one, "__pydantic_fields_set__", shared)
+        cls = type(one)
+        if cls.model_config.get("frozen"):
+            fields = one.__pydantic_fields_set__
+            shared = _SHARED.setdefault((cls, frozenset(fields)), fields)
+            if shared is not fields:
+                object.__setattr__(one, "__pydantic_fields_set__", shared)
+        nested = _NESTED.get(cls)
+        if nested is None:
+            nested = _NESTED[cls] = tuple(n for n, f in cls.model_fields.items() if _has_model(f.annotation))
         values = one.__dict__
-        stack.extend(value for name in fields if isinstance(value := values.get(name), BaseModel))
+        for name in nested:
+            value = values[name]
+            if isinstance(value, BaseModel):
+                stack.append(value)
+            elif isinstance(value, tuple | list):
+                stack.extend(v for v in value if isinstance(v, BaseModel))
     return model
+
+
+def _has_model(annotation: Any) -> bool:
+    """Whether a field's type is or holds a pydantic model (``X | None``, ``tuple[X, ...]``, ``Annotated[X, ...]``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_has_model(arg) for arg in get_args(annotation))

@@ -33,6 +33,9 @@ SEARCH_PATH = ("./probe-agent.yaml", "/etc/probe-agent/config.yaml")
 ENV_VAR = "PROBE_AGENT_CONFIG"
 _LIST_SECTIONS = ("controls", "endpoints", "services", "slas")
 _ENV_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# What a file's text must contain for any value in it to be a secret reference (``\`` for a double-quoted escape
+# such as ``"\x24{TOKEN}"``): a file with none of them is not walked (0.3 s of CPU for 50,000 endpoints).
+_REFERENCE_MARKS = ("$", "file:", "credential:", "\\")
 
 
 @dataclass(frozen=True)
@@ -104,14 +107,14 @@ def _load(main: Path, environ: dict[str, str], *, marks: bool) -> LoadedConfig:
     without, any problem raises ``_NeedsMarks`` instead of ``ConfigError``."""
     problems: list[Problem] = []
     positions = Positions()
-    doc, files = _read_with_includes(main, positions, problems, marks=marks)
+    doc, files, references = _read_with_includes(main, positions, problems, marks=marks)
     if problems and not marks:
         raise _NeedsMarks
     if doc is None:
         raise ConfigError(problems)
     raw = doc  # never changed from here on: secrets are resolved into new containers, presets into a new list
     secrets: set[str] = set()
-    resolved = dict(_resolve_secrets(doc, (), positions, environ, secrets, problems))
+    resolved = dict(_resolve_secrets(doc, (), positions, environ, secrets, problems) if references else doc)
     if isinstance(resolved.get("slas"), list):
         resolved["slas"] = list(resolved["slas"])  # expand_presets replaces its items in place
     expand_presets(resolved, positions, problems, main.parent)
@@ -198,9 +201,13 @@ def redact_problems(problems: list[Problem], secrets: set[str]) -> list[Problem]
 
 def _read_with_includes(
     main: Path, positions: Positions, problems: list[Problem], *, marks: bool = True
-) -> tuple[Any, list[Path]]:
+) -> tuple[Any, list[Path], bool]:
+    """The merged document, the files read, and whether any of them may hold a secret reference (a value with
+    ``$``, ``file:`` or ``credential:`` in it, or a backslash escape that could spell one): when none does, there
+    is nothing for ``_resolve_secrets`` to find."""
     files: list[Path] = []
     seen: set[Path] = set()
+    references = False
 
     def read(path: Path, including: Mark | None) -> tuple[Any, Positions] | None:
         real = path.resolve()
@@ -232,6 +239,8 @@ def _read_with_includes(
             )
             return None
         files.append(path)
+        nonlocal references
+        references = references or any(m in text for m in _REFERENCE_MARKS)
         data, pos = (NOT_PLAIN, Positions()) if marks else (plain_yaml(text), Positions())
         if data is NOT_PLAIN:  # with marks, or what only the marked read has a rule for (an alias, a tag ...)
             data, pos, errs = load_yaml(text, str(path))
@@ -252,14 +261,14 @@ def _read_with_includes(
 
     first = read(main, None)
     if first is None:
-        return None, files
+        return None, files, references
     doc, pos = first
     positions.graft(pos, (), ())
     includes = doc.get("include") or []
     if isinstance(includes, str):
         includes = [includes]
     if not isinstance(includes, list):
-        return doc, files  # pydantic reports the type error at its line
+        return doc, files, references  # pydantic reports the type error at its line
     for i, pattern in enumerate(includes):
         mark = positions.find(("include", i))
         if not isinstance(pattern, str):
@@ -292,7 +301,7 @@ def _read_with_includes(
                     continue
                 positions.graft_items(sub_pos, key, len(target))
                 target.extend(value)
-    return doc, files
+    return doc, files, references
 
 
 def _resolve_secrets(

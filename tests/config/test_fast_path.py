@@ -10,14 +10,17 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from probe_agent.config import ConfigError, load_config
 from probe_agent.config.loader import _load, _NeedsMarks
+from probe_agent.config.schema import HttpCheck
 from probe_agent.config.yamlfast import NOT_PLAIN, plain_yaml
 from probe_agent.config.yamlsource import load_yaml
 
@@ -303,3 +306,46 @@ def test_endpoints_share_equal_fields_sets_and_stay_independent(tmp_path: Path) 
     dumped = a.model_dump(exclude_unset=True)
     assert set(dumped) == {"id", "http", "interval", "timeout", "retry_interval", "confirm", "grace", "degraded_after"}
     assert dumped["http"] == {"url": "http://127.0.0.1:1/"}
+
+
+def _urlsplit_accepts(url: str) -> bool:
+    """HttpCheck's URL rule as urlsplit alone decides it (the check before its fast path for the common form)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and port != 0
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.tuples(
+        st.sampled_from(["http://", "https://", "HTTP://", "htp://", "http:/", ""]),
+        st.text("htps:/.-[]@?#:0123456789aAzZ%\\ \t\u00e9", max_size=16),
+    ).map("".join)
+)
+def test_the_url_check_accepts_what_urlsplit_accepts(url: str) -> None:
+    try:
+        HttpCheck(url=url)
+        accepted = True
+    except ValidationError:
+        accepted = False
+    assert accepted == _urlsplit_accepts(url)
+
+
+def test_a_reference_spelt_with_an_escape_is_resolved_and_raw_keeps_it(tmp_path: Path) -> None:
+    # No '$' in the file's text: only the double-quoted escape spells one.
+    path = tmp_path / "probe-agent.yaml"
+    path.write_text(
+        "endpoints:\n"
+        "  - id: a\n"
+        '    http: {url: "http://127.0.0.1:1/", headers: {Authorization: "Bearer \\x24{TOKEN}"}}\n',
+        encoding="utf-8",
+    )
+    assert "$" not in path.read_text(encoding="utf-8")
+    loaded = load_config(path, env={"TOKEN": "s3cret-value"})
+    (a,) = loaded.config.endpoints
+    assert a.http is not None and a.http.headers == {"Authorization": "Bearer s3cret-value"}
+    assert loaded.raw["endpoints"][0]["http"]["headers"] == {"Authorization": "Bearer ${TOKEN}"}
+    assert loaded.secrets == {"s3cret-value"}

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 import glob
 import hashlib
 import json
@@ -51,9 +52,10 @@ class LoadedConfig:
     # since a valid config has no problem to point at (``load_config``).
     positions: Positions = field(default_factory=Positions, compare=False, repr=False)
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
-        """A stable hash of the (secret-free) merged document: the config snapshot's key."""
+        """A stable hash of the (secret-free) merged document: the config snapshot's key. Worked out once (a big
+        config's canonical JSON takes a while, and the daemon asks at start and at every reload)."""
         canonical = json.dumps(self.raw, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -325,13 +325,14 @@ def _urlsplit_accepts(url: str) -> bool:
         st.text("htps:/.-[]@?#:0123456789aAzZ%\\ \t\u00e9", max_size=16),
     ).map("".join)
 )
-def test_the_url_check_accepts_what_urlsplit_accepts(url: str) -> None:
+def test_the_url_check_and_host_agree_with_urlsplit(url: str) -> None:
     try:
-        HttpCheck(url=url)
-        accepted = True
+        check = HttpCheck(url=url)
     except ValidationError:
-        accepted = False
-    assert accepted == _urlsplit_accepts(url)
+        assert not _urlsplit_accepts(url)
+        return
+    assert _urlsplit_accepts(url)
+    assert check.host == urlsplit(url).hostname
 
 
 def test_a_reference_spelt_with_an_escape_is_resolved_and_raw_keeps_it(tmp_path: Path) -> None:

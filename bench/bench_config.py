@@ -10,7 +10,9 @@ Measured, each as its own subprocess (the real CLI, imports included, as an oper
 1. ``probe-agent config validate -c FILE``: wall time and peak RSS (``wait4``'s ``ru_maxrss``, what
    ``/usr/bin/time -v`` reports as "Maximum resident set size");
 2. ``probe-agent run -c FILE``: from the process start to its "probing N endpoints" log line (config loaded, store
-   opened, every endpoint scheduled), and the peak RSS then; the daemon is then stopped with SIGTERM.
+   opened, every endpoint scheduled), and the peak RSS then; the daemon is then stopped with SIGTERM;
+3. config load to all scheduled: the same start without the interpreter's start-up and imports, timed inside a
+   fresh process from ``load_config`` to the daemon's READY (``measure_load_to_scheduled``).
 Each with its CPU time (user + system): on a shared machine the wall time is inflated by everything else that runs,
 the CPU time much less so.
 
@@ -22,6 +24,7 @@ the CPU time much less so.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -154,13 +157,60 @@ def measure_startup(path: Path, endpoints: int, timeout_s: float = 120.0) -> Run
             proc.wait()
 
 
+def measure_load_to_scheduled(path: Path) -> Run:
+    """Config load to all scheduled, without the interpreter's start and imports: ``load_config`` then the real
+    ``Daemon`` (real prober: every URL is a closed loopback port) until it is ready, in a fresh subprocess of this
+    script (``--load-to-scheduled``), which prints wall, CPU and peak RSS as JSON."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--load-to-scheduled", str(path)],
+        cwd=path.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"load-to-scheduled failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    return Run(figures["seconds"], figures["cpu_s"], figures["peak_rss_mb"])
+
+
+def _load_to_scheduled(path: Path) -> None:
+    """The child of ``measure_load_to_scheduled``."""
+    import asyncio
+    import logging
+    import resource
+
+    from probe_agent.agent.daemon import Daemon
+    from probe_agent.agent.sdnotify import Notifier
+    from probe_agent.config import load_config
+
+    logging.disable(logging.WARNING)  # probe results of closed ports: not the point here
+    marks: dict[str, float] = {}
+
+    class Ready(Notifier):
+        def ready(self, status: str) -> None:
+            marks["wall"], marks["cpu"] = time.perf_counter(), time.process_time()
+            daemon.request_stop()
+
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    daemon = Daemon(load_config(path), handle_signals=False, notifier=Ready(""), verbosity=0)
+    asyncio.run(daemon.run())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": marks["wall"] - wall0, "cpu_s": marks["cpu"] - cpu0, "peak_rss_mb": peak}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--endpoints", type=int, nargs="+", default=[50_000], help="config sizes to measure")
     parser.add_argument("--repeats", type=int, default=1, help="runs per size (the table shows the best)")
     parser.add_argument("--no-startup", action="store_true", help="measure config validate only")
     parser.add_argument("--write", metavar="FILE", help="only write the config for the first size to FILE")
+    parser.add_argument("--load-to-scheduled", metavar="FILE", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.load_to_scheduled:
+        _load_to_scheduled(Path(args.load_to_scheduled))
+        return
     if args.write:
         Path(args.write).write_text(generate(args.endpoints[0]), encoding="utf-8")
         return
@@ -171,30 +221,41 @@ def main() -> None:
         f"best of {args.repeats}; each a subprocess of the real CLI, imports included\n"
     )
     print(
-        "| endpoints | file MB | validate s (CPU s) | validate peak RSS MB | start-up s (CPU s) "
-        "| start-up peak RSS MB |"
+        "| endpoints | file MB | validate s (CPU s) | validate peak RSS MB | run to ready s (CPU s) "
+        "| run peak RSS MB | load to all scheduled s (CPU s) |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="config-bench-") as tmp:
+        database = Path(tmp) / "bench-config.db"
         for n in args.endpoints:
             path = Path(tmp) / f"config-{n}.yaml"
             path.write_text(generate(n), encoding="utf-8")
             size_mb = path.stat().st_size / 1e6
             validate = min((measure_validate(path) for _ in range(args.repeats)), key=lambda r: r.seconds)
+            cells = [f"{n:,}", f"{size_mb:.1f}", _s(validate), f"{validate.peak_rss_mb:.0f}"]
             if args.no_startup:
-                start = "- | -"
+                cells += ["-", "-", "-"]
             else:
-                runs = []
+                runs, loads = [], []
                 for _ in range(args.repeats):
-                    (Path(tmp) / "bench-config.db").unlink(missing_ok=True)
+                    _remove_database(database)
                     runs.append(measure_startup(path, n))
-                best = min(runs, key=lambda r: r.seconds)
-                start = f"{best.seconds:.2f} ({best.cpu_s:.2f}) | {best.peak_rss_mb:.0f}"
-            print(
-                f"| {n:,} | {size_mb:.1f} | {validate.seconds:.2f} ({validate.cpu_s:.2f}) "
-                f"| {validate.peak_rss_mb:.0f} | {start} |"
-            )
+                    _remove_database(database)
+                    loads.append(measure_load_to_scheduled(path))
+                run = min(runs, key=lambda r: r.seconds)
+                cells += [_s(run), f"{run.peak_rss_mb:.0f}", _s(min(loads, key=lambda r: r.seconds))]
+            print("| " + " | ".join(cells) + " |")
             sys.stdout.flush()
+
+
+def _s(run: Run) -> str:
+    return f"{run.seconds:.2f} ({run.cpu_s:.2f})"
+
+
+def _remove_database(database: Path) -> None:
+    """A fresh store for each start (an earlier run's fold states would change what the start does)."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

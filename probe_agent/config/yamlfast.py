@@ -7,7 +7,7 @@ no marks: ``plain_yaml`` builds the same dicts, lists and scalars from libyaml's
 keeping no node and no mark. The loader validates that data, and only when something is wrong does it read the
 files again with ``load_yaml`` to say where (``loader.load_config``).
 
-``plain_yaml`` gives up (returns None) on anything the marked path has a rule or a message for: a syntax error,
+``plain_yaml`` gives up (returns ``NOT_PLAIN``) on anything the marked path has a rule or a message for: a syntax error,
 an alias, an explicit tag, a merge key (``<<``), a duplicate key, a key that is not a plain value, nesting deeper
 than ``MAX_DEPTH``, more than one document, an empty file, or a file over ``MAX_BYTES``; the caller then uses
 ``load_yaml``, which refuses or accepts them as it always has. What it returns is what ``load_yaml`` returns for the

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from probe_agent.config.api_schema import Api
+from probe_agent.config.compact import shared_fields_sets
 from probe_agent.config.notify_schema import Notifications
 from probe_agent.config.schema import (
     INHERITED,
@@ -20,14 +21,18 @@ from probe_agent.config.schema import (
 )
 from probe_agent.config.sla_schema import Sla
 
+# Each endpoint and control gives up its copies of what equal ones hold alike as soon as it is validated, so a big
+# config never holds them all at once (compact.py).
+_Endpoint = Annotated[Endpoint, AfterValidator(shared_fields_sets)]
+
 
 class Config(Model):
     """The whole configuration, after ``include:`` files were merged in and defaults applied."""
 
     agent: Agent = Field(default_factory=Agent)
     defaults: Defaults = Field(default_factory=Defaults)
-    controls: tuple[Endpoint, ...] = ()
-    endpoints: tuple[Endpoint, ...] = ()
+    controls: tuple[_Endpoint, ...] = ()
+    endpoints: tuple[_Endpoint, ...] = ()
     services: tuple[Service, ...] = ()
     slas: tuple[Sla, ...] = ()
     include: tuple[str, ...] = ()
@@ -40,7 +45,8 @@ class Config(Model):
         """Each endpoint and control, as written, with every ``INHERITED`` setting it leaves out (or sets to null)
         taken from ``defaults`` as written, so they are validated (and located) like its own. A ``defaults`` value
         that is invalid is reported at ``defaults.<key>``; the endpoints take the built-in one instead, so the
-        mistake is reported once. Anything that is not a mapping is left for validation to refuse."""
+        mistake is reported once. Anything that is not a mapping is left for validation to refuse. Each endpoint is
+        filled as validation reaches it (a generator), so a big config is not held a second time, filled."""
         if not isinstance(data, dict):
             return data
         taken = inherited(data.get("defaults"))
@@ -51,7 +57,7 @@ class Config(Model):
         for section in ("controls", "endpoints"):
             group = data.get(section)
             if isinstance(group, list | tuple):
-                out[section] = [_filled(ep, taken) for ep in group]
+                out[section] = (_filled(ep, taken) for ep in group)
         # An SLA without its own coverage_warning takes agent.coverage_warning (validated where it is written).
         agent = data.get("agent")
         shared = agent.get("coverage_warning") if isinstance(agent, dict) else None

@@ -111,6 +111,14 @@ class Positions:
                 if path[:n] == old_prefix:
                     dst[new_prefix + path[n:]] = mark
 
+    def graft_items(self, other: Positions, section: str, offset: int) -> None:
+        """Copy the marks of ``other``'s ``section[j]...`` here as ``section[offset + j]...``: an included file's
+        list items appended to the main file's list. (One pass over ``other``, not one per item.)"""
+        for src, dst in ((other.keys, self.keys), (other.values, self.values)):
+            for path, mark in src.items():
+                if len(path) > 1 and path[0] == section and isinstance(path[1], int):
+                    dst[(section, offset + path[1], *path[2:])] = mark
+
 
 # libyaml's composer (C) when PyYAML was built with it: the same nodes and marks, several times faster on a large
 # config (50,000 endpoints: the pure-Python parse was most of an 18 s validate).

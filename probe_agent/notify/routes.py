@@ -31,38 +31,48 @@ class Router:
 
     def __init__(self, config: Config) -> None:
         self.routes: tuple[Route, ...] = config.notifications.routes
-        services_of: dict[str, set[str]] = {}
+        self._services_of: dict[str, set[str]] = {}
         for svc in config.services:
             for ep_id in svc.endpoints:
-                services_of.setdefault(ep_id, set()).add(svc.id)
-        # Per subject, the (filter key, value) pairs a route filter can select it by.
-        selectors: dict[Subject, frozenset[tuple[str, str]]] = {}
+                self._services_of.setdefault(ep_id, set()).add(svc.id)
+        # Each SLA's services and endpoints as sets, made once.
+        self._sla_services = {s.id: frozenset(s.services) for s in config.slas}
+        self._sla_endpoints = {s.id: frozenset(s.endpoints) for s in config.slas}
+        self._tags = {ep.id: ep.tags for ep in config.endpoints}
+        # Per subject, the (filter key, value) pairs a route filter can select it by. An endpoint's are made when
+        # an event first asks (``_endpoint_selectors``): a router is built at start, on every reload and by the
+        # sender, and making all of them up front took seconds of a 50,000-endpoint daemon's start-up.
+        self._selectors: dict[Subject, frozenset[tuple[str, str]]] = {}
         for sla in config.slas:
-            selectors[("sla", sla.id)] = frozenset({("slas", sla.id)})
+            self._selectors[("sla", sla.id)] = frozenset({("slas", sla.id)})
         for svc in config.services:
-            slas = {s.id for s in config.slas if svc.id in s.services}
-            selectors[("service", svc.id)] = frozenset({("services", svc.id), *(("slas", s) for s in slas)})
-        for ep in config.endpoints:
-            services = services_of.get(ep.id, set())
-            slas = {s.id for s in config.slas if ep.id in s.endpoints or services & set(s.services)}
-            selectors[("endpoint", ep.id)] = frozenset(
-                {
-                    ("endpoints", ep.id),
-                    *(("services", s) for s in services),
-                    *(("slas", s) for s in slas),
-                    *(("tags", t) for t in ep.tags),
-                }
-            )
-        self._selectors = selectors
-        # For muting: per endpoint, the SLAs covering it, and through which of the endpoint's services each does.
+            slas = {s for s, covered in self._sla_services.items() if svc.id in covered}
+            self._selectors[("service", svc.id)] = frozenset({("services", svc.id), *(("slas", s) for s in slas)})
+        # For muting: per endpoint, the SLAs covering it, and through which of the endpoint's services each does
+        # (made when first asked, as the selectors are).
         self._covering: dict[str, dict[str, frozenset[str]]] = {}
-        for ep in config.endpoints:
-            services = services_of.get(ep.id, set())
-            self._covering[ep.id] = {
-                s.id: frozenset(services & set(s.services))
-                for s in config.slas
-                if ep.id in s.endpoints or services & set(s.services)
+
+    def _endpoint_selectors(self, ep_id: str) -> frozenset[tuple[str, str]]:
+        services = self._services_of.get(ep_id, set())
+        return frozenset(
+            {
+                ("endpoints", ep_id),
+                *(("services", s) for s in services),
+                *(("slas", s) for s in self._covering_slas(ep_id)),
+                *(("tags", t) for t in self._tags[ep_id]),
             }
+        )
+
+    def _covering_slas(self, ep_id: str) -> dict[str, frozenset[str]]:
+        """The SLAs covering endpoint ``ep_id`` (directly or through its services), each with those services."""
+        if ep_id not in self._covering:
+            services = self._services_of.get(ep_id, set())
+            self._covering[ep_id] = {
+                s: frozenset(services & covered)
+                for s, covered in self._sla_services.items()
+                if ep_id in self._sla_endpoints[s] or not services.isdisjoint(covered)
+            }
+        return self._covering[ep_id]
 
     def channels_for(
         self, event_type: EventType, subject: Subject, in_window: Set[str] = frozenset()
@@ -83,7 +93,7 @@ class Router:
         """Whether maintenance mutes ``route`` for this event (the module doc's rule)."""
         if event_type not in _MUTABLE or subject[0] != "endpoint":
             return False
-        covering = self._covering.get(subject[1], {})
+        covering = self._covering_slas(subject[1]) if subject[1] in self._tags else {}
         own = {sla for sla, via in covering.items() if sla in route.slas or via & set(route.services)}
         relevant = own or set(covering)
         return bool(relevant) and relevant <= in_window
@@ -95,7 +105,12 @@ class Router:
         wanted |= {("tags", x) for x in route.tags}
         if not wanted or subject[0] == "agent":
             return True
-        return bool(wanted & self._selectors.get(subject, frozenset()))
+        selectors = self._selectors.get(subject)
+        if selectors is None:
+            selectors = frozenset()
+            if subject[0] == "endpoint" and subject[1] in self._tags:
+                selectors = self._selectors[subject] = self._endpoint_selectors(subject[1])
+        return bool(wanted & selectors)
 
     def outbox_rows(
         self, event: Event, *, exclude: Sequence[str] = (), only: Sequence[str] | None = None

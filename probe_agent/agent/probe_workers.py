@@ -361,6 +361,11 @@ class ProbeWorkers:
                 return False
         return True
 
+    @property
+    def ready(self) -> bool:
+        """Every worker started and reported its scheduler once (the bench waits for this; the watchdog does not)."""
+        return all(slot.connected and slot.stats is not None for slot in self.slots)
+
     def problem(self) -> str | None:
         """Why probing is impaired (a worker not running), for ``agent_impaired``; a death and restart between two
         calls is reported once, so even a short episode is told."""
@@ -418,4 +423,3 @@ def _kill(slot: _Slot) -> None:
             slot.proc.kill()
         except ProcessLookupError:
             pass
-

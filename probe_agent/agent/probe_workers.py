@@ -82,6 +82,7 @@ class _Slot:
         self.connected = False
         self.started_at = 0.0  # monotonic
         self.last_heard = 0.0
+        self.heard = False  # this life of the worker said something (it is past its start-up)
         self.stats: SchedulerStats | None = None
         self.healthy = False
         self.failures = 0  # deaths in a row, each within STABLE_S of its start
@@ -209,7 +210,8 @@ class ProbeWorkers:
         """Start the worker, serve it until its stream ends, reap it; returns how it ended."""
         parent, child = socket.socketpair()
         try:
-            env = dict(os.environ)
+            # systemd's variables are the daemon's own (NotifyAccess=main): a worker never speaks for the unit.
+            env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_PID", "WATCHDOG_USEC")}
             # The worker imports the very package this process runs, wherever it is installed or checked out.
             root = str(Path(probe_agent.__file__).resolve().parent.parent)
             env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
@@ -236,6 +238,7 @@ class ProbeWorkers:
             child.close()
         slot.proc = proc
         slot.started_at = slot.last_heard = time.monotonic()
+        slot.heard = False
         reader, writer = await asyncio.open_connection(sock=parent)
         slot.writer = writer
         slot.connected = True
@@ -249,7 +252,7 @@ class ProbeWorkers:
             slot.send(wire.Stop(self._stop_deadline))
         try:
             while (message := await wire.read_message(reader)) is not None:
-                slot.last_heard = time.monotonic()
+                slot.last_heard, slot.heard = time.monotonic(), True
                 if isinstance(message, wire.Results):
                     self._take(slot, message.finished)
                 elif isinstance(message, wire.Stats):
@@ -293,7 +296,9 @@ class ProbeWorkers:
         for f in finished:
             worker = self.workers.get(f.key)
             if worker is None or self.generation.get(f.key) != f.generation or self.shard(f.key) != slot.index:
-                answers.append((f.seq, None))  # removed (or re-added) while it ran: not this timeline's result
+                # Removed (or removed and added back) while it ran: its timeline ended before this result's ts.
+                log.info("%s: probe finished after the endpoint was removed; result dropped", f.key)
+                answers.append((f.seq, None))
             elif f.raw.outcome is Outcome.DOWN:
                 # The controls rule may have to wait for a round of control probes: off the reading path.
                 task = asyncio.create_task(self._judge(slot, worker, f))
@@ -353,11 +358,11 @@ class ProbeWorkers:
             return False
         now = time.monotonic()
         for slot in self.slots:
-            if not slot.connected:
+            # A worker still starting (a fresh interpreter: seconds on a loaded machine) is not late; one that never
+            # reports is killed after HUNG_S (``_watch``), and its restart is then a problem, not a lag.
+            if not slot.connected or not slot.heard:
                 continue
-            if now - slot.last_heard > max_lag_s:
-                return False
-            if not slot.healthy and now - slot.started_at > max_lag_s:  # a new worker reports within a second
+            if now - slot.last_heard > max_lag_s or not slot.healthy:
                 return False
         return True
 

@@ -59,6 +59,11 @@ def worker_children(parent: int) -> dict[int, str]:
     return out
 
 
+def two_workers(parent: int) -> dict[int, str] | None:
+    children = worker_children(parent)
+    return children if len(children) == 2 else None
+
+
 def alive(pid: int) -> bool:
     """A process that exists and is not a zombie (an orphan's zombie waits for a reaper that may never come)."""
     try:
@@ -158,7 +163,12 @@ async def test_a_killed_worker_is_restarted_and_its_gap_is_no_data(
     async with daemon_running(tmp_path, config_doc(tmp_path, target, NAMES)) as (daemon, task):
         pool = pool_of(daemon)
         enqueue = daemon.impaired.enqueue
-        daemon.impaired.enqueue = lambda e: (events.append(e), enqueue(e))[1]  # type: ignore[method-assign]
+
+        def seen(event: Event) -> None:
+            events.append(event)
+            enqueue(event)
+
+        daemon.impaired.enqueue = seen
         await until(task, lambda: all(len(store.results(n)) >= 2 for n in NAMES), "2 results of every endpoint")
         victim = 1
         mine = [n for n in NAMES if shard_of(n, 2) == victim - 1]
@@ -226,11 +236,7 @@ async def test_sigterm_leaves_no_probe_process(tmp_path: Path, target: Recording
     store = StoreReader(tmp_path / "probe-agent.db")
     try:
         daemon = await launcher.start(write_config(tmp_path / "c.yaml", config_doc(tmp_path, target, NAMES[:4])))
-        children = await wait_until(
-            lambda: len(worker_children(daemon.pid)) == 2 and worker_children(daemon.pid),
-            timeout=60,
-            what="2 probe processes",
-        )
+        children = await wait_until(lambda: two_workers(daemon.pid), timeout=60, what="2 probe processes")
         await wait_until(lambda: all(store.results(n) for n in NAMES[:4]), timeout=60, what="results")
         assert await daemon.stop(30) == 0, daemon.log()
         assert not [pid for pid in children if alive(pid)]
@@ -242,11 +248,7 @@ async def test_kill_9_of_the_daemon_leaves_no_probe_process(tmp_path: Path, targ
     launcher = DaemonLauncher(tmp_path)
     try:
         daemon = await launcher.start(write_config(tmp_path / "c.yaml", config_doc(tmp_path, target, NAMES[:4])))
-        children = await wait_until(
-            lambda: len(worker_children(daemon.pid)) == 2 and worker_children(daemon.pid),
-            timeout=60,
-            what="2 probe processes",
-        )
+        children = await wait_until(lambda: two_workers(daemon.pid), timeout=60, what="2 probe processes")
         daemon.kill()
         await daemon.proc.wait()
         await wait_until(lambda: not [pid for pid in children if alive(pid)], timeout=30, what="no orphan left")

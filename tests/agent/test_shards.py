@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from probe_agent.agent.shards import shard_of, split_limit
@@ -51,6 +51,7 @@ def test_pinned_shards_do_not_move_between_versions() -> None:
     assert [shard_of(f"e{i}", 3) for i in range(12)] == [1, 1, 1, 0, 1, 1, 2, 1, 2, 0, 0, 0]
 
 
+@settings(deadline=None)  # 10,000 hashes per example: no time limit in the test suite
 @given(st.integers(min_value=2, max_value=16), st.sampled_from(["ep-{}", "{}.example.com", "svc/{}/health"]))
 def test_shards_are_balanced(workers: int, pattern: str) -> None:
     """10,000 ids in a common naming scheme: each worker's count within 5 standard deviations of a fair die's (about

@@ -36,6 +36,7 @@ from probe_agent.agent.probe_workers import PoolSettings, ProbeWorkers
 from probe_agent.agent.runlock import DatabaseIdentity, LockHeld, RunLock
 from probe_agent.agent.scheduler import ProbeScheduler, ScheduledEndpoint
 from probe_agent.agent.sdnotify import Notifier
+from probe_agent.agent.shards import probe_process_count
 from probe_agent.agent.slaalerts import SlaAlertJob
 from probe_agent.agent.storehealth import StoreHealth, start_problem
 from probe_agent.agent.worker import EndpointWorker, Prober
@@ -349,38 +350,13 @@ class Daemon:
         return Controls(loaded.config.controls, raw, cache_s=agent.control_cache / 1000)
 
     def _make_probing(self) -> ProbeScheduler | ProbeWorkers:
-        """The scheduler of this process for ``agent.workers: 1``, else the pool of probe processes (never more of
-        them than ``max_concurrency``, which they share)."""
+        """The scheduler of this process for ``agent.workers: 1``, else the pool of probe processes."""
         agent = self.loaded.config.agent
         self._workers_setting = agent.workers
-        self.probe_processes = min(agent.workers_count(), agent.max_concurrency)
-        if self.probe_processes > 1 and self._prober_injected:
-            # A test's scripted prober lives in this process: it cannot answer in another one.
-            log.warning("an injected prober probes in this process: agent.workers taken as 1")
-            self.probe_processes = 1
+        self.probe_processes = probe_process_count(agent, prober_injected=self._prober_injected)
         if self.probe_processes == 1:
             return ProbeScheduler(max_concurrency=agent.max_concurrency, per_host_limit=agent.per_host_limit)
-        if agent.per_host_limit < self.probe_processes:
-            log.warning(
-                "agent.per_host_limit %d is less than the %d probe processes: each probes up to 1 at a time per "
-                "host, so up to %d probes of one host run at once",
-                agent.per_host_limit,
-                self.probe_processes,
-                self.probe_processes,
-            )
-        return ProbeWorkers(self.probe_processes, self._pool_settings(self.loaded), self.clock)
-
-    def _pool_settings(self, loaded: LoadedConfig) -> PoolSettings:
-        agent = loaded.config.agent
-        return PoolSettings(
-            agent=agent.id,
-            resolvers=agent.resolvers,
-            max_concurrency=agent.max_concurrency,
-            per_host_limit=agent.per_host_limit,
-            stop_timeout_s=agent.stop_timeout / 1000,
-            verbosity=self.verbosity,
-            secrets=tuple(loaded.secrets),
-        )
+        return ProbeWorkers(self.probe_processes, PoolSettings.of(self.loaded, self.verbosity), self.clock)
 
     def _schedule(self, worker: EndpointWorker, *, known: bool = False) -> None:
         """Probe ``worker``'s endpoint from now on (``known``: its settings changed, keep its place)."""
@@ -485,7 +461,7 @@ class Daemon:
                 self.probe_processes,
             )
         if isinstance(self.scheduler, ProbeWorkers):
-            self.scheduler.reconfigure(self._pool_settings(loaded))
+            self.scheduler.reconfigure(PoolSettings.of(loaded, self.verbosity))
         now = self.wall_ms()
         wanted = {ep.id: ep for ep in loaded.config.endpoints}
         for ep_id in [k for k in self.workers if k not in wanted]:

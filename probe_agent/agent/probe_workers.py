@@ -39,6 +39,7 @@ from probe_agent.agent.clock import LabelClock
 from probe_agent.agent.scheduler import Percentiles, SchedulerStats
 from probe_agent.agent.shards import shard_of, split_limit
 from probe_agent.agent.worker import EndpointWorker
+from probe_agent.config import LoadedConfig
 from probe_agent.config.schema import Endpoint
 from probe_agent.model import Outcome
 
@@ -70,6 +71,19 @@ class PoolSettings:
     stop_timeout_s: float
     verbosity: int
     secrets: tuple[str, ...]
+
+    @classmethod
+    def of(cls, loaded: LoadedConfig, verbosity: int) -> PoolSettings:
+        agent = loaded.config.agent
+        return cls(
+            agent=agent.id,
+            resolvers=agent.resolvers,
+            max_concurrency=agent.max_concurrency,
+            per_host_limit=agent.per_host_limit,
+            stop_timeout_s=agent.stop_timeout / 1000,
+            verbosity=verbosity,
+            secrets=tuple(loaded.secrets),
+        )
 
 
 class _Slot:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probe_agent.agent.shards import shard_of, split_limit
+from probe_agent.agent.shards import probe_process_count, shard_of, split_limit
 from probe_agent.config import ConfigError, load_config
 from probe_agent.config.schema import MAX_WORKERS
 from tests.e2e.harness import write_config
@@ -111,3 +111,23 @@ def test_auto_is_the_usable_cores_and_the_default(tmp_path: Path) -> None:
 @pytest.mark.parametrize("n", [1, 3, MAX_WORKERS])
 def test_a_number_is_taken_as_is(tmp_path: Path, n: int) -> None:
     assert load_config(_config(tmp_path, n)).config.agent.workers_count() == n
+
+
+def test_never_more_probe_processes_than_max_concurrency(tmp_path: Path) -> None:
+    doc = {
+        "agent": {"database": str(tmp_path / "a.db"), "workers": 8, "max_concurrency": 3},
+        "endpoints": [{"id": "a", "tcp": "127.0.0.1:9"}],
+    }
+    agent = load_config(write_config(tmp_path / "c.yaml", doc)).config.agent
+    assert probe_process_count(agent) == 3  # each process gets one slot of the 3: the total holds
+    assert probe_process_count(agent, prober_injected=True) == 1  # a test's prober answers in this process only
+
+
+def test_a_per_host_limit_below_the_processes_is_said(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    doc = {
+        "agent": {"database": str(tmp_path / "a.db"), "workers": 4, "per_host_limit": 2},
+        "endpoints": [{"id": "a", "tcp": "127.0.0.1:9"}],
+    }
+    agent = load_config(write_config(tmp_path / "c.yaml", doc)).config.agent
+    assert probe_process_count(agent) == 4
+    assert "up to 4 probes of one host run at once" in caplog.text

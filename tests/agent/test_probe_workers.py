@@ -31,6 +31,7 @@ from tests.e2e.harness import (
     RecordingTarget,
     StoreReader,
     agent_config,
+    closed_port,
     resolved_timeline,
     wait_until,
     write_config,
@@ -226,6 +227,37 @@ async def test_a_reload_adds_removes_and_moves_endpoints_to_their_workers(
         e0_after = [r for r in store.results("e0") if r.ts_ms >= removed_at]
         assert e0_after == []
     assert worker_children(os.getpid()) == {}
+
+
+@pytest.mark.parametrize("control_up", [True, False])
+async def test_the_controls_verdict_of_the_daemon_applies_to_every_workers_failures(
+    tmp_path: Path, target: RecordingTarget, control_up: bool
+) -> None:
+    """Targets on both workers fail. The controls are probed by the daemon (the workers have none), at most one
+    round per failure whatever worker it came from, and their verdict decides every worker's results: a control
+    that answers leaves them down, one that fails too makes them unknown (the agent's own network)."""
+    store = StoreReader(tmp_path / "probe-agent.db")
+    names = NAMES[:6]
+    port = closed_port()
+    control = target.url("control") if control_up else f"http://127.0.0.1:{port}/control"
+    doc = agent_config(
+        tmp_path / "probe-agent.db",
+        [{"id": n, "tcp": f"127.0.0.1:{port}"} for n in names],
+        controls=[{"id": "control", "http": control}],
+        agent={"workers": 2},
+        defaults={"interval": "1s", "confirm": 1},
+    )
+    assert {shard_of(n, 2) for n in names} == {0, 1}
+    async with daemon_running(tmp_path, doc) as (_daemon, task):
+        await until(task, lambda: all(len(store.results(n)) >= 3 for n in names), "3 results of every endpoint")
+    failures = [r for n in names for r in store.results(n)]
+    if control_up:
+        assert {(r.outcome, r.error_kind) for r in failures} == {("down", "connect_refused")}
+        control_probes = sum(1 for name, _ in target.requests if name == "control")
+        assert 1 <= control_probes <= len(failures)
+    else:
+        assert {(r.outcome, r.error_kind) for r in failures} == {("unknown", "controls_failed")}
+    assert target.requests == [] or {name for name, _ in target.requests} == {"control"}
 
 
 # -- the daemon as a process: signals --------------------------------------------------------------------------

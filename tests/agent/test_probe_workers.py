@@ -205,27 +205,46 @@ async def test_a_killed_worker_is_restarted_and_its_gap_is_no_data(
         assert len(ts) == len(set(ts))
 
 
+class Lines(logging.Handler):
+    """Log lines of one logger (a reload replaces the root's handlers, caplog's too)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
 async def test_a_reload_adds_removes_and_moves_endpoints_to_their_workers(
     tmp_path: Path, target: RecordingTarget
 ) -> None:
-    store = StoreReader(tmp_path / "probe-agent.db")
-    first = NAMES[:4]
-    async with daemon_running(tmp_path, config_doc(tmp_path, target, first)) as (daemon, task):
-        pool = pool_of(daemon)
-        await until(task, lambda: all(len(store.results(n)) >= 1 for n in first), "a result of each")
-        then = [*NAMES[1:4], "new-1", "new-2", "new-3"]
-        doc = config_doc(tmp_path, target, then)
-        doc["endpoints"][0]["interval"] = "2s"  # e1 changed: rescheduled in its worker
-        write_config(tmp_path / "probe-agent.yaml", doc)
-        assert await daemon.reload()
-        removed_at = daemon.wall_ms()
-        for name in then:
-            assert pool.shard(name) == shard_of(name, 2)
-            assert name in pool.workers
-        assert "e0" not in pool.workers
-        await until(task, lambda: all(len(store.results(n)) >= 2 for n in then), "2 results of each, after")
-        e0_after = [r for r in store.results("e0") if r.ts_ms >= removed_at]
-        assert e0_after == []
+    said = Lines()
+    logging.getLogger("probe_agent.agent").addHandler(said)
+    try:
+        store = StoreReader(tmp_path / "probe-agent.db")
+        first = NAMES[:4]
+        async with daemon_running(tmp_path, config_doc(tmp_path, target, first)) as (daemon, task):
+            pool = pool_of(daemon)
+            await until(task, lambda: all(len(store.results(n)) >= 1 for n in first), "a result of each")
+            then = [*NAMES[1:4], "new-1", "new-2", "new-3"]
+            doc = config_doc(tmp_path, target, then)
+            doc["endpoints"][0]["interval"] = "2s"  # e1 changed: rescheduled in its worker
+            doc["agent"]["workers"] = 3  # takes a restart: said, and the 2 processes keep probing
+            write_config(tmp_path / "probe-agent.yaml", doc)
+            assert await daemon.reload()
+            assert "agent.workers changed to 3: that takes a restart; still probing with 2 process(es)" in said.lines
+            assert len(pool.pids()) == 2
+            removed_at = daemon.wall_ms()
+            for name in then:
+                assert pool.shard(name) == shard_of(name, 2)
+                assert name in pool.workers
+            assert "e0" not in pool.workers
+            await until(task, lambda: all(len(store.results(n)) >= 2 for n in then), "2 results of each, after")
+            e0_after = [r for r in store.results("e0") if r.ts_ms >= removed_at]
+            assert e0_after == []
+    finally:
+        logging.getLogger("probe_agent.agent").removeHandler(said)
     assert worker_children(os.getpid()) == {}
 
 

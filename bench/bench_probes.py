@@ -104,6 +104,7 @@ class Figures:
     max_queue_depth: int
     agent_cpu_pct: float  # this process and its probe processes (agent.workers > 1), in % of one core
     probe_processes: int
+    workers_cpu_pct: float  # the probe processes' part of agent_cpu_pct (0 with workers: 1)
     server_cpu_pct: float
     server_req_s: float
     peak_rss_mb: float
@@ -307,6 +308,7 @@ async def run_scenario(
         commit_ms_max=commit_max,
         max_queue_depth=max_depth,
         agent_cpu_pct=100 * (cpu1 - cpu0 + workers_cpu1 - workers_cpu0) / elapsed,
+        workers_cpu_pct=100 * (workers_cpu1 - workers_cpu0) / elapsed,
         probe_processes=daemon.probe_processes,
         server_cpu_pct=100 * (server1.cpu_s - server0.cpu_s) / elapsed,
         server_req_s=(server1.requests - server0.requests) / elapsed,
@@ -369,6 +371,13 @@ def report(f: Figures) -> None:
         f"  cpu           agent {f.agent_cpu_pct:.0f} % of one core ({cpu_ms_per_probe:.2f} ms CPU per probe), "
         f"server {f.server_cpu_pct:.0f} %; agent peak RSS {f.peak_rss_mb:.0f} MB"
     )
+    if f.probe_processes > 1:
+        main_pct = f.agent_cpu_pct - f.workers_cpu_pct
+        print(
+            f"  cpu split     daemon process {main_pct:.0f} % ({10 * main_pct / max(f.achieved_rate, 1e-9):.2f} ms per "
+            f"probe: labels, controls, folds, store), {f.probe_processes} probe processes {f.workers_cpu_pct:.0f} % "
+            f"({10 * f.workers_cpu_pct / max(f.achieved_rate, 1e-9):.2f} ms per probe)"
+        )
     print(f"  verdict       {f.verdict()}")
     sys.stdout.flush()
 

@@ -134,6 +134,9 @@ async def test_every_endpoint_is_probed_and_each_result_stored_once(tmp_path: Pa
         stats = pool.stats()
         assert stats["endpoints"] == len(NAMES) and stats["dispatched"] > 0  # (sent each second: a little behind)
         assert set(stats) == set(ProbeScheduler().stats())  # the API's and the metrics' keys, summed over workers
+        # The heartbeat judged the probe processes on time: the watchdog pinged, no schedule_lagging episode.
+        assert "WATCHDOG=1" in daemon.notifier.sent  # type: ignore[attr-defined]
+        assert daemon.impaired.last_check_ms is not None and not daemon.impaired.open
     # Stopped cleanly: probes in flight finished and were stored; every request the target answered is one result.
     assert worker_children(os.getpid()) == {}
     served: dict[str, int] = {}

@@ -292,6 +292,10 @@ async def test_sigterm_leaves_no_probe_process(tmp_path: Path, target: Recording
         daemon = await launcher.start(write_config(tmp_path / "c.yaml", config_doc(tmp_path, target, NAMES[:4])))
         children = await wait_until(lambda: two_workers(daemon.pid), timeout=60, what="2 probe processes")
         await wait_until(lambda: all(store.results(n) for n in NAMES[:4]), timeout=60, what="results")
+        # The probe processes hold nothing of the daemon's: not the database, not the run lock (only their socket).
+        for pid in children:
+            held = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+            assert not [path for path in held if "probe-agent.db" in path], held  # (stderr is the log: inherited)
         assert await daemon.stop(30) == 0, daemon.log()
         assert not [pid for pid in children if alive(pid)]
     finally:

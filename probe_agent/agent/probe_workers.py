@@ -312,14 +312,19 @@ class ProbeWorkers:
             if worker is None or self.generation.get(f.key) != f.generation or self.shard(f.key) != slot.index:
                 # Removed (or removed and added back) while it ran: its timeline ended before this result's ts.
                 log.info("%s: probe finished after the endpoint was removed; result dropped", f.key)
-                answers.append((f.seq, None))
+                delay = None
             elif f.raw.outcome is Outcome.DOWN:
                 # The controls rule may have to wait for a round of control probes: off the reading path.
                 task = asyncio.create_task(self._judge(slot, worker, f))
                 self._judging.add(task)
                 task.add_done_callback(self._judging.discard)
+                continue
             else:
-                answers.append((f.seq, self._record(worker, f)))
+                delay = self._record(worker, f)
+            if wire.answer_needed(f.raw):
+                answers.append((f.seq, delay))
+            elif delay is not None:  # the rule in worker_wire.answer_needed is wrong: say so, loudly
+                log.error("%s: a re-check delay for a result its worker did not wait for", f.key)
         if answers:
             slot.send(wire.Answers(tuple(answers)))
 

@@ -145,8 +145,8 @@ class WorkerProcess:
             self.scheduler.replace(scheduled)
 
     async def _probe(self, key: str) -> float | None:
-        """The scheduler's job for one endpoint: probe, send the raw result, and wait for the daemon's answer (the
-        delay to the next probe) before this endpoint is probed again."""
+        """The scheduler's job for one endpoint: probe, send the raw result, and, if it may change the endpoint's
+        cadence, wait for the daemon's answer (the delay to the next probe) before this endpoint is probed again."""
         assigned = self.assigned.get(key)
         if assigned is None:
             return None
@@ -156,13 +156,15 @@ class WorkerProcess:
         )
         self._seq += 1
         seq = self._seq
-        answer: asyncio.Future[float | None] = asyncio.get_running_loop().create_future()
-        self.waiting[seq] = answer
         self.outgoing.append(wire.Finished(seq, key, assigned.generation, raw, started, at_ns))
         if len(self.outgoing) >= wire.BATCH_MAX:
             self._flush()
         elif self._flush_handle is None:
             self._flush_handle = asyncio.get_running_loop().call_later(wire.BATCH_S, self._flush)
+        if not wire.answer_needed(raw):
+            return None  # it stays on its grid whatever the fold makes of this result (worker_wire's doc)
+        answer: asyncio.Future[float | None] = asyncio.get_running_loop().create_future()
+        self.waiting[seq] = answer
         try:
             delay = await answer
         finally:

@@ -13,9 +13,12 @@ The conversation:
 - worker -> daemon: ``Results`` (probes finished, batched every ``BATCH_S`` or ``BATCH_MAX``), ``Stats`` (every
   second: the worker's scheduler figures; their arrival is its heartbeat).
 
-A probe's result waits in its worker for its answer before that endpoint is probed again, so each endpoint has one
-result in flight at most, and the results in flight are bounded by the concurrency: the buffers cannot grow without
-bound.
+A result that may change the endpoint's cadence waits in its worker for its answer before that endpoint is probed
+again: a down one (the fold may turn suspect or down: re-checks every ``retry_interval``), or any result of an
+endpoint already re-checking. The others (up, degraded or unknown on the grid) cannot: whatever the fold makes of
+them, the endpoint stays on its grid (``answer_needed``), so they are not answered and the probe's concurrency slot
+is free as soon as the probe is done, as in one process. Either way each endpoint has one result in flight at most
+and the buffers are bounded by the concurrency.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from typing import Any
 
 from probe_agent.agent.scheduler import SchedulerStats
 from probe_agent.config.schema import Endpoint
-from probe_agent.model import ProbeResult
+from probe_agent.model import Outcome, ProbeResult
 
 BATCH_S = 0.002  # a result waits at most this long for others to share its message
 BATCH_MAX = 256  # ... or goes with this many
@@ -98,6 +101,14 @@ class Stats:
 
 
 Message = Setup | Assign | Remove | Answers | Stop | Results | Stats
+
+
+def answer_needed(raw: ProbeResult) -> bool:
+    """Whether the worker waits for the daemon's answer to this raw result (the same rule on both sides). Not for
+    a result that is not down of an endpoint on its grid (``raw.recheck`` False: neither suspect nor down): an up,
+    degraded or unknown result leaves the fold up, degraded or unknown, and a result the daemon drops (store queue
+    full, endpoint removed) leaves a grid endpoint on its grid too; so the answer would be "back to the grid"."""
+    return raw.recheck or raw.outcome is Outcome.DOWN
 
 
 def _proxy(items: dict[str, Any]) -> Mapping[str, Any]:

@@ -8,9 +8,12 @@ import logging
 from types import MappingProxyType
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from probe_agent.agent import worker_wire as wire
 from probe_agent.agent.clock import LabelClock
+from probe_agent.fold import FoldParams, Phase, TimelineFold
 from probe_agent.model import ErrorKind, Outcome, ProbeResult
 
 MS = 1_000_000  # ns
@@ -98,3 +101,30 @@ def test_a_stream_cut_mid_message_is_its_end(caplog: pytest.LogCaptureFixture) -
 
     caplog.set_level(logging.WARNING)
     assert asyncio.run(cut()) is None
+
+
+_RECHECKING = {Phase.SUSPECT, Phase.DOWN}
+
+
+@settings(deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(list(Outcome)), st.integers(min_value=1, max_value=30_000)), min_size=1, max_size=60
+    ),
+    st.integers(min_value=1, max_value=5),
+)
+def test_a_result_that_is_not_down_never_sends_a_grid_endpoint_to_re_checks(
+    steps: list[tuple[Outcome, int]], confirm: int
+) -> None:
+    """``answer_needed``'s premise, against the fold itself: from a phase that is neither suspect nor down, no
+    result but a down one leads into suspect or down; so a worker need not wait for the answer to such a result."""
+    fold = TimelineFold("a1", "web", FoldParams(interval_ms=10_000, grace_ms=2_000, confirm=confirm))
+    ts = T0
+    for outcome, gap in steps:
+        ts += gap
+        before = fold.phase
+        kind = ErrorKind.CONNECT_REFUSED if outcome is Outcome.DOWN else None
+        raw = ProbeResult(ts, "a1", "web", outcome, error_kind=kind, recheck=before in _RECHECKING)
+        fold.feed(raw)
+        if not wire.answer_needed(raw):
+            assert before not in _RECHECKING and fold.phase not in _RECHECKING

@@ -35,6 +35,7 @@ import asyncio
 import gc
 import logging
 import math
+import os
 import resource
 import sys
 import tempfile
@@ -48,6 +49,7 @@ from nginx_target import INSTALL_HINT, NginxTarget, nginx_binary
 
 from probe_agent.agent import eventloop
 from probe_agent.agent.daemon import Daemon
+from probe_agent.agent.probe_workers import ProbeWorkers
 from probe_agent.agent.scheduler import SchedulerStats, phase_offset
 from probe_agent.config import load_config
 from probe_agent.model import Outcome, State
@@ -105,7 +107,9 @@ class Figures:
     writer_rows: int
     commit_ms_max: float  # largest ``last_commit_s`` seen while polling once a second
     max_queue_depth: int
-    agent_cpu_pct: float
+    agent_cpu_pct: float  # this process and its probe processes (agent.workers > 1), in % of one core
+    probe_processes: int
+    workers_cpu_pct: float  # the probe processes' part of agent_cpu_pct (0 with workers: 1)
     server_cpu_pct: float
     server_req_s: float
     peak_rss_mb: float
@@ -173,11 +177,14 @@ def describe_spans(spans: dict[str, tuple[int, float]]) -> str:
     return ", ".join(f"{state} {count} spans / {seconds:.1f} endpoint-s" for state, (count, seconds) in spans.items())
 
 
-def write_config(workdir: Path, scenario: Scenario, target: LoopbackTarget | NginxTarget, concurrency: int) -> Path:
+def write_config(
+    workdir: Path, scenario: Scenario, target: LoopbackTarget | NginxTarget, concurrency: int, workers: str
+) -> Path:
     """A config with N http endpoints on the loopback target and one tcp control on the same server."""
     lines = [
         "agent:",
         "  id: bench",
+        f"  workers: {workers}",
         f"  database: {workdir / 'bench.db'}",
         f"  max_concurrency: {concurrency}",
         f"  per_host_limit: {min(concurrency, 1000)}",
@@ -248,12 +255,18 @@ async def run_scenario(
     seconds: float,
     warmup_s: float,
     concurrency: int,
+    workers: str = "1",
 ) -> Figures:
-    loaded = load_config(write_config(workdir, scenario, target, concurrency))
+    loaded = load_config(write_config(workdir, scenario, target, concurrency, workers))
     daemon = Daemon(loaded, handle_signals=False)
     started = time.monotonic()
     run_task = asyncio.create_task(daemon.run(), name="daemon")
-    while daemon.scheduler is None or daemon.writer is None or not daemon.scheduler.healthy(1.0):
+    while (
+        daemon.scheduler is None
+        or daemon.writer is None
+        or not daemon.scheduler.healthy(1.0)
+        or (isinstance(daemon.scheduler, ProbeWorkers) and not daemon.scheduler.ready)
+    ):
         if run_task.done():
             run_task.result()  # surfaces why the daemon did not start
         await asyncio.sleep(0.01)
@@ -266,6 +279,7 @@ async def run_scenario(
     gc.callbacks.append(gc_pauses)
     sched0, writer0, server0 = scheduler.snapshot(), writer.stats, target.counters()
     wall0_ms, mono0, cpu0 = time.time_ns() // 1_000_000, time.monotonic(), time.process_time()
+    workers_cpu0 = workers_cpu_s(daemon)
     commit_max = 0.0
     max_waiting = max_depth = 0
     while (remaining := mono0 + seconds - time.monotonic()) > 0:
@@ -279,6 +293,7 @@ async def run_scenario(
     sched1, writer1, server1 = scheduler.snapshot(), writer.stats, target.counters()
     gc.callbacks.remove(gc_pauses)
     wall1_ms, mono1, cpu1 = time.time_ns() // 1_000_000, time.monotonic(), time.process_time()
+    workers_cpu1 = workers_cpu_s(daemon)
 
     daemon.request_stop()
     await run_task
@@ -299,17 +314,36 @@ async def run_scenario(
         writer_rows=writer1.rows_written - writer0.rows_written,
         commit_ms_max=commit_max,
         max_queue_depth=max_depth,
-        agent_cpu_pct=100 * (cpu1 - cpu0) / elapsed,
+        agent_cpu_pct=100 * (cpu1 - cpu0 + workers_cpu1 - workers_cpu0) / elapsed,
+        workers_cpu_pct=100 * (workers_cpu1 - workers_cpu0) / elapsed,
+        probe_processes=daemon.probe_processes,
         server_cpu_pct=100 * (server1.cpu_s - server0.cpu_s) / elapsed,
         server_req_s=(server1.requests - server0.requests) / elapsed,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     )
 
 
+def workers_cpu_s(daemon: Daemon) -> float:
+    """CPU seconds (user + system) of the daemon's probe processes running now (none with ``workers: 1``)."""
+    if not isinstance(daemon.scheduler, ProbeWorkers):
+        return 0.0
+    total = 0
+    for pid in daemon.scheduler.pids().values():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5), in clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def report(f: Figures) -> None:
     s, st = f.scenario, f.stored
     late, wait = f.sched.lateness, f.sched.queue_wait
-    print(f"\n== {s.endpoints} endpoints every {s.interval_s:g} s (target {s.target_rate:.1f} probes/s) ==")
+    print(
+        f"\n== {s.endpoints} endpoints every {s.interval_s:g} s (target {s.target_rate:.1f} probes/s), "
+        f"{f.probe_processes} probe process(es) =="
+    )
     print(f"  start-up {f.startup_s:.2f} s, measured {f.window_s:.1f} s, stop {f.stop_s:.2f} s")
     print(
         f"  probes/s      achieved {f.achieved_rate:.1f} ({100 * f.achieved_rate / s.target_rate:.0f} % of target); "
@@ -344,6 +378,13 @@ def report(f: Figures) -> None:
         f"  cpu           agent {f.agent_cpu_pct:.0f} % of one core ({cpu_ms_per_probe:.2f} ms CPU per probe), "
         f"server {f.server_cpu_pct:.0f} %; agent peak RSS {f.peak_rss_mb:.0f} MB"
     )
+    if f.probe_processes > 1:
+        main_pct = f.agent_cpu_pct - f.workers_cpu_pct
+        print(
+            f"  cpu split     daemon process {main_pct:.0f} % ({10 * main_pct / max(f.achieved_rate, 1e-9):.2f} ms per "
+            f"probe: labels, controls, folds, store), {f.probe_processes} probe processes {f.workers_cpu_pct:.0f} % "
+            f"({10 * f.workers_cpu_pct / max(f.achieved_rate, 1e-9):.2f} ms per probe)"
+        )
     print(f"  verdict       {f.verdict()}")
     sys.stdout.flush()
 
@@ -391,6 +432,7 @@ async def main_async(args: argparse.Namespace) -> None:
                     seconds=args.seconds,
                     warmup_s=args.warmup,
                     concurrency=args.concurrency,
+                    workers=args.workers,
                 )
             figures.append(f)
             report(f)
@@ -412,6 +454,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="measured window per scenario")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds after start-up left out of the figures")
     parser.add_argument("--concurrency", type=int, default=100, help="agent.max_concurrency (default 100)")
+    parser.add_argument(
+        "--workers",
+        default="1",
+        help="agent.workers: auto or a number of probe processes (default 1: probing in the daemon's process)",
+    )
     parser.add_argument("--workdir", default=None, help="where the temp SQLite files go (default: the system temp)")
     parser.add_argument(
         "--target",
@@ -438,7 +485,10 @@ def main() -> None:
     logging.getLogger("probe_agent.agent.scheduler").setLevel(logging.WARNING)
     print("machine:")
     print(machine_block())
-    print(f"agent: {args.loop} event loop, max_concurrency {args.concurrency}, one fresh connection per probe")
+    print(
+        f"agent: {args.loop} event loop, max_concurrency {args.concurrency}, agent.workers {args.workers}, "
+        "one fresh connection per probe"
+    )
     eventloop.run(main_async(args), {eventloop.ENV_VAR: args.loop})
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from probe_agent.agent.impaired import ImpairedWatch
-from probe_agent.agent.scheduler import ProbeScheduler
+from probe_agent.agent.probe_workers import Probing
 from probe_agent.agent.worker import EndpointWorker
 from probe_agent.api.context import LATENCY_BUCKETS_S, AgentLive, ApiContext, EndpointLive
 from probe_agent.api.server import ApiServer, ListenError
@@ -62,7 +62,7 @@ class DaemonView:
         self,
         *,
         workers: Mapping[str, EndpointWorker],
-        scheduler: Callable[[], ProbeScheduler | None],
+        scheduler: Callable[[], Probing | None],
         writer: Callable[[], StoreWriter | None],
         impaired: ImpairedWatch,
         wall_ms: Callable[[], int],

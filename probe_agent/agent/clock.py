@@ -156,6 +156,18 @@ class LabelClock:
         self._last = max(self._last, derived)
         return Label(self._last, note)
 
+    def read_at(self, at_ns: int) -> Label:
+        """The label of an earlier moment, ``at_ns`` on ``elapsed_ns``' clock: a probe process's mark of its probe's
+        start (``CLOCK_BOOTTIME`` and ``CLOCK_MONOTONIC`` are system-wide on Linux, so a mark taken in another process
+        is on this clock). Reads the clock now (so steps are detected and followed here, once, for every process)
+        and labels the mark on the current anchor, with the current note; never after the current label, and a
+        mark from before the anchor (a probe in flight when a forward step was followed) is labelled at the anchor."""
+        now = self.read()
+        assert self._anchor is not None
+        anchor_ms, anchor_ns = self._anchor
+        ts = anchor_ms + max(at_ns - anchor_ns, 0) // 1_000_000
+        return Label(min(ts, now.ts_ms), now.note)
+
 
 def _signed(offset_ms: int) -> str:
     return ("+" if offset_ms >= 0 else "-") + duration_human(abs(offset_ms))

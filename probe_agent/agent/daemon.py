@@ -33,9 +33,11 @@ from probe_agent.agent.heartbeat import Heartbeat
 from probe_agent.agent.housekeeping import Housekeeping
 from probe_agent.agent.impaired import ImpairedWatch
 from probe_agent.agent.maintenance import Muting
+from probe_agent.agent.probe_workers import PoolSettings, ProbeWorkers
 from probe_agent.agent.runlock import DatabaseIdentity, LockHeld, RunLock
 from probe_agent.agent.scheduler import ProbeScheduler, ScheduledEndpoint
 from probe_agent.agent.sdnotify import Notifier
+from probe_agent.agent.shards import probe_process_count
 from probe_agent.agent.slaalerts import SlaAlertJob
 from probe_agent.agent.storehealth import StoreHealth, start_problem
 from probe_agent.agent.worker import EndpointWorker, Prober
@@ -116,6 +118,8 @@ class Daemon:
         # This event loop's probe client (http sessions, the DNS cache), made here only for the real prober; it
         # opens nothing until the first probe and is closed at shutdown.
         self.probe_client: ProbeClient | None = None
+        # An injected prober (a test's) lives in this process: it cannot probe in worker processes.
+        self._prober_injected = prober is not None
         if prober is None:
             from probe_agent.probes import ProbeClient, run_probe
 
@@ -132,7 +136,10 @@ class Daemon:
         self.run_id = 0
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
-        self.scheduler: ProbeScheduler | None = None
+        # Probing: the scheduler in this process (agent.workers: 1), or the pool of probe processes.
+        self.scheduler: ProbeScheduler | ProbeWorkers | None = None
+        self.probe_processes = 1  # agent.workers as resolved at start (a reload does not change it)
+        self._workers_setting: int | str = 1  # agent.workers as written, at start
         self.writer: StoreWriter | None = None
         self.calendar: CalendarJobs | None = None
         self.controls: Controls | None = None
@@ -229,9 +236,7 @@ class Daemon:
                 "no controls configured: the agent cannot tell its own network failure from a target's, "
                 "so such failures will be recorded as the target's downtime; add `controls:`"
             )
-        self.scheduler = ProbeScheduler(
-            max_concurrency=cfg.agent.max_concurrency, per_host_limit=cfg.agent.per_host_limit
-        )
+        self.scheduler = self._make_probing()
         for ep in cfg.endpoints:
             self._add_worker(ep, snapshots.get(ep.id), previous_end)
         self.calendar = CalendarJobs()
@@ -270,6 +275,7 @@ class Daemon:
             stop=self._stop,
             impaired=self.impaired,
             controls=lambda: self.controls,
+            worker_down=lambda: self.scheduler.problem() if isinstance(self.scheduler, ProbeWorkers) else None,
         )
         self._spawn(self.heartbeat.run(heartbeat_ms / 1000))
         # Health for the dead man's switch: a heartbeat judged it within two beats plus the stall grace.
@@ -295,7 +301,15 @@ class Daemon:
             if collecting:
                 gc.enable()
             status = f"probing {len(self.workers)} endpoints as agent {self.agent_id}"
-            log.info("%s (run %d, database %s, %s event loop)", status, self.run_id, self.db_path, describe_loop(loop))
+            processes = f", {self.probe_processes} probe processes" if self.probe_processes > 1 else ""
+            log.info(
+                "%s (run %d, database %s, %s event loop%s)",
+                status,
+                self.run_id,
+                self.db_path,
+                describe_loop(loop),
+                processes,
+            )
             self.notifier.ready(status)
             stop_wait = asyncio.create_task(self._stop.wait())
             done, _ = await asyncio.wait({stop_wait, sched_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -364,6 +378,28 @@ class Daemon:
 
         return Controls(loaded.config.controls, raw, cache_s=agent.control_cache / 1000)
 
+    def _make_probing(self) -> ProbeScheduler | ProbeWorkers:
+        """The scheduler of this process for ``agent.workers: 1``, else the pool of probe processes."""
+        agent = self.loaded.config.agent
+        self._workers_setting = agent.workers
+        self.probe_processes = probe_process_count(agent, prober_injected=self._prober_injected)
+        if self.probe_processes == 1:
+            return ProbeScheduler(max_concurrency=agent.max_concurrency, per_host_limit=agent.per_host_limit)
+        return ProbeWorkers(self.probe_processes, PoolSettings.of(self.loaded, self.verbosity), self.clock)
+
+    def _schedule(self, worker: EndpointWorker, *, known: bool = False) -> None:
+        """Probe ``worker``'s endpoint from now on (``known``: its settings changed, keep its place)."""
+        if isinstance(self.scheduler, ProbeWorkers):
+            if known:
+                self.scheduler.replace(worker)
+            else:
+                self.scheduler.add(worker)
+        elif self.scheduler is not None:
+            if known:
+                self.scheduler.replace(self._scheduled(worker))
+            else:
+                self.scheduler.add(self._scheduled(worker))
+
     def _add_worker(self, ep: Endpoint, snapshot: dict[str, Any] | None, previous_end: int | None) -> None:
         assert self.writer is not None and self.scheduler is not None and self.controls is not None
         fold = TimelineFold(self.agent_id, ep.id, FoldParams.of(ep), snapshot)
@@ -386,7 +422,7 @@ class Daemon:
             on_result=self.tally.add,
         )
         self.workers[ep.id] = worker
-        self.scheduler.add(self._scheduled(worker))
+        self._schedule(worker)
 
     def _start_sla_alerts(self) -> None:
         """The SLA alerts job, once notifications have a channel (none: no job, no reads); also after a reload."""
@@ -449,6 +485,14 @@ class Daemon:
         self.router = Router(loaded.config)
         self.writer.queue_limit = loaded.config.agent.queue_limit
         self.controls = self._make_controls(loaded)
+        if loaded.config.agent.workers != self._workers_setting:
+            log.warning(
+                "agent.workers changed to %s: that takes a restart; still probing with %d process(es)",
+                loaded.config.agent.workers,
+                self.probe_processes,
+            )
+        if isinstance(self.scheduler, ProbeWorkers):
+            self.scheduler.reconfigure(PoolSettings.of(loaded, self.verbosity))
         now = self.wall_ms()
         wanted = {ep.id: ep for ep in loaded.config.endpoints}
         for ep_id in [k for k in self.workers if k not in wanted]:
@@ -469,7 +513,7 @@ class Daemon:
                 changed = worker.endpoint != ep
                 worker.update(ep, self.controls)
                 if changed:
-                    self.scheduler.replace(self._scheduled(worker))
+                    self._schedule(worker, known=True)
                     log.info("%s: settings changed; rescheduled", ep_id)
         self.writer.submit()
         await self.writer.run(

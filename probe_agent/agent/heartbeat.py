@@ -23,8 +23,8 @@ from collections.abc import Callable, Mapping
 
 from probe_agent.agent.controls import Controls
 from probe_agent.agent.impaired import ImpairedWatch
+from probe_agent.agent.probe_workers import Probing
 from probe_agent.agent.runlock import DatabaseIdentity
-from probe_agent.agent.scheduler import ProbeScheduler
 from probe_agent.agent.sdnotify import Notifier
 from probe_agent.agent.storehealth import StoreHealth
 from probe_agent.agent.worker import EndpointWorker
@@ -42,7 +42,7 @@ class Heartbeat:
         self,
         *,
         writer: StoreWriter,
-        scheduler: ProbeScheduler,
+        scheduler: Probing,
         notifier: Notifier,
         workers: Mapping[str, EndpointWorker],
         run_id: int,
@@ -52,6 +52,7 @@ class Heartbeat:
         stop: asyncio.Event,
         impaired: ImpairedWatch | None = None,
         controls: Callable[[], Controls | None] = lambda: None,
+        worker_down: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.writer = writer
         self.scheduler = scheduler
@@ -64,6 +65,7 @@ class Heartbeat:
         self.stop = stop
         self.impaired = impaired
         self.controls = controls  # the daemon's current controls (a reload replaces them)
+        self.worker_down = worker_down  # a probe process not running (agent.workers > 1), else None
         self.lost: str | None = None  # set when the database file was deleted or replaced under us
         self.closed_under: str | None = None  # set when another process closed our run
         self._beat: asyncio.Future[None] | None = None  # the heartbeat's store write in flight, if any
@@ -116,6 +118,7 @@ class Heartbeat:
                 controls_all_failing=self.impaired.controls_problem(controls.latest if controls else None),
                 store_problem=self.health.problem,
                 schedule_lag=self._schedule_problem(on_time, lag_s),
+                worker_down=self.worker_down(),
             )
         except Exception:  # a notification must never stop the heartbeat (and the watchdog with it)
             log.exception("agent_impaired check failed")

@@ -10,6 +10,9 @@ Reasons (``details.reason``; the event's subject is ``("agent", reason)``, its i
   arrives late by nature, followed by its resolution (both keep the times they were seen).
 - ``schedule_lagging``: the event loop or the scheduler did not keep time at a heartbeat (the watchdog's rule:
   lag past max(5 s, 2 beats)); resolved at the first heartbeat that finds them on time again.
+- ``probe_worker_down``: a probe process (``agent.workers`` > 1, ``probe_workers.py``) died and is not running again
+  yet; its endpoints are not probed meanwhile (``no_data``). A death and restart between two heartbeats is still one
+  episode, opened at one beat and resolved at the next.
 - ``coverage_gap``: found once at start when the previous run ended without a clean stop (a crash, a kill -9, a
   power cut): the time from its last sign of life to this start was not measured. The gap is over when it is
   found, so it is one event with its length and no resolution.
@@ -39,12 +42,14 @@ class Reason(StrEnum):
     STORE_NOT_WRITABLE = "store_not_writable"
     SCHEDULE_LAGGING = "schedule_lagging"
     COVERAGE_GAP = "coverage_gap"
+    PROBE_WORKER_DOWN = "probe_worker_down"
 
 
 _WHAT = {
     Reason.CONTROLS_FAILING: ("every control fails (the agent's own network)", "a control passes again"),
     Reason.STORE_NOT_WRITABLE: ("the store cannot be written", "the store takes writes again"),
     Reason.SCHEDULE_LAGGING: ("probing lags behind its schedule", "probing keeps its schedule again"),
+    Reason.PROBE_WORKER_DOWN: ("a probe process died", "every probe process runs again"),
 }
 
 
@@ -85,7 +90,13 @@ class ImpairedWatch:
         return event
 
     def check(
-        self, now_ms: int, *, controls_all_failing: str | None, store_problem: str | None, schedule_lag: str | None
+        self,
+        now_ms: int,
+        *,
+        controls_all_failing: str | None,
+        store_problem: str | None,
+        schedule_lag: str | None,
+        worker_down: str | None = None,
     ) -> list[Event]:
         """Each argument is None when that reason does not hold, else what is wrong (goes into ``details``).
         Opens or resolves episodes; returns the events enqueued."""
@@ -96,6 +107,7 @@ class ImpairedWatch:
                 (Reason.CONTROLS_FAILING, controls_all_failing),
                 (Reason.STORE_NOT_WRITABLE, store_problem),
                 (Reason.SCHEDULE_LAGGING, schedule_lag),
+                (Reason.PROBE_WORKER_DOWN, worker_down),
             )
             if (e := self._step(reason, problem, now_ms)) is not None
         ]

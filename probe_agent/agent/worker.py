@@ -96,24 +96,40 @@ class EndpointWorker:
         self.endpoint = endpoint
         self.controls = controls
 
+    @property
+    def rechecking(self) -> bool:
+        """Whether the next probe is a re-check (suspect or down: probed every ``retry_interval``)."""
+        return self.fold.phase in _RECHECKING
+
     async def probe_once(self) -> float | None:
         """Probe, record, and return the re-check delay in seconds (suspect/down), or None to stay on the grid."""
         ep = self.endpoint
-        before = self.fold.phase
-        recheck = before in _RECHECKING
+        recheck = self.rechecking
         if self.sink.full:
             return self._paused(recheck)
         started = self.controls.now()
         label = self.clock.read()  # the probe's start, on the daemon's label clock (see agent/clock.py)
         raw = await self.prober(ep, agent=self.agent, resolvers=self.resolvers, recheck=recheck)
-        result = await self.controls.judge(raw, started)
+        return await self.take(raw, started, label)
+
+    async def take(self, raw: ProbeResult, started: float, label: Label) -> float | None:
+        """A probe's raw result, judged against the controls (``started``: the probe's start on their clock) and
+        recorded (``record``). Used by ``probe_once`` and, for results of a probe process, by the pool."""
+        return self.record(await self.controls.judge(raw, started), label)
+
+    def record(self, result: ProbeResult, label: Label) -> float | None:
+        """A judged result, labelled with ``label`` (the probe's start), folded and handed to the store with the
+        fold's snapshot and the events of the transition. Returns the re-check delay in seconds, or None for the
+        grid. A result of a removed endpoint, or one met by a full store queue, is dropped (no_data)."""
+        ep = self.endpoint
+        before = self.fold.phase
         if self.closed:
             # Removed by a reload while this probe ran: its timeline already ended before this result's ts, so
             # storing it would leave a result no interval accounts for. Drop it.
             log.info("%s: probe finished after the endpoint was removed; result dropped", ep.id)
             return None
         if self.sink.full:  # other probes filled the queue while this one ran; the fold has not seen it
-            return self._paused(recheck)
+            return self._paused(before in _RECHECKING)
         result = self._labelled(result, label)
         outage_start = self.fold.outage_start_ms  # before the feed: an up result ends the outage and clears it
         closed = self.fold.feed(result)

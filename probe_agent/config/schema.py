@@ -8,6 +8,7 @@ settings are plain values.
 
 from __future__ import annotations
 
+import os
 import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -39,6 +40,9 @@ from probe_agent.config.values import (
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 Ident = Annotated[str, Field(pattern=ID_PATTERN)]
+# agent.workers' upper bound: past this many probe processes the single main process (folds, store writer) is the
+# ceiling, and each process costs ~40 MB of RSS.
+MAX_WORKERS = 64
 
 
 class Model(BaseModel):
@@ -324,6 +328,31 @@ class Agent(Model):
     queue_limit: int = Field(default=100_000, ge=1, le=1_000_000)
     # The coverage below which every SLA warns, unless it sets its own coverage_warning.
     coverage_warning: Percent = Decimal("90")
+    # Probe processes: "auto" (one per usable core) or a number; 1 probes in the daemon's own process, as before.
+    # ``workers_count()`` resolves it; a reload that changes it takes effect at the next restart.
+    workers: int | Literal["auto"] = "auto"
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _workers(cls, v: Any) -> int | str:
+        # One message for every wrong spelling (pydantic's union would print one error per member).
+        if v == "auto" or (isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_WORKERS):
+            return v  # type: ignore[no-any-return]
+        raise ValueError(
+            f"want `auto` (one probe process per usable core) or a number of processes from 1 to {MAX_WORKERS} "
+            f"(1: probe in the daemon's own process), got {v!r}"
+        )
+
+    def workers_count(self) -> int:
+        """The number of probe processes: ``workers``, or for ``auto`` the cores this process may run on (its CPU
+        affinity, as a container or ``taskset`` limits it, not the machine's count), at most ``MAX_WORKERS``."""
+        if self.workers != "auto":
+            return int(self.workers)
+        try:
+            usable = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):  # no affinity call on this OS
+            usable = os.cpu_count() or 1
+        return max(1, min(usable, MAX_WORKERS))
 
     @field_validator("timezone")
     @classmethod

@@ -117,7 +117,9 @@ async def in_process(
     wall: Callable[[], int] | None = None,
     before_run: Callable[[Daemon], None] | None = None,
 ) -> AsyncIterator[InProcess]:
-    """Run a daemon on config ``doc`` until the block ends (then stop it cleanly and wait for it)."""
+    """Run a daemon on config ``doc`` until the block ends (then stop it cleanly and wait for it). The scripted
+    prober lives in this process, so the daemon probes in it too (``agent.workers: 1`` unless the doc says)."""
+    doc = {**doc, "agent": {"workers": 1, **doc.get("agent", {})}}
     config = write_config(tmp_path / "probe-agent.yaml", doc)
     prober = prober or ScriptedProber()
     notifier = SilentNotifier()

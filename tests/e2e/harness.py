@@ -45,10 +45,19 @@ def agent_config(
 ) -> dict[str, Any]:
     """A config document: 1 s heartbeat, 1 s interval and re-check, 800 ms timeout, confirm 3 unless overridden.
 
-    ``per_host_limit`` is raised because every loopback target shares the host 127.0.0.1.
+    ``per_host_limit`` is raised because every loopback target shares the host 127.0.0.1. ``workers: 1``: these
+    tests show what one process does, timed to the millisecond beside other tests' daemons; the probe processes
+    (``agent.workers`` > 1) have their own tests (tests/agent/test_probe_workers.py).
     """
     doc: dict[str, Any] = {
-        "agent": {"id": agent_id, "database": str(db), "heartbeat": "1s", "per_host_limit": 64, **(agent or {})},
+        "agent": {
+            "id": agent_id,
+            "database": str(db),
+            "heartbeat": "1s",
+            "per_host_limit": 64,
+            "workers": 1,
+            **(agent or {}),
+        },
         "defaults": {"interval": "1s", "timeout": "800ms", "retry_interval": "1s", "confirm": 3, **(defaults or {})},
         "endpoints": [dict(ep) for ep in endpoints],
     }

@@ -316,22 +316,28 @@ def _m007_rollup_days(db: sqlite_utils.Database) -> None:
     db.conn.create_function("probe_packed_from_json", 1, _packed_from_json, deterministic=True)
     sums = "n_up INTEGER NOT NULL, n_degraded INTEGER NOT NULL, n_down INTEGER NOT NULL, n_unknown INTEGER NOT NULL, "
     sums += "n_recheck INTEGER NOT NULL, histogram BLOB NOT NULL"
+    # Re-runnable (its record lost, as m006): the hourly table is converted only while its histograms are JSON.
+    types = {str(row[1]): str(row[2]) for row in db.conn.execute("PRAGMA table_info(rollups)")}
+    convert = (
+        "DROP INDEX rollups_hour",
+        "ALTER TABLE rollups RENAME TO rollups_m006",
+        f"""CREATE TABLE rollups (endpoint TEXT NOT NULL, hour_ms INTEGER NOT NULL, agent TEXT NOT NULL, {sums},
+            PRIMARY KEY (endpoint, hour_ms, agent)) STRICT, WITHOUT ROWID""",
+        "INSERT INTO rollups SELECT endpoint, hour_ms, agent, n_up, n_degraded, n_down, n_unknown, n_recheck, "
+        "probe_packed_from_json(histogram) FROM rollups_m006",
+        "DROP TABLE rollups_m006",
+        "CREATE INDEX rollups_hour ON rollups (hour_ms)",
+    )
     _run_all(
         db,
         7,
         (
-            "DROP INDEX rollups_hour",
-            "ALTER TABLE rollups RENAME TO rollups_m006",
-            f"""CREATE TABLE rollups (endpoint TEXT NOT NULL, hour_ms INTEGER NOT NULL, agent TEXT NOT NULL, {sums},
-                PRIMARY KEY (endpoint, hour_ms, agent)) STRICT, WITHOUT ROWID""",
-            "INSERT INTO rollups SELECT endpoint, hour_ms, agent, n_up, n_degraded, n_down, n_unknown, n_recheck, "
-            "probe_packed_from_json(histogram) FROM rollups_m006",
-            "DROP TABLE rollups_m006",
-            "CREATE INDEX rollups_hour ON rollups (hour_ms)",
-            f"""CREATE TABLE rollup_days (endpoint TEXT NOT NULL, day_ms INTEGER NOT NULL, agent TEXT NOT NULL, {sums},
-                PRIMARY KEY (endpoint, day_ms, agent)) STRICT, WITHOUT ROWID""",
-            "CREATE INDEX rollup_days_day ON rollup_days (day_ms)",
-            "CREATE TABLE rollup_day_marks (day_ms INTEGER PRIMARY KEY, built_ms INTEGER NOT NULL) STRICT",
+            *(convert if types.get("histogram") == "TEXT" else ()),
+            f"""CREATE TABLE IF NOT EXISTS rollup_days (endpoint TEXT NOT NULL, day_ms INTEGER NOT NULL,
+                agent TEXT NOT NULL, {sums}, PRIMARY KEY (endpoint, day_ms, agent)) STRICT, WITHOUT ROWID""",
+            "CREATE INDEX IF NOT EXISTS rollup_days_day ON rollup_days (day_ms)",
+            "CREATE TABLE IF NOT EXISTS rollup_day_marks (day_ms INTEGER PRIMARY KEY, built_ms INTEGER NOT NULL) "
+            "STRICT",
         ),
     )
 

@@ -25,7 +25,7 @@ from probe_agent.store.records import add_exclusion, import_batch
 from probe_agent.store.rollup_reads import rollup_sums
 from probe_agent.store.rollups import build_day, build_missing_days, missing_days, rebuild_rollups
 from probe_agent.store.rows import RollupSums
-from probe_agent.store.schema import migrations
+from probe_agent.store.schema import MIGRATIONS_TABLE, migrations
 
 from .conftest import HOUR, T0, interval, result
 from .test_rollups import _brute_force
@@ -120,6 +120,12 @@ def test_a_version_6_file_is_converted_with_the_same_figures_and_its_days_built(
     assert build_missing_days(conn, T0 + 2 * DAY_MS) == 1  # what the daemon's next rollup job does
     assert _day_table(conn) == [("ams", "api", T0, *expected.__dict__.values())]
     assert rollup_sums(conn, T0, T0 + DAY_MS) == {("ams", "api"): expected}  # from the day
+    # Its record lost, m007 runs again at the next writable open and changes nothing (the rollups are packed).
+    conn.execute(f"DELETE FROM {MIGRATIONS_TABLE} WHERE name = 'm007_rollup_days'")
+    conn.close()
+    conn = open_db(db_path)
+    assert _day_table(conn) == [("ams", "api", T0, *expected.__dict__.values())]
+    assert conn.execute("SELECT hour_ms, histogram FROM rollups ORDER BY hour_ms").fetchall() == hour_rows
     conn.close()
 
 

@@ -29,20 +29,22 @@ _lowest = struct.Struct("<h").unpack_from  # the header, read in place
 def pack(histogram: LatencyHistogram) -> bytes:
     """``histogram`` as a blob (see the module docstring); raises ValueError for a count that is negative or does
     not fit 64 bits, or a bucket below ``MIN_INDEX``."""
-    counts = {b: n for b, n in histogram.counts.items() if n}
+    counts = histogram.counts
+    if 0 in counts.values():  # an empty bucket is not stored (rare: histograms keep only non-empty ones)
+        counts = {b: n for b, n in counts.items() if n}
     if not counts:
         return b""
     lo, hi = min(counts), max(counts)
     if lo < MIN_INDEX or hi - MIN_INDEX >= 2**15:
         raise ValueError(f"latency bucket out of the packable range: {lo}..{hi}")
-    fields = array("Q", bytes(8 * (hi - lo + 1)))
+    fields = [0] * (hi - lo + 1)
     for b, n in counts.items():
-        if not 0 < n <= _MAX_COUNT:
-            raise ValueError(f"a histogram count must be in 0..2**64-1, got {n} in bucket {b}")
         fields[b - lo] = n
-    if sys.byteorder == "big":
-        fields.byteswap()
-    return lo.to_bytes(_HEADER, "little", signed=True) + fields.tobytes()
+    try:
+        return struct.pack(f"<h{len(fields)}Q", lo, *fields)
+    except struct.error:
+        bad = next(n for n in counts.values() if not 0 < n <= _MAX_COUNT)
+        raise ValueError(f"a histogram count must be in 0..2**64-1, got {bad}") from None
 
 
 def unpack(blob: bytes) -> LatencyHistogram:

@@ -50,7 +50,7 @@ from probe_agent.model import HOUR_MS, AgentRun, ProbeResult, StateInterval, iso
 from probe_agent.resultfiles import Problem
 from probe_agent.store import queries, records, staging, transaction
 from probe_agent.store.queries import floor_hour
-from probe_agent.store.rollups import rebuild_rollups
+from probe_agent.store.rollups import build_missing_days, rebuild_rollups
 from probe_agent.store.rows import FOLD_COLUMNS, fold_input_from_row
 
 __all__ = [  # the file pass lives in import_reading; callers import both halves from here
@@ -324,6 +324,7 @@ def store_import(
             complete = min(new_hours.last_ms + 1, now_ms - longest_timeout - ROLLUP_SAFETY_MS)
             for hour in sorted(new_hours.hours):
                 rebuild_rollups(conn, hour, hour + HOUR_MS, complete_before_ms=complete)
+            build_missing_days(conn, now_ms)
     imported = sum(p.imported for p in done)
     return ImportSummary(parsed.read, imported, parsed.read - imported, tuple(done), len(new_hours.hours))
 

@@ -24,6 +24,7 @@ from probe_agent.fold import FoldParams, TimelineFold, fold
 from probe_agent.importing import ImportRefused, parse_import, store_import
 from probe_agent.model import ErrorKind, Outcome, ProbeResult, State, StateInterval
 from probe_agent.store import open_db, queries, records, transaction
+from probe_agent.store.rollup_reads import rollup_sums
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 MIN = 60_000
@@ -461,7 +462,7 @@ def test_import_rebuilds_and_marks_the_rollups_of_complete_hours(cfg: Path, tmp_
         assert marks == [T0, T0 + 3_600_000]  # the third hour is not complete in the file
         rows = conn.execute("SELECT hour_ms, n_up, n_down FROM rollups ORDER BY hour_ms").fetchall()
         assert rows == [(T0, 60, 0), (T0 + 3_600_000, 60, 0), (T0 + 7_200_000, 30, 10)]
-        sums = queries.rollup_sums(conn, T0, T0 + 3 * 3_600_000)[("ams", "api")]
+        sums = rollup_sums(conn, T0, T0 + 3 * 3_600_000)[("ams", "api")]
         assert (sums.n_up, sums.n_down, sums.histogram.total) == (150, 10, 150)
     finally:
         conn.close()

@@ -26,8 +26,7 @@ from probe_agent.notify.cycle_events import claim_report_filename, cycle_closed,
 from probe_agent.notify.event import Event
 from probe_agent.store import maintenance
 from probe_agent.store.outbox import OutboxRow
-from probe_agent.store.queries import floor_hour
-from probe_agent.store.rollups import rebuild_rollups, unmarked_hours
+from probe_agent.store.rollups import build_missing_days, rebuild_rollups, unmarked_hours_between
 from probe_agent.store.schema import open_db
 from probe_agent.store.writer import StoreWriter
 
@@ -76,8 +75,9 @@ class Housekeeping:
         calendar.add_hourly("cycle-close", self.close_cycles, minute=7)
 
     async def rollups(self) -> None:
-        """Roll up the hours that completed since the last run of this job, on a connection of its own in a thread
-        (one short transaction per hour), so the writer thread's commits are not held up."""
+        """Roll up the hours that completed since the last run of this job, then the days all of whose hours are
+        rolled up, on a connection of its own in a thread (one short transaction per hour or day), so the writer
+        thread's commits are not held up."""
         now = self.now_ms()
         # Results up to now minus the longest probe timeout (plus the writer's flush) are surely stored.
         complete = now - max((ep.timeout for ep in self.config().endpoints), default=0) - 2_000
@@ -86,9 +86,12 @@ class Housekeeping:
             conn = open_db(self.db_path)
             try:
                 written = 0
-                for hour in unmarked_hours(conn, floor_hour(complete)):
-                    if hour >= now - 48 * HOUR_MS:  # older unmarked hours are rolled up before pruning
-                        written += rebuild_rollups(conn, hour, hour + HOUR_MS, complete_before_ms=complete)
+                # Older unmarked hours are rolled up before pruning. Hours without results are marked too (empty),
+                # so the day they are in can be built.
+                for hour in unmarked_hours_between(conn, now - 48 * HOUR_MS, complete):
+                    written += rebuild_rollups(conn, hour, hour + HOUR_MS, complete_before_ms=complete)
+                # Then the UTC days whose 24 hours are now all complete (after an upgrade: every such day).
+                build_missing_days(conn, now)
                 return written
             finally:
                 conn.close()

@@ -1,6 +1,7 @@
 """What objectives leave out: the probe results of excluded time, read from the store and subtracted.
 
-Objectives (latency percentile, error rate) come from hourly rollups over the measured range. Excluded time is
+Objectives (latency percentile, error rate) come from rollups over the measured range (``store.rollup_reads``:
+whole UTC days from daily rollups, other whole hours from hourly ones, the rest from raw results). Excluded time is
 excluded from them too: the results whose timestamp falls in a range that ``sla.exclusions.objective_exclusions``
 gives for their endpoint (SLA-wide exclusions, maintenance windows that count, the endpoint's own exclusions, and
 exclusions of every service that counts it) are summed from the raw results, which share the rollups' counting
@@ -29,6 +30,7 @@ from probe_agent.sla.exclusions import (
 from probe_agent.sla.objectives import ResultCounts
 from probe_agent.sla.periods import Period
 from probe_agent.store import queries
+from probe_agent.store.rollup_reads import rollup_sums
 from probe_agent.store.rows import RollupSums
 
 LeftOut = Mapping[str, Sequence[tuple[int, int]]]  # per endpoint, the ranges whose results objectives leave out
@@ -70,8 +72,8 @@ def excluded_result_sums(
 def objective_inputs(
     conn: sqlite3.Connection, s: SlaScope, period: Period, evidence: Evidence, now_ms: int
 ) -> tuple[ResultCounts | None, LatencyHistogram | None]:
-    """Counts and histogram of the measured range ``[period start, min(now, period end))`` (hourly rollups, with
-    the partial hours from raw results), less each endpoint's results in its excluded time (read from
+    """Counts and histogram of the measured range ``[period start, min(now, period end))`` (daily and hourly rollups,
+    with the partial hours from raw results), less each endpoint's results in its excluded time (read from
     ``evidence``: its exclusions and maintenance windows); (None, None) when the SLA has no objectives."""
     objectives = s.sla.objectives
     if objectives.latency is None and objectives.error_rate is None:
@@ -83,7 +85,7 @@ def objective_inputs(
         s.spec, evidence.windows, evidence.sla_wide, evidence.per_endpoint, evidence.per_service
     )
     with_histograms = objectives.latency is not None
-    sums = queries.rollup_sums(conn, period.start_ms, end, list(s.endpoints), with_histograms=with_histograms)
+    sums = rollup_sums(conn, period.start_ms, end, list(s.endpoints), with_histograms=with_histograms)
     total = RollupSums.merged(sums.values())
     total.subtract(excluded_result_sums(conn, left_out, period.start_ms, end, with_histograms=with_histograms))
     counts = ResultCounts(up=total.n_up, degraded=total.n_degraded, down=total.n_down, unknown=total.n_unknown)

@@ -8,7 +8,7 @@ from typing import Any
 
 from probe_agent.model import HOUR_MS
 from probe_agent.store.queries import floor_hour
-from probe_agent.store.rollups import rebuild_rollups, unmarked_hours
+from probe_agent.store.rollups import build_missing_days, rebuild_rollups, unmarked_hours
 from probe_agent.store.schema import (
     BUSY_TIMEOUT_MS,
     DatabaseMissing,
@@ -25,6 +25,8 @@ TABLES = (
     "fold_state",
     "rollups",
     "rollup_marks",
+    "rollup_days",
+    "rollup_day_marks",
     "config_snapshots",
     "config_activations",
     "exclusions",
@@ -89,12 +91,14 @@ def prune_results(conn: sqlite3.Connection, older_than_ms: int, keep_after_ms: i
 
     ``older_than_ms`` is the retention cut-off; ``keep_after_ms`` the start of the oldest cycle that is still
     open or inside its claim window (the caller works it out). Only whole hours are pruned, and every hour is
-    rolled up first if it was not, so statistics survive the raw rows. Intervals and rollups are never pruned.
+    rolled up first if it was not (and so is every day all of whose hours are), so statistics survive the raw rows.
+    Intervals and rollups (hourly and daily) are never pruned.
     Deletes in chunks of short transactions, so a running daemon is not held up.
     """
     cutoff = floor_hour(min(older_than_ms, keep_after_ms))
     for hour_ms in unmarked_hours(conn, cutoff):
         rebuild_rollups(conn, hour_ms, hour_ms + HOUR_MS, complete_before_ms=cutoff)
+    build_missing_days(conn, cutoff)
     deleted = 0
     while True:
         with transaction(conn):

@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
-from probe_agent.latency import LatencyHistogram, bucket_of
+from probe_agent.latency import bucket_of
 from probe_agent.model import HOUR_MS, AgentRun, ProbeResult, StateInterval
 from probe_agent.store.rows import (
     INTERVAL_COLUMNS,
@@ -193,97 +193,6 @@ def hourly_result_sums(
     for agent, endpoint, hour_ms, bucket, n in buckets:
         out[(agent, endpoint, hour_ms)].histogram.counts[int(bucket)] = int(n)
     return out
-
-
-# -- rollups ---------------------------------------------------------------------------------------------------
-
-
-def rollup_sums(
-    conn: sqlite3.Connection,
-    start_ms: int,
-    end_ms: int,
-    endpoints: Sequence[str] | None = None,
-    agents: Sequence[str] | None = None,
-    *,
-    with_histograms: bool = True,
-) -> dict[tuple[str, str], RollupSums]:
-    """Result counts and latency histograms over ``[start_ms, end_ms)`` per (agent, endpoint).
-
-    Whole hours come from ``rollups`` when ``rollup_marks`` says they were built after the hour was complete;
-    the partial hours at either edge and any hour not marked are summed from raw results, so the answer equals
-    a raw count whatever the rollup job's progress (as long as the raw results are still there).
-
-    Cost: counts are cheap (about 0.3 s for 1,000 endpoints x 30 days); merging histograms costs about 12 ms
-    per (agent, endpoint) and 30 days when every hour fills 60 buckets. Pass ``with_histograms=False`` when
-    only counts are needed (error rate); the histograms then stay empty.
-    """
-    out: dict[tuple[str, str], RollupSums] = {}
-
-    def merge(key: tuple[str, str], part: RollupSums) -> None:
-        out.setdefault(key, RollupSums()).add(part)
-
-    first_full, end_full = ceil_hour(start_ms), floor_hour(end_ms)
-    raw_ranges: list[tuple[int, int]] = []
-    if first_full >= end_full:
-        raw_ranges.append((start_ms, end_ms))
-    else:
-        marked = {
-            int(h)
-            for (h,) in conn.execute(
-                "SELECT hour_ms FROM rollup_marks WHERE hour_ms >= ? AND hour_ms < ?", (first_full, end_full)
-            )
-        }
-        raw_ranges.append((start_ms, first_full))
-        for hour_ms in range(first_full, end_full, HOUR_MS):
-            if hour_ms not in marked:
-                raw_ranges.append((hour_ms, hour_ms + HOUR_MS))
-        raw_ranges.append((end_full, end_ms))
-        params = {
-            "first": first_full,
-            "end": end_full,
-            "endpoints": _ids(endpoints),
-            "agents": _ids(agents),
-        }
-        # Driven by the endpoint list, so each endpoint is one primary-key range (endpoint, hour_ms).
-        counts = conn.execute(
-            f"WITH RECURSIVE {_endpoints_cte('rollups', with_endpoints=endpoints is not None)} "
-            "SELECT r.agent, r.endpoint, sum(n_up), sum(n_degraded), sum(n_down), sum(n_unknown), sum(n_recheck) "
-            "FROM eps JOIN rollups r ON r.endpoint = eps.endpoint AND r.hour_ms >= :first AND r.hour_ms < :end "
-            "WHERE r.hour_ms IN (SELECT hour_ms FROM rollup_marks WHERE hour_ms >= :first AND hour_ms < :end) "
-            "AND (:agents IS NULL OR r.agent IN (SELECT value FROM json_each(:agents))) "
-            "GROUP BY r.agent, r.endpoint",
-            params,
-        )
-        for agent, endpoint, n_up, n_degraded, n_down, n_unknown, n_recheck in counts:
-            merge((agent, endpoint), RollupSums(n_up, n_degraded, n_down, n_unknown, n_recheck))
-        # One query per pair: json_each does the JSON work in C, and each GROUP BY sorts a small set in memory
-        # (one query for all pairs sorts tens of millions of rows and is several times slower).
-        for agent, endpoint in list(out) if with_histograms else ():
-            buckets = conn.execute(
-                "SELECT h.key, sum(h.value) FROM rollups r, json_each(r.histogram) h "
-                "WHERE r.endpoint = :endpoint AND r.hour_ms >= :first AND r.hour_ms < :end AND r.agent = :agent "
-                "AND r.hour_ms IN (SELECT hour_ms FROM rollup_marks WHERE hour_ms >= :first AND hour_ms < :end) "
-                "GROUP BY h.key",
-                {"endpoint": endpoint, "agent": agent, "first": first_full, "end": end_full},
-            )
-            out[(agent, endpoint)].histogram.merge(LatencyHistogram({int(b): int(n) for b, n in buckets}))
-    for lo, hi in _coalesce(raw_ranges):
-        raw = hourly_result_sums(conn, lo, hi, endpoints, agents, with_histograms=with_histograms)
-        for (agent, endpoint, _hour), part in raw.items():
-            merge((agent, endpoint), part)
-    return out
-
-
-def _coalesce(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for lo, hi in ranges:
-        if hi <= lo:
-            continue
-        if merged and merged[-1][1] == lo:
-            merged[-1] = (merged[-1][0], hi)
-        else:
-            merged.append((lo, hi))
-    return merged
 
 
 # -- runs ------------------------------------------------------------------------------------------------------

@@ -13,10 +13,13 @@ Tables (all times integer epoch milliseconds UTC, intervals half-open ``[start, 
 - ``fold_state``: per (agent, endpoint) the JSON snapshot of the measurement fold (open interval, pending
   suspect run), so a restart resumes it. Written in the same transaction as the results it came from.
 - ``rollups``: per (endpoint, hour_ms, agent) counts of up/degraded/down/unknown results with re-checks
-  excluded, ``n_recheck`` (re-checks of any outcome) and a latency histogram (JSON, ``LatencyHistogram.to_dict``)
-  over up/degraded results including re-checks.
+  excluded, ``n_recheck`` (re-checks of any outcome) and a latency histogram (a blob, ``store/packed_histograms.py``;
+  JSON, ``LatencyHistogram.to_dict``, before m007) over up/degraded results including re-checks.
 - ``rollup_marks``: the hours (``hour_ms``) whose rollups were rebuilt for every agent and endpoint after the hour
   had ended; only those hours are read from ``rollups``, any other hour is summed from raw results.
+- ``rollup_days``: the same sums per (endpoint, day_ms, agent) over a UTC day, built from the day's 24 hourly
+  rollups; ``rollup_day_marks``: the days whose 24 hours were all marked when the day was built (a rebuild of any
+  of its hours removes the day's mark until the day is built again); only those days are read from ``rollup_days``.
 - ``config_snapshots``: configs by hash (secrets removed by the caller); ``config_activations`` records each time
   a config took effect for an agent (a config can come back after a reload).
 - ``exclusions``: append-only (triggers refuse DELETE and any UPDATE other than setting ``revoked_ms`` /
@@ -36,6 +39,7 @@ before anything is written to it.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,7 +47,8 @@ from pathlib import Path
 
 import sqlite_utils
 
-from probe_agent.latency import bucket_of
+from probe_agent.latency import LatencyHistogram, bucket_of
+from probe_agent.store.packed_histograms import pack
 
 BUSY_TIMEOUT_MS = 5000
 WAL_SIZE_LIMIT = 8 * 1024 * 1024  # bytes a reset WAL file is truncated to
@@ -291,6 +296,48 @@ def _m006_outbox(db: sqlite_utils.Database) -> None:
                     CHECK (status IN ('pending', 'sent', 'failed', 'summarised')),
                 UNIQUE (event_id, channel))""",
             "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (agent, status, next_attempt_ms)",
+        ),
+    )
+
+
+def _packed_from_json(text: str) -> bytes:
+    return pack(LatencyHistogram.from_dict(json.loads(text)))
+
+
+@migrations(name="m007_rollup_days")
+def _m007_rollup_days(db: sqlite_utils.Database) -> None:
+    """Rollup histograms become packed blobs (summed as integers, not merged bucket by bucket from JSON), and
+    rollups gain a daily level, so a month's latency objective reads 30 rows per endpoint instead of 720.
+
+    Existing hourly rows are converted (same counts, same buckets); no day is built here: the daemon's hourly
+    rollup job (and ``import``, and retention) builds every day whose 24 hours are marked, and until a day is built
+    reports read its hours, with the same figures.
+    """
+    db.conn.create_function("probe_packed_from_json", 1, _packed_from_json, deterministic=True)
+    sums = "n_up INTEGER NOT NULL, n_degraded INTEGER NOT NULL, n_down INTEGER NOT NULL, n_unknown INTEGER NOT NULL, "
+    sums += "n_recheck INTEGER NOT NULL, histogram BLOB NOT NULL"
+    # Re-runnable (its record lost, as m006): the hourly table is converted only while its histograms are JSON.
+    types = {str(row[1]): str(row[2]) for row in db.conn.execute("PRAGMA table_info(rollups)")}
+    convert = (
+        "DROP INDEX rollups_hour",
+        "ALTER TABLE rollups RENAME TO rollups_m006",
+        f"""CREATE TABLE rollups (endpoint TEXT NOT NULL, hour_ms INTEGER NOT NULL, agent TEXT NOT NULL, {sums},
+            PRIMARY KEY (endpoint, hour_ms, agent)) STRICT, WITHOUT ROWID""",
+        "INSERT INTO rollups SELECT endpoint, hour_ms, agent, n_up, n_degraded, n_down, n_unknown, n_recheck, "
+        "probe_packed_from_json(histogram) FROM rollups_m006",
+        "DROP TABLE rollups_m006",
+        "CREATE INDEX rollups_hour ON rollups (hour_ms)",
+    )
+    _run_all(
+        db,
+        7,
+        (
+            *(convert if types.get("histogram") == "TEXT" else ()),
+            f"""CREATE TABLE IF NOT EXISTS rollup_days (endpoint TEXT NOT NULL, day_ms INTEGER NOT NULL,
+                agent TEXT NOT NULL, {sums}, PRIMARY KEY (endpoint, day_ms, agent)) STRICT, WITHOUT ROWID""",
+            "CREATE INDEX IF NOT EXISTS rollup_days_day ON rollup_days (day_ms)",
+            "CREATE TABLE IF NOT EXISTS rollup_day_marks (day_ms INTEGER PRIMARY KEY, built_ms INTEGER NOT NULL) "
+            "STRICT",
         ),
     )
 

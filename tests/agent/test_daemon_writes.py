@@ -114,6 +114,16 @@ async def test_the_calendar_jobs_roll_up_complete_hours_and_prune_what_retention
 
         await housekeeping.rollups()
         assert run.store.rows(rollups) == [(hour, 60, 1)]  # the hour 3 days ago is left to the pruning
+        # Quiet hours of the last 48 are marked too (empty), and every UTC day whose 24 hours are marked is built.
+        assert run.store.rows("SELECT count(*) FROM rollup_marks WHERE hour_ms = ?", (hour - DAY_MS,)) == [(1,)]
+        complete_days = (
+            f"SELECT hour_ms - hour_ms % {DAY_MS} AS day FROM rollup_marks GROUP BY day HAVING count(*) = 24"
+        )
+        assert run.store.rows(f"SELECT day_ms FROM rollup_day_marks WHERE day_ms NOT IN ({complete_days})") == []
+        assert (
+            run.store.rows(f"SELECT day FROM ({complete_days}) WHERE day NOT IN (SELECT day_ms FROM rollup_day_marks)")
+            == []
+        )
         await housekeeping.retention()
         assert run.store.rows(rollups) == [(ancient, 10, 0), (hour, 60, 1)]  # rolled up, then pruned
         assert run.store.rows("SELECT min(ts_ms), count(*) FROM results WHERE endpoint = 'past'") == [(hour, 61)]

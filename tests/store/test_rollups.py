@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -14,8 +13,9 @@ from probe_agent.latency import LatencyHistogram, bucket_of
 from probe_agent.model import Outcome, ProbeResult
 from probe_agent.store import open_db
 from probe_agent.store.maintenance import prune_results
-from probe_agent.store.queries import rollup_sums
+from probe_agent.store.packed_histograms import unpack
 from probe_agent.store.records import import_batch
+from probe_agent.store.rollup_reads import rollup_sums
 from probe_agent.store.rollups import rebuild_rollups
 from probe_agent.store.rows import RollupSums
 
@@ -40,7 +40,7 @@ def _rollup_table(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
         "SELECT agent, endpoint, hour_ms, n_up, n_degraded, n_down, n_unknown, n_recheck, histogram FROM rollups "
         "ORDER BY agent, endpoint, hour_ms"
     ).fetchall()
-    return [(*row[:8], LatencyHistogram.from_dict(json.loads(row[8]))) for row in rows]
+    return [(*row[:8], unpack(row[8])) for row in rows]
 
 
 def _hist(*latencies: float) -> LatencyHistogram:
@@ -74,7 +74,7 @@ def test_an_hour_that_has_not_ended_is_not_marked(conn: sqlite3.Connection) -> N
 
 def test_a_filtered_rebuild_replaces_only_its_rows_and_marks_nothing(conn: sqlite3.Connection) -> None:
     import_batch(conn, HAND_RESULTS, now_ms=0)
-    conn.execute("INSERT INTO rollups VALUES ('api', ?, 'fra', 99, 0, 0, 0, 0, '{}')", (T0,))  # stale, other agent
+    conn.execute("INSERT INTO rollups VALUES ('api', ?, 'fra', 99, 0, 0, 0, 0, x'')", (T0,))  # stale, other agent
     import_batch(conn, [result(T0 + 55 * S, Outcome.DOWN)], now_ms=0)
     rebuild_rollups(conn, T0, T0 + HOUR, agent="ams", complete_before_ms=T0 + 2 * HOUR)
     table = _rollup_table(conn)

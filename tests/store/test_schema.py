@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import sqlite_utils
 
 from probe_agent.latency import upper_edge
 from probe_agent.store import DatabaseMissing, SchemaOutdated, SchemaTooNew, StoreError, open_db, transaction
+from probe_agent.store.packed_histograms import unpack
 from probe_agent.store.schema import (
     KNOWN_MIGRATIONS,
     MIGRATION_SET,
@@ -29,6 +29,8 @@ EXPECTED_TABLES = {
     "fold_state",
     "rollups",
     "rollup_marks",
+    "rollup_days",
+    "rollup_day_marks",
     "config_snapshots",
     "config_activations",
     "exclusions",
@@ -45,7 +47,7 @@ def test_new_database_has_every_table_and_the_current_version(db_path: Path) -> 
     conn = open_db(db_path)
     tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert tables >= EXPECTED_TABLES
-    assert schema_version(conn) == SCHEMA_VERSION == len(KNOWN_MIGRATIONS) == 6
+    assert schema_version(conn) == SCHEMA_VERSION == len(KNOWN_MIGRATIONS) == 7
     assert applied_migrations(conn) == list(KNOWN_MIGRATIONS)
     conn.close()
 
@@ -111,9 +113,9 @@ def test_rollups_from_before_the_buckets_below_0_1ms_are_rebucketed_from_raw_res
     conn = open_db(db_path)
     rows = dict(conn.execute("SELECT hour_ms, histogram FROM rollups").fetchall())
     # 0.02 ms: 0.1 x 1.05^-33 = 0.01997 < 0.02 <= 0.1 x 1.05^-32 = 0.02097; 0.05 ms: 0.04810 < 0.05 <= 0.05051.
-    assert json.loads(rows[0]) == {"-32": 1, "-14": 1, "70": 1}
+    assert unpack(rows[0]).to_dict() == {"-32": 1, "-14": 1, "70": 1}  # packed since m007
     assert upper_edge(-33) < 0.02 <= upper_edge(-32) and upper_edge(-15) < 0.05 <= upper_edge(-14)
-    assert json.loads(rows[hour]) == {"0": 2}  # nothing to re-bucket from: reads 0.1 ms, as before
+    assert unpack(rows[hour]).to_dict() == {"0": 2}  # nothing to re-bucket from: reads 0.1 ms, as before
     counts = conn.execute("SELECT n_up, n_degraded, n_down FROM rollups WHERE hour_ms = 0").fetchone()
     assert counts == (2, 1, 1)
     conn.close()

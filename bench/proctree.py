@@ -80,3 +80,21 @@ def tree_rss_mb(pid: int) -> float:
     """Resident memory of a process and its live descendants, summed: pages they share count in each, so
     the sum reads high (an upper bound)."""
     return rss_mb(pid) + sum(rss_mb(k) for k in descendants(pid))
+
+
+def pss_mb(pid: int) -> float:
+    """Proportional memory of one process in MB (``Pss`` of /proc/PID/smaps_rollup: each shared page divided
+    among the processes sharing it); 0.0 when it is gone or the kernel has no smaps_rollup."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return 0.0
+
+
+def tree_pss_mb(pid: int) -> float:
+    """Proportional memory of a process and its live descendants, summed: what the tree holds, each page once
+    (the figure to compare with one process's RSS)."""
+    return pss_mb(pid) + sum(pss_mb(k) for k in descendants(pid))

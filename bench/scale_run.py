@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from proctree import tree_cpu, tree_rss_mb
+from proctree import tree_cpu, tree_pss_mb, tree_rss_mb
 from scale_math import spacing
 
 from probe_agent.agent.daemon import Daemon
@@ -78,6 +78,7 @@ class RunFigures:
     cpu_children_s: float = 0.0
     processes: int = 1
     peak_rss_mb: float = 0.0  # the tree's, sampled once a second
+    peak_pss_mb: float = 0.0  # the tree's proportional memory (shared pages once), sampled with it
     self_maxrss_mb: float = 0.0  # this process's own peak (getrusage), not sampled
     loop: str = "asyncio"  # the event loop's module: what `probe-agent run` would pick here
 
@@ -167,10 +168,12 @@ async def measure(spec: RunSpec, workdir: Path) -> RunFigures:
     cpu0 = tree_cpu(pid)
     wall0_ms, mono0 = time.time_ns() // 1_000_000, time.monotonic()
     peak_rss = tree_rss_mb(pid)
+    peak_pss = tree_pss_mb(pid)
     max_waiting = 0
     while (remaining := mono0 + spec.seconds - time.monotonic()) > 0:
         await asyncio.sleep(min(1.0, remaining))
         peak_rss = max(peak_rss, tree_rss_mb(pid))
+        peak_pss = max(peak_pss, tree_pss_mb(pid))
         if (snap := scheduler_view(daemon)) is not None:
             max_waiting = max(max_waiting, snap.waiting)
     cpu1 = tree_cpu(pid)
@@ -218,6 +221,7 @@ async def measure(spec: RunSpec, workdir: Path) -> RunFigures:
         cpu_children_s=cpu1.children - cpu0.children,
         processes=cpu1.processes,
         peak_rss_mb=peak_rss,
+        peak_pss_mb=peak_pss,
         self_maxrss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         loop=type(asyncio.get_running_loop()).__module__.split(".")[0],
     )

@@ -52,7 +52,8 @@ class Config(Model):
         taken = inherited(data.get("defaults"))
         built_in = inherited(None)
         for key in invalid_defaults(data.get("defaults")):
-            taken[key] = built_in[key]
+            if key in built_in:  # an unknown key (``grace``, a typo) is not inherited: its own error says so
+                taken[key] = built_in[key]
         out = dict(data)
         for section in ("controls", "endpoints"):
             group = data.get(section)

@@ -438,3 +438,12 @@ def test_a_cycle_with_from_and_to_is_explicit(tmp_path: Path) -> None:
         "bad.yaml",
     )
     assert [(p, m[:22]) for _, p, m in problems(bad)] == [("slas[0].cycle.period", "Input should be 'month")]
+
+
+@pytest.mark.parametrize("text", ["defaults: {grace: 200ms}", "defaults: {grace: -5s, timeout: 0}"])
+def test_a_setting_defaults_does_not_take_is_an_unknown_key_not_a_crash(tmp_path: Path, text: str) -> None:
+    """``grace`` is per endpoint only (its default is the endpoint's timeout): under ``defaults`` it is an unknown
+    key, reported at its line. It used to crash the defaults merge with a KeyError traceback."""
+    path = write(tmp_path, text + "\nendpoints: [{id: a, tcp: 'h:1'}]\n")
+    found = problems(path)
+    assert (1, "defaults.grace", "unknown key") in found, found

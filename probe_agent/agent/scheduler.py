@@ -44,18 +44,20 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import heapq
 import logging
 import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
+from probe_agent.agent.grid import Entry, ProbeJob, ScheduledEndpoint, phase_offset
 from probe_agent.agent.scheduler_stats import Percentiles, SchedulerStats
-from probe_agent.agent.thinning import Thinning, thinning_credit
+from probe_agent.agent.thinning import Thinning
+
+# Re-exported: the grid's types are part of the scheduler's interface (and ``SchedulerStats`` of its snapshot).
+__all__ = ["Clock", "ProbeJob", "ProbeScheduler", "ScheduledEndpoint", "SchedulerStats", "Sleep", "phase_offset"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,84 +65,12 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 
-class ProbeJob(Protocol):
-    """Performs one probe. Returns ``None`` for "back to the regular grid", or a delay in seconds meaning "re-check
-    this long after this probe finished" (``retry_interval`` while suspect or down)."""
-
-    def __call__(self) -> Awaitable[float | None]: ...
-
-
-def phase_offset(key: str, interval_s: float) -> float:
-    """The endpoint's phase in seconds, in ``[0, interval_s)``, from BLAKE2b of its key.
-
-    Stable across processes and Python versions (unlike ``hash``, which is salted per process). The fraction of
-    the interval depends only on the key, so changing an endpoint's interval keeps its relative position.
-    Raises ValueError for an interval that is not a positive finite number.
-    """
-    if not (math.isfinite(interval_s) and interval_s > 0):
-        raise ValueError(f"interval must be a positive number of seconds, got {interval_s!r}")
-    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
-    # 53 bits divide exactly into a float in [0, 1); 64 bits could round up to 1.0.
-    fraction = (int.from_bytes(digest, "big") >> 11) / float(1 << 53)
-    offset = fraction * interval_s
-    # The product can still round up to interval_s itself.
-    return offset if offset < interval_s else math.nextafter(interval_s, 0.0)
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduledEndpoint:
-    """What the scheduler needs to know about one endpoint.
-
-    ``key`` is the endpoint id (stable across reloads). ``host`` groups endpoints for the per-host limit;
-    ``None`` means no per-host limit.
-    """
-
-    key: str
-    interval_s: float
-    host: str | None
-    run: ProbeJob
-    # A grid probe still waiting for a slot ``grace_s`` after its due time is shed: by then the previous result's
-    # coverage (interval + grace) has lapsed, so starting it late buys a gap anyway. None: it waits as long as needed.
-    grace_s: float | None = None
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.interval_s) and self.interval_s > 0):
-            raise ValueError(f"endpoint {self.key!r}: interval must be a positive number, got {self.interval_s!r}")
-        if self.grace_s is not None and not (math.isfinite(self.grace_s) and self.grace_s >= 0):
-            raise ValueError(f"endpoint {self.key!r}: grace must be a number >= 0, got {self.grace_s!r}")
-
-
-class _Entry:
-    """Mutable scheduling state of one endpoint. ``generation`` invalidates stale heap items (lazy deletion)."""
-
-    __slots__ = ("credit", "ep", "generation", "last_start", "on_grid", "phase")
-
-    def __init__(self, ep: ScheduledEndpoint) -> None:
-        self.ep = ep
-        self.phase = phase_offset(ep.key, ep.interval_s)
-        self.generation = 0
-        self.on_grid = True  # whether the pending due time is a grid slot (False: a re-check)
-        self.last_start = -math.inf  # when its last probe started (scheduler clock): overload fairness
-        self.credit = thinning_credit(ep.key)  # even thinning: a second stable hash, so skips spread over phases
-
-    def slot_after(self, t: float, *, strictly: bool) -> float:
-        """The first grid slot after ``t`` (or at ``t`` when not ``strictly``)."""
-        interval = self.ep.interval_s
-        k = math.floor((t - self.phase) / interval)
-        slot = self.phase + k * interval
-        # Computed from k each time (never accumulated), so no drift; the loop only absorbs float rounding.
-        while slot < t or (strictly and slot == t):
-            k += 1
-            slot = self.phase + k * interval
-        return slot
-
-
 class _Waiter:
     """One dispatched probe that has not started: what it needs to start, and when it was dispatched."""
 
     __slots__ = ("dispatched_at", "due", "entry", "on_grid")
 
-    def __init__(self, entry: _Entry, due: float, on_grid: bool, dispatched_at: float) -> None:
+    def __init__(self, entry: Entry, due: float, on_grid: bool, dispatched_at: float) -> None:
         self.entry = entry
         self.due = due
         self.on_grid = on_grid
@@ -184,7 +114,7 @@ class ProbeScheduler:
         self._host_slots_taken: dict[str, int] = {}  # hosts with no probe started are absent
         self._recheck_queue: deque[_Waiter] = deque()
         self._grid_queue: deque[_Waiter] = deque()
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[str, Entry] = {}
         self._heap: list[tuple[float, int, str, int]] = []  # (due, sequence, key, generation)
         self._sequence = 0
         self._tasks: set[asyncio.Task[float | None]] = set()
@@ -215,7 +145,7 @@ class ProbeScheduler:
         """Schedule a new endpoint at the first slot of its grid at or after now. A known key is a ValueError."""
         if ep.key in self._entries:
             raise ValueError(f"endpoint {ep.key!r} is already scheduled; use replace()")
-        entry = _Entry(ep)
+        entry = Entry(ep)
         self._entries[ep.key] = entry
         self._thinning.demand_per_s += 1.0 / ep.interval_s
         self._push(entry, entry.slot_after(self._clock(), strictly=False), on_grid=True)
@@ -335,7 +265,7 @@ class ProbeScheduler:
         if self._sleeper is not None and not self._sleeper.done():
             self._sleeper.cancel()
 
-    def _push(self, entry: _Entry, due: float, *, on_grid: bool) -> None:
+    def _push(self, entry: Entry, due: float, *, on_grid: bool) -> None:
         entry.generation += 1
         entry.on_grid = on_grid
         self._sequence += 1
@@ -413,7 +343,7 @@ class ProbeScheduler:
         self._waiting_peak = max(self._waiting_peak, len(self._grid_queue) + len(self._recheck_queue))
         return True
 
-    def _shed(self, entry: _Entry, due: float, now: float, *, overflow: bool = True) -> None:
+    def _shed(self, entry: Entry, due: float, now: float, *, overflow: bool = True) -> None:
         """Overload: the grid slot at ``due`` is not run; the endpoint moves to its first slot after ``now``.
         ``overflow``: shed because the queue was full or the probe waited past its grace (the thinning backs off),
         not thinned on purpose."""
@@ -523,7 +453,7 @@ class ProbeScheduler:
             return None
         return float(result)
 
-    def _reschedule(self, entry: _Entry, due: float, on_grid: bool, delay: float | None) -> None:
+    def _reschedule(self, entry: Entry, due: float, on_grid: bool, delay: float | None) -> None:
         finish = self._clock()
         if delay is not None:
             self._push(entry, finish + delay, on_grid=False)

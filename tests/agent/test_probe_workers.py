@@ -125,6 +125,8 @@ async def test_every_endpoint_is_probed_and_each_result_stored_once(tmp_path: Pa
     store = StoreReader(tmp_path / "probe-agent.db")
     async with daemon_running(tmp_path, config_doc(tmp_path, target, NAMES)) as (daemon, task):
         pool = pool_of(daemon)
+        # READY may come while the probe processes are still being started: wait for both (bounded), then check.
+        await until(task, lambda: len(worker_children(os.getpid())) == 2, "both probe processes running")
         children = worker_children(os.getpid())
         assert len(children) == 2, children
         assert all("--agent t1" in cmd for cmd in children.values())  # what ps shows
